@@ -1,0 +1,117 @@
+# despotify — see README.md. `./build.sh` installs the toolchain and fetches
+# the vendored sources, then runs `make`.
+
+VERSION := $(shell cat VERSION)
+
+# Our modules, by layer (shared/DESIGN.md); every .c has its .h beside it.
+SRC_BASE  := src/log.c src/util.c
+SRC_IO    := src/url.c
+SRC_HTTP  :=
+SRC_PURE  := src/ini.c src/json.c
+SRC_JOBS  :=
+SRC_MAIN  := src/config.c
+SRCS      := $(SRC_BASE) $(SRC_IO) $(SRC_HTTP) $(SRC_PURE) $(SRC_JOBS) $(SRC_MAIN)
+# Generated at build time (trust anchors from Debian's ca-certificates).
+GEN_SRCS  :=
+
+# Unit tests: one program each, linked with every module but main.c.
+UNIT_TESTS := test/unit/test_ini.c test/unit/test_config.c test/unit/test_util.c \
+	test/unit/test_url.c
+
+# The test probe: drives one module at a time against the fakes (test/e2e).
+PROBE_SRCS := test/probe/probe.c
+
+.DEFAULT_GOAL := all
+
+include vendor/bearssl/bearssl.mk
+include vendor/jsmn/jsmn.mk
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wcast-qual -Wsign-compare -Werror
+INCS := -Isrc -Ibuild/gen -I$(BEARSSL_INC) -I$(JSMN_INC)
+DEFS := -D_GNU_SOURCE -DDESPOTIFY_VERSION='"$(VERSION)"'
+
+# Release: musl, fully static (plain -static, not -static-pie), stripped.
+CC_REL      := musl-gcc
+CFLAGS_REL  := -std=c11 -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
+	-fno-stack-protector -fno-pie -pthread
+LDFLAGS_REL := -static -no-pie -s -Wl,--gc-sections -pthread
+
+# Sanitizer build: clang + glibc, AddressSanitizer and UBSan, for tests.
+CC_SAN      := clang
+CFLAGS_SAN  := -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined -pthread
+LDFLAGS_SAN := -fsanitize=address,undefined -pthread
+
+REL := build/rel
+SAN := build/asan
+
+OBJS_REL := $(SRCS:src/%.c=$(REL)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(REL)/obj/gen_%.o)
+OBJS_SAN := $(SRCS:src/%.c=$(SAN)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(SAN)/obj/gen_%.o)
+UNIT_BINS := $(UNIT_TESTS:test/unit/%.c=$(SAN)/%)
+
+# `make V=1` shows the whole command lines.
+Q := $(if $(V),,@)
+
+.PHONY: all san unit test clean distclean fuzz demo bench
+.DELETE_ON_ERROR:
+
+all: build/despotify
+
+$(eval $(call bearssl_lib,$(REL)/bearssl,$(CC_REL),-W -Wall -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-stack-protector))
+$(eval $(call bearssl_lib,$(SAN)/bearssl,$(CC_SAN),-W -Wall -O1 -g -fsanitize=address,undefined))
+
+build/despotify: $(OBJS_REL) $(REL)/obj/main.o $(REL)/bearssl/libbearssl.a
+	@echo "  LD  $@"
+	$(Q)$(CC_REL) $(LDFLAGS_REL) -o $@ $(OBJS_REL) $(REL)/obj/main.o $(REL)/bearssl/libbearssl.a
+	@echo "built $@ ($$(stat -c %s $@) bytes)"
+
+$(REL)/obj/%.o: src/%.c $(wildcard src/*.h) $(GEN_SRCS) | $(BEARSSL_DIR)/.verified
+	@mkdir -p $(@D)
+	@echo "  CC  $@"
+	$(Q)$(CC_REL) $(CFLAGS_REL) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
+$(REL)/obj/gen_%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	@echo "  CC  $@"
+	$(Q)$(CC_REL) $(CFLAGS_REL) $(DEFS) $(INCS) -c -o $@ $<
+
+$(SAN)/obj/%.o: src/%.c $(wildcard src/*.h) $(GEN_SRCS) | $(BEARSSL_DIR)/.verified
+	@mkdir -p $(@D)
+	@echo "  CC  $@"
+	$(Q)$(CC_SAN) $(CFLAGS_SAN) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
+$(SAN)/obj/gen_%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	@echo "  CC  $@"
+	$(Q)$(CC_SAN) $(CFLAGS_SAN) $(DEFS) $(INCS) -c -o $@ $<
+
+$(SAN)/libdespotify.a: $(OBJS_SAN)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(SAN)/despotify: $(SAN)/obj/main.o $(SAN)/libdespotify.a $(SAN)/bearssl/libbearssl.a
+	@echo "  LD  $@"
+	$(Q)$(CC_SAN) $(LDFLAGS_SAN) -o $@ $^
+
+$(SAN)/test_%: test/unit/test_%.c test/unit/t.h $(SAN)/libdespotify.a $(SAN)/bearssl/libbearssl.a
+	@echo "  LD  $@"
+	$(Q)$(CC_SAN) $(CFLAGS_SAN) $(WARN) $(DEFS) $(INCS) -Itest/unit -o $@ $< \
+		$(SAN)/libdespotify.a $(SAN)/bearssl/libbearssl.a $(LDFLAGS_SAN)
+
+$(SAN)/probe: $(PROBE_SRCS) test/probe/probe.h $(SAN)/libdespotify.a $(SAN)/bearssl/libbearssl.a
+	@echo "  LD  $@"
+	$(Q)$(CC_SAN) $(CFLAGS_SAN) $(WARN) $(DEFS) $(INCS) -Itest/probe -o $@ $(PROBE_SRCS) \
+		$(SAN)/libdespotify.a $(SAN)/bearssl/libbearssl.a $(LDFLAGS_SAN)
+
+san: $(SAN)/despotify $(SAN)/probe $(UNIT_BINS)
+
+# `make test`: unit tests and end-to-end tests (ASan/UBSan builds), plus the
+# release binary for the scratch-root tests. The last line is "N passed, N failed".
+test: build/despotify san
+	/usr/bin/python3 test/run.py
+
+clean:
+	rm -rf build
+
+# Also forget the fetched third-party sources.
+distclean: clean
+	rm -rf vendor/*/upstream vendor/*/dl

@@ -1,0 +1,65 @@
+/*
+ * bounds.h — every size limit despotify enforces, in one place.
+ *
+ * Going over any of these is an error with a message naming the limit, never
+ * a silent truncation and never a crash. The numbers are sized for the
+ * largest legitimate input seen from IMDS, AWS and the Kubernetes API, with
+ * room to spare, while keeping the whole process within a few MiB.
+ */
+#ifndef DESPOTIFY_BOUNDS_H
+#define DESPOTIFY_BOUNDS_H
+
+/* Configuration. */
+#define INI_MAX_FILE      (64 * 1024)   /* bytes in despotify.ini */
+#define INI_MAX_LINE      1024          /* bytes in one line of it */
+#define CONFIG_MAX_STR    512           /* bytes in one string setting (URLs, paths, names) */
+#define CONFIG_MAX_WARN   8             /* warnings kept while loading the config */
+
+/* Logging. */
+#define LOG_MAX_LINE      2048          /* bytes in one formatted log line; longer messages are cut with "..." */
+
+/* Files read at run time (tokens, keys, certificates). */
+#define FILE_MAX_TOKEN    (16 * 1024)   /* a service-account or web-identity token */
+#define FILE_MAX_PEM      (512 * 1024)  /* a PEM bundle of CA certificates or a key */
+
+/* URLs. */
+#define URL_MAX_HOST      256
+#define URL_MAX_PATH      2048
+
+/* HTTP. */
+#define HTTP_MAX_HEAD     (16 * 1024)   /* status line + headers of one response */
+#define HTTP_MAX_HEADERS  64            /* header fields in one response */
+#define HTTP_MAX_REQ_HEAD (8 * 1024)    /* request line + headers we send */
+#define HTTP_MAX_CHUNK_LINE 256         /* one chunk-size line with extensions */
+#define HTTP_IDLE_REUSE_MS 50000        /* don't reuse a keep-alive connection idle longer */
+#define HTTP_MAX_INTERIM  8             /* 1xx responses skipped before the final one */
+
+/* JSON. */
+#define JSON_MAX_TOKENS   8192          /* tokens in one parsed document */
+
+/* XML (AWS Query API responses). */
+#define XML_MAX_DEPTH     32            /* nested elements */
+#define XML_MAX_DOC       (256 * 1024)  /* bytes in one document */
+
+/* AWS: SigV4, credentials and the Auto Scaling / STS calls. */
+#define SIGV4_MAX_HEADERS 16            /* headers signed in one request (besides date and token) */
+#define SIGV4_MAX_QUERY_PARAMS 32       /* query parameters in a signed URL */
+#define SIGV4_MAX_CANON   (8 * 1024)    /* bytes of one canonical request */
+#define SIGV4_MAX_AUTH    1024          /* bytes of one Authorization header */
+#define AWS_MAX_KEY       128           /* an access key id or a secret access key */
+#define AWS_MAX_TOKEN     4096          /* a session token (it travels in a request header) */
+#define AWS_MAX_RESPONSE  (64 * 1024)   /* body of one Auto Scaling, STS or credentials response */
+#define AWS_MAX_REQ_BODY  (4 * FILE_MAX_TOKEN) /* an STS body carries the web-identity token */
+
+/* IMDS: notices, instance facts, role credentials. */
+#define IMDS_MAX_BODY     (16 * 1024)   /* one IMDS response body */
+#define IMDS_MAX_JSON_TOKENS 512        /* tokens in one IMDS JSON body (a custom notice's list too) */
+#define IMDS_MAX_TOKEN    256           /* an IMDSv2 session token (AWS's are 56 bytes) */
+#define IMDS_MAX_FACT     128           /* an instance id, type, region, zone, account or IP */
+#define IMDS_MAX_HOSTNAME 256           /* local-hostname */
+#define IMDS_MAX_ROLE     128           /* an IAM role name (AWS allows 64) */
+#define IMDS_MAX_KEY      AWS_MAX_KEY   /* an access key id or secret access key */
+#define IMDS_MAX_SESSION_TOKEN AWS_MAX_TOKEN /* a role credential's session token */
+#define IMDS_BACKOFF_MAX_MS 10000       /* longest wait between failing polls (notices give 120 s) */
+
+#endif

@@ -1,0 +1,555 @@
+/* config.c — see config.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "ini.h"
+#include "url.h"
+#include "util.h"
+
+enum kind {
+	K_STR,      /* any text */
+	K_URL,      /* http(s) URL, may be empty; "{imds_base}" is expanded */
+	K_BOOL,
+	K_SECONDS,  /* decimal seconds, stored as int64 ms */
+	K_COUNT,    /* integer 1..1024 */
+	K_LEVEL,
+	K_FORMAT,
+	K_IMDSVER,
+	K_REBAL,
+	K_TAINT,
+	K_ALIAS,    /* another name for the key in .alias */
+};
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t off;
+	const char *def;
+	const char *alias;
+};
+
+#define S(f) offsetof(struct config, f)
+
+/* Every key of shared/DESIGN.md, in the order -n prints them. */
+static const struct key keys[] = {
+	{ "level", K_LEVEL, S(level), "INFO", NULL },
+	{ "log_format", K_FORMAT, S(log_json), "text", NULL },
+	{ "poll_interval", K_SECONDS, S(poll_interval_ms), "5", NULL },
+	{ "grace_period", K_SECONDS, S(grace_period_ms), "120", NULL },
+	{ "imds_base", K_URL, S(imds_base), "http://169.254.169.254", NULL },
+	{ "imds_version", K_IMDSVER, S(imds_version), "auto", NULL },
+	{ "notice_url", K_URL, S(notice_url), "{imds_base}/latest/meta-data/spot/termination-time", NULL },
+	{ "action_url", K_URL, S(action_url), "{imds_base}/latest/meta-data/spot/instance-action", NULL },
+	{ "rebalance_url", K_URL, S(rebalance_url), "{imds_base}/latest/meta-data/events/recommendations/rebalance", NULL },
+	{ "rebalance_action", K_REBAL, S(rebalance_action), "none", NULL },
+	{ "inst_id_url", K_URL, S(inst_id_url), "{imds_base}/latest/meta-data/instance-id", NULL },
+	{ "inst_type_url", K_URL, S(inst_type_url), "{imds_base}/latest/meta-data/instance-type", NULL },
+	{ "inst_identity_url", K_URL, S(inst_identity_url), "{imds_base}/latest/dynamic/instance-identity/document", NULL },
+	{ "node_name", K_STR, S(node_name), "", NULL },
+	{ "detach_from_asg", K_BOOL, S(detach_from_asg), "true", NULL },
+	{ "region", K_STR, S(region), "", NULL },
+	{ "asg_endpoint", K_URL, S(asg_endpoint), "", NULL },
+	{ "sts_endpoint", K_URL, S(sts_endpoint), "", NULL },
+	{ "aws_ca_file", K_STR, S(aws_ca_file), "", NULL },
+	{ "api_server", K_URL, S(api_server), "", NULL },
+	{ "token_file", K_STR, S(token_file), "/var/run/secrets/kubernetes.io/serviceaccount/token", NULL },
+	{ "ca_file", K_STR, S(ca_file), "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", NULL },
+	{ "client_cert_file", K_STR, S(client_cert_file), "", NULL },
+	{ "client_key_file", K_STR, S(client_key_file), "", NULL },
+	{ "tls_server_name", K_STR, S(tls_server_name), "", NULL },
+	{ "taint", K_TAINT, S(taint), "despotify/spot-termination:NoSchedule", NULL },
+	{ "exclude_from_lb", K_BOOL, S(exclude_from_lb), "true", NULL },
+	{ "delete_emptydir_data", K_BOOL, S(delete_emptydir_data), "true", NULL },
+	{ "force", K_BOOL, S(force), "true", NULL },
+	{ "eviction_concurrency", K_COUNT, S(eviction_concurrency), "16", NULL },
+	{ "pdb_retry_interval", K_SECONDS, S(pdb_retry_interval_ms), "5", NULL },
+	{ "delete_blocked_at", K_SECONDS, S(delete_blocked_at_ms), "10", NULL },
+	{ "events", K_BOOL, S(events), "true", NULL },
+	{ "webhook_url", K_URL, S(webhook_url), "", NULL },
+	{ "slack_url", K_ALIAS, 0, NULL, "webhook_url" },
+	{ "slack_channel", K_STR, S(slack_channel), "", NULL },
+	{ "slack_username", K_STR, S(slack_username), "despotify", NULL },
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+/* Loading state: where each value came from, for messages. */
+struct loader {
+	struct config *c;
+	char origin[NKEYS][CONFIG_MAX_STR + 32];
+	char raw[NKEYS][CONFIG_MAX_STR];  /* URL values before {imds_base} expansion */
+	char buf[INI_MAX_FILE + 1];       /* the file's text */
+};
+
+static const struct key *
+find_key(const char *name, size_t *idx)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].name, name) == 0) {
+			if (keys[i].kind == K_ALIAS)
+				return find_key(keys[i].alias, idx);
+			*idx = i;
+			return &keys[i];
+		}
+	}
+	return NULL;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Checks "key[=value]:effect" the way the API server would. */
+static int
+check_taint(const char *v, char *why, size_t n)
+{
+	const char *colon = strrchr(v, ':'), *eq, *effect;
+	size_t klen;
+
+	if (*v == '\0')
+		return 0;
+	if (colon == NULL) {
+		snprintf(why, n, "expected key[=value]:effect");
+		return -1;
+	}
+	effect = colon + 1;
+	if (strcmp(effect, "NoSchedule") != 0 && strcmp(effect, "PreferNoSchedule") != 0 &&
+	    strcmp(effect, "NoExecute") != 0) {
+		snprintf(why, n, "effect must be NoSchedule, PreferNoSchedule or NoExecute");
+		return -1;
+	}
+	eq = memchr(v, '=', (size_t)(colon - v));
+	klen = (size_t)((eq ? eq : colon) - v);
+	if (klen == 0 || klen > 253 ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/") < klen) {
+		snprintf(why, n, "bad taint key");
+		return -1;
+	}
+	if (eq != NULL && strspn(eq + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") <
+	    (size_t)(colon - eq - 1)) {
+		snprintf(why, n, "bad taint value");
+		return -1;
+	}
+	return 0;
+}
+
+/* Sets key k (index i) from value v; origin names where v came from. */
+static int
+set_value(struct loader *ld, size_t i, const char *v, const char *origin,
+    char *err, size_t errlen)
+{
+	const struct key *k = &keys[i];
+	char *field = (char *)ld->c + k->off;
+	char why[160] = "";
+	int64_t ms;
+	int n;
+
+	switch (k->kind) {
+	case K_STR:
+	case K_TAINT:
+		if (util_strlcpy(field, v, CONFIG_MAX_STR) < 0) {
+			snprintf(why, sizeof why, "longer than %d bytes", CONFIG_MAX_STR - 1);
+			break;
+		}
+		if (k->kind == K_TAINT)
+			check_taint(v, why, sizeof why);
+		break;
+	case K_URL:
+		/* Validated after {imds_base} expansion, in finish(). */
+		if (util_strlcpy(ld->raw[i], v, CONFIG_MAX_STR) < 0)
+			snprintf(why, sizeof why, "longer than %d bytes", CONFIG_MAX_STR - 1);
+		break;
+	case K_BOOL:
+		if (parse_bool(v, (int *)(void *)field) < 0)
+			snprintf(why, sizeof why, "expected true or false");
+		break;
+	case K_SECONDS:
+		if (util_parse_seconds(v, &ms) < 0)
+			snprintf(why, sizeof why, "not a non-negative number of seconds");
+		else
+			*(int64_t *)(void *)field = ms;
+		break;
+	case K_COUNT:
+		if (util_parse_uint(v, &n) < 0 || n < 1 || n > 1024)
+			snprintf(why, sizeof why, "expected a whole number from 1 to 1024");
+		else
+			*(int *)(void *)field = n;
+		break;
+	case K_LEVEL:
+		if (log_level_parse(v, (enum log_level *)(void *)field) < 0)
+			snprintf(why, sizeof why, "expected DEBUG, INFO, WARNING or ERROR");
+		break;
+	case K_FORMAT:
+		if (strcasecmp(v, "text") == 0)
+			*(int *)(void *)field = 0;
+		else if (strcasecmp(v, "json") == 0)
+			*(int *)(void *)field = 1;
+		else
+			snprintf(why, sizeof why, "expected text or json");
+		break;
+	case K_IMDSVER:
+		if (strcasecmp(v, "auto") == 0)
+			*(enum imds_version *)(void *)field = IMDS_AUTO;
+		else if (strcasecmp(v, "v2") == 0)
+			*(enum imds_version *)(void *)field = IMDS_V2;
+		else if (strcasecmp(v, "v1") == 0)
+			*(enum imds_version *)(void *)field = IMDS_V1;
+		else
+			snprintf(why, sizeof why, "expected auto, v2 or v1");
+		break;
+	case K_REBAL:
+		if (strcasecmp(v, "none") == 0)
+			*(enum rebalance_action *)(void *)field = REBALANCE_NONE;
+		else if (strcasecmp(v, "cordon") == 0)
+			*(enum rebalance_action *)(void *)field = REBALANCE_CORDON;
+		else if (strcasecmp(v, "drain") == 0)
+			*(enum rebalance_action *)(void *)field = REBALANCE_DRAIN;
+		else
+			snprintf(why, sizeof why, "expected none, cordon or drain");
+		break;
+	case K_ALIAS:
+		break;
+	}
+	if (why[0] != '\0') {
+		snprintf(err, errlen, "%s: %s: \"%s\": %s", origin, k->name, v, why);
+		return -1;
+	}
+	snprintf(ld->origin[i], sizeof ld->origin[i], "%s", origin);
+	return 0;
+}
+
+static void
+warn(struct config *c, const char *fmt, const char *a, const char *b)
+{
+	if (c->nwarnings < CONFIG_MAX_WARN)
+		snprintf(c->warnings[c->nwarnings++], sizeof c->warnings[0], fmt, a, b);
+}
+
+static int
+on_ini_key(void *ctx, const char *section, const char *key, const char *value,
+    int line, char *err, size_t errlen)
+{
+	struct loader *ld = ctx;
+	char origin[CONFIG_MAX_STR + 32];
+	const struct key *k;
+	size_t i;
+
+	if (strcmp(section, "DEFAULT") != 0)
+		return 0;  /* reported once per section by the caller */
+	snprintf(origin, sizeof origin, "%s:%d", ld->c->path, line);
+	if ((k = find_key(key, &i)) == NULL) {
+		snprintf(err, errlen, "%s: unknown key \"%s\"", origin, key);
+		return -1;
+	}
+	return set_value(ld, i, value, origin, err, errlen);
+}
+
+/* The value of NAME in envp, or NULL. */
+static const char *
+env_get(char *const *envp, const char *name)
+{
+	size_t l = strlen(name);
+
+	for (; envp != NULL && *envp != NULL; envp++)
+		if (strncmp(*envp, name, l) == 0 && (*envp)[l] == '=')
+			return *envp + l + 1;
+	return NULL;
+}
+
+/* The first of the named variables that is set and not empty, or NULL. */
+static const char *
+env_first(char *const *envp, const char *a, const char *b)
+{
+	const char *v = env_get(envp, a);
+
+	if ((v == NULL || *v == '\0') && b != NULL)
+		v = env_get(envp, b);
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+/* The standard environment, below the file in precedence. */
+static int
+apply_standard_env(struct loader *ld, char *const *envp, char *err, size_t errlen)
+{
+	static const struct { const char *key, *a, *b; } map[] = {
+		{ "imds_base", "AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL },
+		{ "region", "AWS_REGION", "AWS_DEFAULT_REGION" },
+		{ "asg_endpoint", "AWS_ENDPOINT_URL_AUTO_SCALING", "AWS_ENDPOINT_URL" },
+		{ "sts_endpoint", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL" },
+		{ "aws_ca_file", "AWS_CA_BUNDLE", NULL },
+		{ "node_name", "NODE_NAME", "POD_NODE_NAME" },
+	};
+	const char *host, *port, *v;
+	size_t m, i;
+
+	for (m = 0; m < sizeof map / sizeof map[0]; m++) {
+		char origin[96];
+
+		if ((v = env_first(envp, map[m].a, map[m].b)) == NULL)
+			continue;
+		find_key(map[m].key, &i);
+		snprintf(origin, sizeof origin, "environment %s",
+		    env_first(envp, map[m].a, NULL) ? map[m].a : map[m].b);
+		if (set_value(ld, i, v, origin, err, errlen) < 0)
+			return -1;
+	}
+	host = env_first(envp, "KUBERNETES_SERVICE_HOST", NULL);
+	port = env_first(envp, "KUBERNETES_SERVICE_PORT", NULL);
+	if (host != NULL) {
+		char url[CONFIG_MAX_STR];
+
+		snprintf(url, sizeof url, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s",
+		    host, port ? port : "443");
+		find_key("api_server", &i);
+		if (set_value(ld, i, url, "environment KUBERNETES_SERVICE_HOST", err, errlen) < 0)
+			return -1;
+	}
+	/* Despotify's own pod, from the downward API: never evicted. */
+	if ((v = env_first(envp, "POD_NAME", NULL)) != NULL)
+		util_strlcpy(ld->c->pod_name, v, sizeof ld->c->pod_name);
+	if ((v = env_first(envp, "POD_NAMESPACE", NULL)) != NULL)
+		util_strlcpy(ld->c->pod_namespace, v, sizeof ld->c->pod_namespace);
+	return 0;
+}
+
+/* DESPOTIFY_<KEY>, above the file in precedence. */
+static int
+apply_despotify_env(struct loader *ld, char *const *envp, char *err, size_t errlen)
+{
+	static const char prefix[] = "DESPOTIFY_";
+	char name[64], origin[96];
+	size_t i, j;
+
+	for (; envp != NULL && *envp != NULL; envp++) {
+		const char *e = *envp, *eq = strchr(e, '=');
+		size_t nl;
+
+		if (strncmp(e, prefix, sizeof prefix - 1) != 0 || eq == NULL)
+			continue;
+		nl = (size_t)(eq - e) - (sizeof prefix - 1);
+		if (nl == 0 || nl >= sizeof name)
+			continue;
+		for (j = 0; j < nl; j++)
+			name[j] = (char)(e[sizeof prefix - 1 + j] >= 'A' && e[sizeof prefix - 1 + j] <= 'Z' ?
+			    e[sizeof prefix - 1 + j] - 'A' + 'a' : e[sizeof prefix - 1 + j]);
+		name[nl] = '\0';
+		snprintf(origin, sizeof origin, "environment %.*s", (int)(eq - e), e);
+		if (find_key(name, &i) == NULL) {
+			/* Kubernetes service links also make DESPOTIFY_* variables: warn, don't fail. */
+			warn(ld->c, "%s: not a despotify setting, ignored%s", origin, "");
+			continue;
+		}
+		if (set_value(ld, i, eq + 1, origin, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Expands {imds_base} in URL values and validates them. */
+static int
+finish(struct loader *ld, char *err, size_t errlen)
+{
+	const char *base;
+	size_t i, bi;
+
+	find_key("imds_base", &bi);
+	base = ld->raw[bi];
+	while (strlen(base) > 0 && base[strlen(base) - 1] == '/')
+		ld->raw[bi][strlen(base) - 1] = '\0';
+	for (i = 0; i < NKEYS; i++) {
+		char *field = (char *)ld->c + keys[i].off, *ph;
+		const char *raw = ld->raw[i];
+		struct url u;
+		char why[CONFIG_MAX_STR + 128];
+
+		if (keys[i].kind != K_URL)
+			continue;
+		if ((ph = strstr(raw, "{imds_base}")) != NULL && i != bi) {
+			if (util_snprintf(field, CONFIG_MAX_STR, "%.*s%s%s", (int)(ph - raw), raw, base,
+			    ph + strlen("{imds_base}")) < 0) {
+				snprintf(err, errlen, "%s: %s: longer than %d bytes once {imds_base} is expanded",
+				    ld->origin[i], keys[i].name, CONFIG_MAX_STR - 1);
+				return -1;
+			}
+		} else {
+			util_strlcpy(field, raw, CONFIG_MAX_STR);
+		}
+		if (field[0] != '\0' && url_parse(field, &u, why, sizeof why) < 0) {
+			snprintf(err, errlen, "%s: %s: %s", ld->origin[i], keys[i].name, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Notes each section other than DEFAULT once, as a warning. */
+static int
+on_section_scan(void *ctx, const char *section, const char *key, const char *value,
+    int line, char *err, size_t errlen)
+{
+	struct config *c = ctx;
+	int i;
+
+	(void)key, (void)value, (void)line, (void)err, (void)errlen;
+	if (strcmp(section, "DEFAULT") == 0)
+		return 0;
+	for (i = 0; i < c->nwarnings; i++)
+		if (strstr(c->warnings[i], section) != NULL)
+			return 0;
+	warn(c, "section [%s] is ignored: despotify reads only [DEFAULT]%s", section, "");
+	return 0;
+}
+
+int
+config_load(struct config *c, const char *path, int path_given,
+    char *const *envp, char *err, size_t errlen)
+{
+	struct loader *ld;
+	size_t i, len;
+	int line, r = -1;
+
+	memset(c, 0, sizeof *c);
+	util_strlcpy(c->path, path, sizeof c->path);
+	if ((ld = calloc(1, sizeof *ld)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	ld->c = c;
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].kind != K_ALIAS &&
+		    set_value(ld, i, keys[i].def, "built-in default", err, errlen) < 0)
+			goto out;
+	if (apply_standard_env(ld, envp, err, errlen) < 0)
+		goto out;
+	if (access(path, F_OK) != 0 && errno == ENOENT && !path_given) {
+		c->file_loaded = 0;
+	} else {
+		char why[256];
+
+		if (util_read_file(path, ld->buf, sizeof ld->buf, &len, why, sizeof why) < 0) {
+			snprintf(err, errlen, "%s", why);
+			goto out;
+		}
+		if (ini_parse(ld->buf, len, on_ini_key, ld, &line, why, sizeof why) < 0) {
+			if (line > 0 && strncmp(why, path, strlen(path)) != 0)
+				snprintf(err, errlen, "%s:%d: %s", path, line, why);
+			else if (line > 0)
+				snprintf(err, errlen, "%s", why);
+			else
+				snprintf(err, errlen, "%s: %s", path, why);
+			goto out;
+		}
+		ini_parse(ld->buf, len, on_section_scan, c, &line, why, sizeof why);
+		c->file_loaded = 1;
+	}
+	if (apply_despotify_env(ld, envp, err, errlen) < 0 || finish(ld, err, errlen) < 0)
+		goto out;
+	r = 0;
+out:
+	free(ld);
+	return r;
+}
+
+/* The value of key k as the ini file would spell it. */
+static void
+format_value(const struct config *c, const struct key *k, char *out, size_t n)
+{
+	const char *field = (const char *)c + k->off;
+	int64_t ms;
+
+	switch (k->kind) {
+	case K_STR:
+	case K_TAINT:
+	case K_URL:
+		snprintf(out, n, "%s", field);
+		break;
+	case K_BOOL:
+		snprintf(out, n, "%s", *(const int *)(const void *)field ? "true" : "false");
+		break;
+	case K_SECONDS:
+		ms = *(const int64_t *)(const void *)field;
+		if (ms % 1000 == 0)
+			snprintf(out, n, "%lld", (long long)(ms / 1000));
+		else
+			snprintf(out, n, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
+		break;
+	case K_COUNT:
+		snprintf(out, n, "%d", *(const int *)(const void *)field);
+		break;
+	case K_LEVEL:
+		snprintf(out, n, "%s", log_level_name(*(const enum log_level *)(const void *)field));
+		break;
+	case K_FORMAT:
+		snprintf(out, n, "%s", *(const int *)(const void *)field ? "json" : "text");
+		break;
+	case K_IMDSVER:
+		snprintf(out, n, "%s", (const char *[]){ "auto", "v2", "v1" }[*(const enum imds_version *)(const void *)field]);
+		break;
+	case K_REBAL:
+		snprintf(out, n, "%s", (const char *[]){ "none", "cordon", "drain" }[*(const enum rebalance_action *)(const void *)field]);
+		break;
+	case K_ALIAS:
+		out[0] = '\0';
+		break;
+	}
+}
+
+void
+config_print(const struct config *c, int fd)
+{
+	char line[CONFIG_MAX_STR * 2], v[CONFIG_MAX_STR];
+	size_t i;
+	int n;
+
+	n = snprintf(line, sizeof line, "# effective settings (%s)\n[DEFAULT]\n",
+	    c->file_loaded ? c->path : "built-in defaults; no config file");
+	if (write(fd, line, (size_t)n) < 0)
+		return;
+	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].kind == K_ALIAS)
+			continue;
+		format_value(c, &keys[i], v, sizeof v);
+		if (strcmp(keys[i].name, "webhook_url") == 0 && v[0] != '\0') {
+			struct url u;
+			char why[64];
+
+			/* A Slack webhook's path is its secret. */
+			if (url_parse(v, &u, why, sizeof why) == 0)
+				snprintf(v, sizeof v, "%s://%s/<redacted>", u.tls ? "https" : "http", u.host);
+		}
+		n = snprintf(line, sizeof line, "%s = %s\n", keys[i].name, v);
+		if (write(fd, line, (size_t)n) < 0)
+			return;
+	}
+	if (c->pod_name[0] != '\0') {
+		n = snprintf(line, sizeof line, "# own pod (never evicted): %s/%s\n",
+		    c->pod_namespace, c->pod_name);
+		if (write(fd, line, (size_t)n) < 0)
+			return;
+	}
+}

@@ -1,0 +1,156 @@
+/*
+ * http.h — a small HTTP/1.1 client over raw sockets, plain or TLS.
+ *
+ * One struct http_client keeps one keep-alive connection (to whichever
+ * host:port it last talked to) and is used by one thread at a time. Every
+ * call takes an absolute deadline on the monotonic clock (util_now_ms) and
+ * never blocks past it. Responses are bounded: the caller provides the body
+ * buffer and its capacity; a longer body is an error, never a truncation.
+ *
+ * The response parser (http_parse_head, http_chunk_decode) is pure and
+ * incremental, for the fuzzers and unit tests.
+ */
+#ifndef DESPOTIFY_HTTP_H
+#define DESPOTIFY_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bounds.h"
+#include "url.h"
+
+struct tls_config;   /* tls.h */
+struct tls_conn;     /* tls.h */
+
+/* Proxy settings, read once from the environment (curl's rules). */
+struct http_proxy {
+	struct url http;          /* HTTP_PROXY / http_proxy; host[0] == 0 if unset */
+	struct url https;         /* HTTPS_PROXY / https_proxy */
+	char no_proxy[1024];      /* NO_PROXY / no_proxy, as given */
+};
+
+/*
+ * Fills *p from envp (NULL-terminated "NAME=value" array). Lower-case
+ * names win over upper-case ones, as with curl. A malformed proxy URL is an
+ * error (returns -1 with err); unset variables are fine (returns 0).
+ */
+int http_proxy_from_env(struct http_proxy *p, char *const *envp, char *err, size_t errlen);
+
+/*
+ * Whether a request to host should bypass the proxy per no_proxy: "*",
+ * exact names, domain suffixes (".example.com" and "example.com" both match
+ * "a.example.com"), IP addresses and CIDRs ("10.0.0.0/8", "fd00::/8"). Pure.
+ */
+int http_no_proxy_match(const char *no_proxy, const char *host);
+
+struct http_client {
+	const struct tls_config *tls;     /* trust and client identity for https; may be NULL for http only */
+	const struct http_proxy *proxy;   /* NULL: never use a proxy (IMDS) */
+	int fd;                           /* -1 when not connected */
+	struct tls_conn *tc;              /* TLS state, allocated on first https use, reused */
+	int tls_on;                       /* the live connection speaks TLS through tc */
+	char key[2 * URL_MAX_HOST + 48];  /* "https://host:port via proxy:port" of the live connection */
+	int64_t last_used_ms;
+	unsigned requests_on_conn;        /* requests served by the live connection */
+	unsigned connects;                /* connections opened so far (for tests and benchmarks) */
+	char head[HTTP_MAX_HEAD];         /* the last response's head; headers point in here */
+	size_t head_len;
+	char rbuf[4096];                  /* bytes read past the head, not yet consumed */
+	size_t rbuf_off, rbuf_len;
+};
+
+/* Sets up hc (no connection yet). tls and proxy are borrowed, not owned. */
+void http_client_init(struct http_client *hc, const struct tls_config *tls,
+    const struct http_proxy *proxy);
+
+/* Closes the connection, if any, and frees the TLS state. hc may be reused after. */
+void http_client_close(struct http_client *hc);
+
+struct http_header {
+	const char *name;
+	const char *value;
+};
+
+struct http_request {
+	const char *method;                 /* "GET", "PUT", "POST", "PATCH", "DELETE" */
+	const struct url *url;              /* scheme, host, port, path and query */
+	const struct http_header *headers;  /* extra headers; Host, Content-Length,   */
+	size_t nheaders;                    /* User-Agent and Connection are added    */
+	const char *body;
+	size_t body_len;
+	int idempotent;                     /* may be resent on a fresh connection if a
+	                                       reused one turns out closed */
+};
+
+struct http_hdr {
+	const char *name, *value;           /* point into the client's head buffer */
+	size_t name_len, value_len;
+};
+
+struct http_response {
+	int status;                         /* 200, 404, ... */
+	char *body;                         /* caller's buffer, NUL-terminated */
+	size_t body_cap;                    /* its size: at most body_cap - 1 bytes of body */
+	size_t body_len;
+	struct http_hdr hdrs[HTTP_MAX_HEADERS];  /* valid until the next request on the client */
+	size_t nhdrs;
+};
+
+/*
+ * Sends req and reads the whole response into resp (whose body and
+ * body_cap the caller sets). Follows no redirects. Returns 0 for any HTTP
+ * response, whatever its status; -1 on a transport or protocol failure,
+ * with a message in err that names the peer and the reason
+ * ("connect 127.0.0.1:8443: Connection refused", "127.0.0.1:8443: TLS:
+ * certificate is not trusted", "127.0.0.1:8080: response body over 65535
+ * bytes", "127.0.0.1:8080: timed out"). Never blocks past deadline_ms.
+ */
+int http_do(struct http_client *hc, const struct http_request *req,
+    struct http_response *resp, int64_t deadline_ms, char *err, size_t errlen);
+
+/*
+ * Writes the Host header http_do sends for u into buf: "host" when the
+ * port is the scheme's default, else "host:port" (brackets for IPv6). For
+ * callers that sign the Host header (SigV4). Returns 0, or -1 if it did
+ * not fit.
+ */
+int http_host_header(const struct url *u, char *buf, size_t n);
+
+/* The value of the first header named name (any case), or NULL; *len gets its length. */
+const char *http_header(const struct http_response *resp, const char *name, size_t *len);
+
+/* ---- The pure parser ---------------------------------------------------- */
+
+/*
+ * Parses a response head (status line and header fields up to the blank
+ * line) from buf[0..len). *nhdrs is the capacity of hdrs on entry and the
+ * number of fields found on return. Returns the number of bytes of the
+ * head, -2 if more bytes are needed, -1 if the bytes are not an HTTP/1.x
+ * response head (or hold more fields than hdrs has room for). Garbage is
+ * refused as soon as it shows, before the head is complete. Lines may end
+ * in CRLF or LF; obsolete line folding is refused. On success fills
+ * status, minor version and the header array (pointing into buf).
+ */
+int http_parse_head(const char *buf, size_t len, int *status, int *minor,
+    struct http_hdr *hdrs, size_t *nhdrs);
+
+/* State of the incremental chunked decoder; zero-initialise it. */
+struct http_chunked {
+	int state;
+	uint64_t remaining;
+	size_t line_len;
+};
+
+/*
+ * Decodes chunked transfer coding in place: the decoded bytes of
+ * buf[0..*len) are written to the start of buf and *len set to their count;
+ * *consumed gets the number of encoded bytes used. Returns 1 when the last
+ * chunk (and trailers, skipped) have been consumed — bytes after
+ * *consumed are then left untouched; 0 if more input is needed (all was
+ * consumed); -1 on malformed input (including a chunk-size line over
+ * HTTP_MAX_CHUNK_LINE bytes, trailers over HTTP_MAX_HEAD bytes or a size
+ * over 2^40). Feed it any split of the input: the result is the same.
+ */
+int http_chunk_decode(struct http_chunked *st, char *buf, size_t *len, size_t *consumed);
+
+#endif

@@ -1,0 +1,186 @@
+/* url.c — see url.h. */
+#include "url.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+int
+url_parse(const char *s, struct url *u, char *err, size_t errlen)
+{
+	const char *p, *host, *hend, *pathp;
+	size_t hlen;
+	long port = 0;
+
+	memset(u, 0, sizeof *u);
+	for (p = s; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p == 0x7f) {
+			snprintf(err, errlen, "URL \"%s\": contains white space or a control character", s);
+			return -1;
+		}
+	}
+	if (strncasecmp(s, "https://", 8) == 0) {
+		u->tls = 1;
+		p = s + 8;
+	} else if (strncasecmp(s, "http://", 7) == 0) {
+		p = s + 7;
+	} else {
+		snprintf(err, errlen, "URL \"%s\": must start with http:// or https://", s);
+		return -1;
+	}
+	host = p;
+	pathp = p + strcspn(p, "/?#");
+	if (memchr(host, '@', (size_t)(pathp - host)) != NULL) {
+		snprintf(err, errlen, "URL \"%s\": user information is not supported", s);
+		return -1;
+	}
+	if (*host == '[') {
+		hend = memchr(host, ']', (size_t)(pathp - host));
+		if (hend == NULL) {
+			snprintf(err, errlen, "URL \"%s\": unterminated IPv6 literal", s);
+			return -1;
+		}
+		host++;
+		hlen = (size_t)(hend - host);
+		p = hend + 1;
+		u->host_is_ipv6 = 1;
+		if (hlen == 0 || strspn(host, "0123456789abcdefABCDEF:.") < hlen) {
+			snprintf(err, errlen, "URL \"%s\": malformed IPv6 literal", s);
+			return -1;
+		}
+	} else {
+		hend = memchr(host, ':', (size_t)(pathp - host));
+		if (hend == NULL)
+			hend = pathp;
+		hlen = (size_t)(hend - host);
+		p = hend;
+		if (strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") < hlen) {
+			snprintf(err, errlen, "URL \"%s\": bad character in host name", s);
+			return -1;
+		}
+	}
+	if (hlen == 0) {
+		snprintf(err, errlen, "URL \"%s\": no host", s);
+		return -1;
+	}
+	if (hlen >= sizeof u->host) {
+		snprintf(err, errlen, "URL \"%s\": host longer than %zu bytes", s, sizeof u->host - 1);
+		return -1;
+	}
+	memcpy(u->host, host, hlen);
+	if (p < pathp) {
+		if (*p != ':' || p + 1 == pathp) {
+			snprintf(err, errlen, "URL \"%s\": malformed port", s);
+			return -1;
+		}
+		for (p++; p < pathp; p++) {
+			if (!isdigit((unsigned char)*p) || (port = port * 10 + (*p - '0')) > 65535) {
+				snprintf(err, errlen, "URL \"%s\": bad port", s);
+				return -1;
+			}
+		}
+		if (port == 0) {
+			snprintf(err, errlen, "URL \"%s\": bad port", s);
+			return -1;
+		}
+		u->port = (int)port;
+	} else {
+		u->port = u->tls ? 443 : 80;
+	}
+	if (strchr(pathp, '#') != NULL) {
+		snprintf(err, errlen, "URL \"%s\": fragments are not supported", s);
+		return -1;
+	}
+	if (*pathp == '\0') {
+		strcpy(u->path, "/");
+	} else {
+		size_t plen = strlen(pathp), off = 0;
+
+		if (*pathp == '?')
+			u->path[off++] = '/';
+		if (plen + off >= sizeof u->path) {
+			snprintf(err, errlen, "URL \"%s\": path longer than %zu bytes", s, sizeof u->path - 1);
+			return -1;
+		}
+		memcpy(u->path + off, pathp, plen + 1);
+	}
+	return 0;
+}
+
+int
+url_hostport(const struct url *u, char *buf, size_t n)
+{
+	int r = snprintf(buf, n, u->host_is_ipv6 ? "[%s]:%d" : "%s:%d", u->host, u->port);
+
+	return r < 0 || (size_t)r >= n ? -1 : 0;
+}
+
+int
+url_encode(const char *s, size_t len, char *out, size_t cap, int keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, at = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+		    (keep_slash && c == '/')) {
+			if (at + 1 >= cap)
+				return -1;
+			out[at++] = (char)c;
+		} else {
+			if (at + 3 >= cap)
+				return -1;
+			out[at++] = '%';
+			out[at++] = hex[c >> 4];
+			out[at++] = hex[c & 15];
+		}
+	}
+	if (at >= cap)
+		return -1;
+	out[at] = '\0';
+	return (int)at;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+url_decode(const char *s, size_t len, char *out, size_t cap, int plus_space)
+{
+	size_t i, at = 0;
+
+	for (i = 0; i < len; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 ||
+			    (lo = hexval(s[i + 2])) < 0)
+				return -1;
+			c = hi * 16 + lo;
+			i += 2;
+		} else if (c == '+' && plus_space) {
+			c = ' ';
+		}
+		if (at + 1 >= cap)
+			return -1;
+		out[at++] = (char)c;
+	}
+	if (at >= cap)
+		return -1;
+	out[at] = '\0';
+	return (int)at;
+}

@@ -1,0 +1,380 @@
+/* util.c — see util.h. */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t
+util_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+util_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+util_sleep_ms(int64_t ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	/* An interruption by a signal ends the sleep early on purpose. */
+	nanosleep(&ts, NULL);
+}
+
+/* Civil date from days since the epoch (Howard Hinnant's algorithm). */
+static void
+civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+int64_t
+util_timegm(int year, int mon, int day, int hour, int min, int sec)
+{
+	int64_t y = year - (mon <= 2);
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (mon + (mon > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	int64_t days = era * 146097 + doe - 719468;
+
+	return days * 86400 + hour * 3600 + min * 60 + sec;
+}
+
+char *
+util_fmt_time_ms(char *buf, size_t n, int64_t epoch_ms)
+{
+	int64_t s = epoch_ms / 1000, days = s / 86400, rem = s % 86400;
+	int y, m, d;
+
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	civil_from_days(days, &y, &m, &d);
+	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
+	    (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60),
+	    (int)(epoch_ms % 1000 < 0 ? 0 : epoch_ms % 1000));
+	return buf;
+}
+
+char *
+util_fmt_time(char *buf, size_t n, int64_t epoch_s)
+{
+	int64_t days = epoch_s / 86400, rem = epoch_s % 86400;
+	int y, m, d;
+
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	civil_from_days(days, &y, &m, &d);
+	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d,
+	    (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+	return buf;
+}
+
+/* Reads exactly n digits at *p; returns -1 if they are not all digits. */
+static int
+digits(const char **p, const char *end, int n)
+{
+	int v = 0;
+
+	if (end - *p < n)
+		return -1;
+	while (n-- > 0) {
+		if (!isdigit((unsigned char)**p))
+			return -1;
+		v = v * 10 + (**p - '0');
+		(*p)++;
+	}
+	return v;
+}
+
+static int
+days_in_month(int y, int m)
+{
+	static const int dm[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+int
+util_parse_time(const char *s, size_t len, int64_t *epoch_s)
+{
+	const char *p = util_trim(s, &len), *end = p + len;
+	int y, mo, d, h, mi, sec, off = 0;
+
+	if ((y = digits(&p, end, 4)) < 0 || p >= end || *p++ != '-' ||
+	    (mo = digits(&p, end, 2)) < 0 || p >= end || *p++ != '-' ||
+	    (d = digits(&p, end, 2)) < 0 || p >= end ||
+	    (*p != 'T' && *p != 't' && *p != ' ') || ++p >= end ||
+	    (h = digits(&p, end, 2)) < 0 || p >= end || *p++ != ':' ||
+	    (mi = digits(&p, end, 2)) < 0 || p >= end || *p++ != ':' ||
+	    (sec = digits(&p, end, 2)) < 0)
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
+	    h > 23 || mi > 59 || sec > 60)
+		return -1;
+	if (p < end && *p == '.') {
+		p++;
+		if (p >= end || !isdigit((unsigned char)*p))
+			return -1;
+		while (p < end && isdigit((unsigned char)*p))
+			p++;
+	}
+	if (p >= end)
+		return -1;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p++ == '-' ? -1 : 1, oh, om;
+
+		if ((oh = digits(&p, end, 2)) < 0 || p >= end || *p++ != ':' ||
+		    (om = digits(&p, end, 2)) < 0 || oh > 23 || om > 59)
+			return -1;
+		off = sign * (oh * 3600 + om * 60);
+	} else {
+		return -1;
+	}
+	if (p != end)
+		return -1;
+	*epoch_s = util_timegm(y, mo, d, h, mi, sec > 59 ? 59 : sec) - off;
+	return 0;
+}
+
+int
+util_parse_http_date(const char *s, size_t len, int64_t *epoch_s)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	const char *p = util_trim(s, &len), *end = p + len;
+	int d, y, h, mi, sec, mo;
+
+	/* "Sun, 06 Nov 1994 08:49:37 GMT" */
+	if (len != 29 || p[3] != ',' || p[4] != ' ')
+		return -1;
+	p += 5;
+	if ((d = digits(&p, end, 2)) < 0 || *p++ != ' ')
+		return -1;
+	for (mo = 0; mo < 12; mo++)
+		if (memcmp(p, months + 3 * mo, 3) == 0)
+			break;
+	if (mo == 12)
+		return -1;
+	p += 3;
+	if (*p++ != ' ' || (y = digits(&p, end, 4)) < 0 || *p++ != ' ' ||
+	    (h = digits(&p, end, 2)) < 0 || *p++ != ':' ||
+	    (mi = digits(&p, end, 2)) < 0 || *p++ != ':' ||
+	    (sec = digits(&p, end, 2)) < 0 || memcmp(p, " GMT", 4) != 0)
+		return -1;
+	if (d < 1 || d > days_in_month(y, mo + 1) || h > 23 || mi > 59 || sec > 60)
+		return -1;
+	*epoch_s = util_timegm(y, mo + 1, d, h, mi, sec > 59 ? 59 : sec);
+	return 0;
+}
+
+int
+util_read_file(const char *path, char *buf, size_t cap, size_t *len,
+    char *err, size_t errlen)
+{
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	if (cap == 0) {
+		snprintf(err, errlen, "read %s: no buffer", path);
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (got == cap - 1) {
+			char c;
+
+			/* Full: only acceptable if the file ends exactly here. */
+			n = read(fd, &c, 1);
+			if (n == 0)
+				break;
+			close(fd);
+			snprintf(err, errlen, "read %s: file is larger than %zu bytes",
+			    path, cap - 1);
+			return -1;
+		}
+		n = read(fd, buf + got, cap - 1 - got);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "read %s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*len = got;
+	return 0;
+}
+
+int
+util_strlcpy(char *dst, const char *src, size_t n)
+{
+	size_t l = strlen(src);
+
+	if (n == 0)
+		return -1;
+	if (l >= n) {
+		memcpy(dst, src, n - 1);
+		dst[n - 1] = '\0';
+		return -1;
+	}
+	memcpy(dst, src, l + 1);
+	return 0;
+}
+
+int
+util_snprintf(char *dst, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vsnprintf(dst, n, fmt, ap);
+	va_end(ap);
+	return r < 0 || (size_t)r >= n ? -1 : 0;
+}
+
+int
+util_strncaseeq(const char *a, size_t alen, const char *b)
+{
+	size_t bl = strlen(b);
+
+	return alen == bl && strncasecmp(a, b, alen) == 0;
+}
+
+const char *
+util_trim(const char *s, size_t *len)
+{
+	size_t n = *len;
+
+	while (n > 0 && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	*len = n;
+	return s;
+}
+
+int
+util_entropy(void *buf, size_t n)
+{
+	unsigned char *p = buf;
+
+	while (n > 0) {
+		ssize_t r = getrandom(p, n, 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+uint32_t
+util_random(void)
+{
+	uint32_t v = 0;
+
+	if (util_entropy(&v, sizeof v) < 0)
+		v = (uint32_t)util_now_ms() * 2654435761u;
+	return v;
+}
+
+int
+util_parse_seconds(const char *s, int64_t *ms)
+{
+	int64_t whole = 0, frac = 0, scale = 100;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	while (isdigit((unsigned char)*p)) {
+		whole = whole * 10 + (*p++ - '0');
+		if (whole > 100000000)  /* over three years: surely a mistake */
+			return -1;
+	}
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		while (isdigit((unsigned char)*p)) {
+			frac += (*p++ - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (*p != '\0')
+		return -1;
+	*ms = whole * 1000 + frac;
+	return 0;
+}
+
+int
+util_parse_uint(const char *s, int *out)
+{
+	long v = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	while (isdigit((unsigned char)*s)) {
+		v = v * 10 + (*s++ - '0');
+		if (v > 1000000000L)
+			return -1;
+	}
+	if (*s != '\0')
+		return -1;
+	*out = (int)v;
+	return 0;
+}

@@ -1,0 +1,90 @@
+/*
+ * util.h — time, files and small string helpers shared by every layer.
+ *
+ * Deadlines are milliseconds on CLOCK_MONOTONIC (util_now_ms); the wall clock
+ * (util_wall_ms) is used only for timestamps that AWS and Kubernetes need and
+ * for log lines.
+ */
+#ifndef DESPOTIFY_UTIL_H
+#define DESPOTIFY_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Milliseconds on the monotonic clock: the base of every deadline. */
+int64_t util_now_ms(void);
+
+/* Milliseconds since the Unix epoch on the wall clock. */
+int64_t util_wall_ms(void);
+
+/*
+ * Sleeps for ms milliseconds, or less if a signal arrives (so that the
+ * signal flags are seen promptly). ms <= 0 returns at once.
+ */
+void util_sleep_ms(int64_t ms);
+
+/*
+ * Formats epoch milliseconds as RFC 3339 UTC with milliseconds,
+ * "2017-09-18T08:22:00.000Z", into buf (at least 25 bytes). Returns buf.
+ */
+char *util_fmt_time_ms(char *buf, size_t n, int64_t epoch_ms);
+
+/* The same, whole seconds: "2017-09-18T08:22:00Z" (at least 21 bytes). */
+char *util_fmt_time(char *buf, size_t n, int64_t epoch_s);
+
+/*
+ * Parses an RFC 3339 / ISO 8601 UTC or offset time of len bytes
+ * ("2017-09-18T08:22:00Z", "2017-09-18T08:22:00.123+02:00",
+ * "2017-09-18 08:22:00Z") into seconds since the epoch. Surrounding white
+ * space is allowed. Returns 0, or -1 if s is not such a time. Pure.
+ */
+int util_parse_time(const char *s, size_t len, int64_t *epoch_s);
+
+/*
+ * Parses an HTTP date (IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT") into
+ * seconds since the epoch. Returns 0 or -1. Pure.
+ */
+int util_parse_http_date(const char *s, size_t len, int64_t *epoch_s);
+
+/* Days-from-civil: seconds since the epoch of a UTC calendar time. Pure. */
+int64_t util_timegm(int year, int mon, int day, int hour, int min, int sec);
+
+/*
+ * Reads the whole file at path into buf (cap bytes, NUL-terminated, so at
+ * most cap - 1 bytes of content) and stores its length in *len. A file
+ * larger than that is an error, not a truncation. On error returns -1 and
+ * writes "open /path: No such file or directory" or the like into err.
+ */
+int util_read_file(const char *path, char *buf, size_t cap, size_t *len,
+    char *err, size_t errlen);
+
+/* Copies src into dst of size n, always NUL-terminated. Returns -1 if src did not fit. */
+int util_strlcpy(char *dst, const char *src, size_t n);
+
+/* snprintf that returns -1 when the output did not fit (or on error), else 0. */
+int util_snprintf(char *dst, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Case-insensitive comparison of a length-delimited string with a C string. */
+int util_strncaseeq(const char *a, size_t alen, const char *b);
+
+/* Trims ASCII white space from both ends of s[0..*len); returns the new start. */
+const char *util_trim(const char *s, size_t *len);
+
+/* A uniformly random 32-bit number from getrandom(); for jitter, not keys. */
+uint32_t util_random(void);
+
+/* Fills buf with n bytes of kernel entropy (getrandom). Returns 0 or -1. */
+int util_entropy(void *buf, size_t n);
+
+/*
+ * Parses a non-negative decimal number of seconds ("5", "0.2", "120") into
+ * milliseconds. Returns 0, or -1 for anything else (sign, garbage, overflow,
+ * more than 3 decimals of precision are rounded down).
+ */
+int util_parse_seconds(const char *s, int64_t *ms);
+
+/* Parses a non-negative decimal integer that fits in an int. Returns 0 or -1. */
+int util_parse_uint(const char *s, int *out);
+
+#endif

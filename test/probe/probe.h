@@ -1,0 +1,6 @@
+/* probe.h — the module drivers of the test probe (see probe.c). */
+#ifndef DESPOTIFY_PROBE_H
+#define DESPOTIFY_PROBE_H
+
+/* Each returns the probe's exit status: 0 success, 1 failure, 2 usage. */
+#endif

@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""Runs every test despotify has and prints, as its last line,
+"N passed, N failed". Exit status 0 only if nothing failed.
+
+  test/run.py                 everything
+  test/run.py http imds       only unit programs / e2e modules whose name contains a word
+
+Unit tests are the sanitizer-built programs build/asan/test_*; end-to-end
+tests are the unittest modules test/e2e/test_*.py, which drive the binaries
+against the fakes in test/fakes/ on 127.0.0.1.
+"""
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+UNIT_TIMEOUT = 300      # seconds for one unit-test program
+E2E_TEST_TIMEOUT = 300  # seconds for one end-to-end test method
+
+passed = failed = skipped = 0
+failures = []
+
+
+def wanted(name, words):
+    return not words or any(w in name for w in words)
+
+
+def run_unit(words):
+    global passed, failed
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
+               UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+    for prog in sorted(glob.glob(os.path.join(ROOT, "build/asan/test_*"))):
+        name = os.path.basename(prog)
+        if not wanted(name, words):
+            continue
+        try:
+            p = subprocess.run([prog], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=UNIT_TIMEOUT)
+            out, rc = p.stdout.decode(errors="replace"), p.returncode
+        except subprocess.TimeoutExpired as e:
+            out, rc = (e.stdout or b"").decode(errors="replace"), "timeout"
+        n_ok = n_bad = 0
+        for line in out.splitlines():
+            if line.startswith("ok "):
+                n_ok += 1
+            elif line.startswith("not ok "):
+                n_bad += 1
+                failures.append(f"{name}: {line[7:]}")
+        if rc != 0 and n_bad == 0:
+            n_bad = 1  # a crash, a sanitizer report or a time-out outside any test
+            failures.append(f"{name}: exited with {rc}")
+        if n_bad:
+            sys.stdout.write(out)
+        print(f"{name}: {n_ok} passed, {n_bad} failed")
+        passed += n_ok
+        failed += n_bad
+
+
+class Result(unittest.TextTestResult):
+    def startTest(self, test):
+        self._t0 = time.monotonic()
+        signal.alarm(E2E_TEST_TIMEOUT)
+        super().startTest(test)
+
+    def stopTest(self, test):
+        signal.alarm(0)
+        super().stopTest(test)
+
+
+def _alarm(signum, frame):
+    raise TimeoutError(f"test ran longer than {E2E_TEST_TIMEOUT} s")
+
+
+def run_e2e(words):
+    global passed, failed, skipped
+    sys.path.insert(0, os.path.join(ROOT, "test", "lib"))
+    sys.path.insert(0, os.path.join(ROOT, "test", "e2e"))
+    signal.signal(signal.SIGALRM, _alarm)
+    loader = unittest.TestLoader()
+    for path in sorted(glob.glob(os.path.join(ROOT, "test/e2e/test_*.py"))):
+        mod = os.path.basename(path)[:-3]
+        if not wanted(mod, words):
+            continue
+        suite = loader.loadTestsFromName(mod)
+        runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=Result)
+        r = runner.run(suite)
+        bad = len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
+        for t, _ in r.failures + r.errors:
+            failures.append(f"{mod}: {t.id()}")
+        passed += r.testsRun - bad - len(r.skipped)
+        failed += bad
+        skipped += len(r.skipped)
+
+
+def main():
+    words = sys.argv[1:]
+    os.environ.setdefault("DESPOTIFY_ROOT", ROOT)
+    run_unit(words)
+    run_e2e(words)
+    if failures:
+        print("\nfailed:")
+        for f in failures:
+            print("  " + f)
+    tail = f", {skipped} skipped" if skipped else ""
+    print(f"{passed} passed, {failed} failed{tail}")
+    sys.exit(1 if failed or passed == 0 else 0)
+
+
+if __name__ == "__main__":
+    main()

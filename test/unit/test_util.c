@@ -1,0 +1,160 @@
+/* Unit tests of src/util.c and src/log.c. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "t.h"
+#include "util.h"
+
+static void
+time_parse(void)
+{
+	int64_t t;
+
+	CHECK_INT(util_parse_time("2017-09-18T08:22:00Z", 20, &t), 0);
+	CHECK_INT(t, 1505722920);
+	CHECK_INT(util_parse_time(" 2017-09-18T08:22:00.123Z\n", 26, &t), 0);
+	CHECK_INT(t, 1505722920);
+	CHECK_INT(util_parse_time("2017-09-18T10:22:00+02:00", 25, &t), 0);
+	CHECK_INT(t, 1505722920);
+	CHECK_INT(util_parse_time("1970-01-01T00:00:00Z", 20, &t), 0);
+	CHECK_INT(t, 0);
+	CHECK_INT(util_parse_time("2024-02-29T23:59:59Z", 20, &t), 0);
+	CHECK_INT(t, 1709251199);
+	CHECK_INT(util_parse_time("2023-02-29T00:00:00Z", 20, &t), -1);
+	CHECK_INT(util_parse_time("2017-09-18T08:22:00", 19, &t), -1);
+	CHECK_INT(util_parse_time("2017-13-18T08:22:00Z", 20, &t), -1);
+	CHECK_INT(util_parse_time("yes", 3, &t), -1);
+	CHECK_INT(util_parse_time("", 0, &t), -1);
+	CHECK_INT(util_parse_time("2017-09-18T08:22:00Zjunk", 24, &t), -1);
+	CHECK_INT(util_parse_time("2017-09-18T08:22:00.Z", 21, &t), -1);
+}
+
+static void
+time_format(void)
+{
+	char b[32];
+
+	CHECK_STR(util_fmt_time(b, sizeof b, 1505722920), "2017-09-18T08:22:00Z");
+	CHECK_STR(util_fmt_time_ms(b, sizeof b, 1505722920123LL), "2017-09-18T08:22:00.123Z");
+	CHECK_STR(util_fmt_time(b, sizeof b, 0), "1970-01-01T00:00:00Z");
+	CHECK_STR(util_fmt_time(b, sizeof b, 951782400), "2000-02-29T00:00:00Z");
+}
+
+static void
+http_date(void)
+{
+	int64_t t;
+
+	CHECK_INT(util_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT", 29, &t), 0);
+	CHECK_INT(t, 784111777);
+	CHECK_INT(util_parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT", 29, &t), -1);
+	CHECK_INT(util_parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT", 30, &t), -1);
+}
+
+static void
+seconds(void)
+{
+	int64_t ms;
+	int n;
+
+	CHECK_INT(util_parse_seconds("5", &ms), 0);
+	CHECK_INT(ms, 5000);
+	CHECK_INT(util_parse_seconds("0.2", &ms), 0);
+	CHECK_INT(ms, 200);
+	CHECK_INT(util_parse_seconds("120.0625", &ms), 0);
+	CHECK_INT(ms, 120062);
+	CHECK_INT(util_parse_seconds("-1", &ms), -1);
+	CHECK_INT(util_parse_seconds("1e3", &ms), -1);
+	CHECK_INT(util_parse_seconds("", &ms), -1);
+	CHECK_INT(util_parse_seconds(".5", &ms), -1);
+	CHECK_INT(util_parse_seconds("5.", &ms), -1);
+	CHECK_INT(util_parse_seconds("99999999999999999999", &ms), -1);
+	CHECK_INT(util_parse_uint("16", &n), 0);
+	CHECK_INT(n, 16);
+	CHECK_INT(util_parse_uint("1x", &n), -1);
+	CHECK_INT(util_parse_uint("-3", &n), -1);
+}
+
+static void
+read_file(void)
+{
+	char path[] = "/tmp/despotify-test-XXXXXX", buf[8], err[256];
+	size_t len;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	CHECK(write(fd, "1234567", 7) == 7);
+	close(fd);
+	CHECK_INT(util_read_file(path, buf, sizeof buf, &len, err, sizeof err), 0);
+	CHECK_INT(len, 7);
+	CHECK_STR(buf, "1234567");
+	CHECK_INT(util_read_file(path, buf, 7, &len, err, sizeof err), -1);
+	CHECK(strstr(err, "larger than 6 bytes") != NULL);
+	unlink(path);
+	CHECK_INT(util_read_file(path, buf, sizeof buf, &len, err, sizeof err), -1);
+	CHECK(strstr(err, "No such file") != NULL && strstr(err, path) != NULL);
+}
+
+static void
+strings(void)
+{
+	char b[4];
+	size_t l = 7;
+	const char *t = util_trim("  ab \r\n", &l);
+
+	CHECK_INT(l, 2);
+	CHECK(memcmp(t, "ab", 2) == 0);
+	CHECK_INT(util_strlcpy(b, "abc", sizeof b), 0);
+	CHECK_INT(util_strlcpy(b, "abcd", sizeof b), -1);
+	CHECK_STR(b, "abc");
+	CHECK_INT(util_snprintf(b, sizeof b, "%d", 12345), -1);
+	CHECK(util_strncaseeq("Content-Length", 14, "content-length"));
+	CHECK(!util_strncaseeq("Content-Length", 13, "content-length"));
+}
+
+/* Captures log lines through a pipe. */
+static void
+log_lines(void)
+{
+	struct log lg;
+	struct log_limit ll = { 0, 0 };
+	char buf[4096];
+	int fds[2];
+	ssize_t n;
+
+	CHECK(pipe(fds) == 0);
+	log_init(&lg, LV_INFO, 1);
+	lg.fd = fds[1];
+	log_debug(&lg, "hidden");
+	log_info(&lg, "say \"%s\"\n", "hi");
+	log_limited(&lg, &ll, 60000, LV_WARNING, "fault %d", 1);
+	log_limited(&lg, &ll, 60000, LV_WARNING, "fault %d", 2);
+	ll.next_ms = 1;  /* as if the interval had passed */
+	log_limited(&lg, &ll, 60000, LV_WARNING, "fault %d", 3);
+	close(fds[1]);
+	n = read(fds[0], buf, sizeof buf - 1);
+	close(fds[0]);
+	CHECK(n > 0);
+	buf[n > 0 ? n : 0] = '\0';
+	CHECK(strstr(buf, "hidden") == NULL);
+	CHECK(strstr(buf, "\"level\":\"INFO\",\"msg\":\"say \\\"hi\\\"\\n\"}\n") != NULL);
+	CHECK(strstr(buf, "fault 1") != NULL);
+	CHECK(strstr(buf, "fault 2") == NULL);
+	CHECK(strstr(buf, "fault 3 (and 1 more like it since)") != NULL);
+	CHECK(strstr(buf, "\"time\":\"20") != NULL);
+}
+
+int
+main(void)
+{
+	RUN(time_parse);
+	RUN(time_format);
+	RUN(http_date);
+	RUN(seconds);
+	RUN(read_file);
+	RUN(strings);
+	RUN(log_lines);
+	return t_done();
+}
