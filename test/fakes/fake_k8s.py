@@ -1,0 +1,1363 @@
+#!/usr/bin/python3
+"""fake_k8s.py — a fake Kubernetes API server for despotify's tests, demo and
+benchmarks. Standard library only.
+
+It speaks HTTP/1.1 with keep-alive over TLS (or plain HTTP with --plain) and
+answers the small part of the API that despotify and `kubectl drain` use,
+with the JSON shapes a real API server returns:
+
+  GET    /api /apis /api/v1 /apis/policy/v1 /apis/apps/v1 /version   discovery (for kubectl)
+  GET    /api/v1/nodes[/NAME]                                        NodeList / Node
+  PATCH  /api/v1/nodes/NAME        application/merge-patch+json       RFC 7386 merge patch
+                                   application/strategic-merge-patch+json
+                                   (strategic merge as the real server does it for a Node:
+                                   spec.taints is an atomic list and is replaced whole,
+                                   status.conditions/addresses merge by "type",
+                                   metadata.ownerReferences by "uid", $patch/$setElementOrder
+                                   directives understood). A metadata.resourceVersion in the
+                                   patch that is not the current one gives 409 Conflict.
+                                   Taints are validated (effect, no duplicate key+effect: 422).
+  PUT    /api/v1/nodes/NAME        replace (resourceVersion checked)
+  GET    /api/v1/pods, /api/v1/namespaces/NS/pods
+         ?fieldSelector=spec.nodeName%3DN,status.phase!=X&labelSelector=a=b&limit=N&continue=T
+                                   PodList, sorted by namespace/name, paginated with real-looking
+                                   continue tokens (base64 JSON) and remainingItemCount
+  GET    /api/v1/namespaces/NS/pods/NAME                              Pod / 404 Status
+  DELETE /api/v1/namespaces/NS/pods/NAME[?gracePeriodSeconds=N]       body DeleteOptions allowed
+  POST   /api/v1/namespaces/NS/pods/NAME/eviction                     policy/v1 (or v1beta1) Eviction:
+                                   201 Success Status; 404 if the pod is gone; PDBs honoured:
+                                   one PDB with no disruption allowed -> 429 "Cannot evict pod as it
+                                   would violate the pod's disruption budget."; two or more PDBs
+                                   covering the pod -> 500 "This pod has more than one
+                                   PodDisruptionBudget, which the eviction subresource does not support."
+  GET    /apis/apps/v1/namespaces/NS/daemonsets/NAME                 for kubectl drain's DaemonSet check
+  GET    /apis/policy/v1/[namespaces/NS/]poddisruptionbudgets        PDBs with status computed
+  POST   /api/v1/namespaces/NS/events                                Event recorded (201)
+
+Authentication: "Authorization: Bearer T" with T one of the accepted tokens
+(--token, POST /_fake/tokens to rotate), or a client certificate signed by
+--client-ca. Anything else: 401 with the real Status body. /_fake/* needs none.
+
+Pods that are evicted or deleted get metadata.deletionTimestamp and go away
+after min(their grace period, their "terminate_s") seconds (default
+--terminate-s 0: at once). A pod owned by a ReplicaSet, StatefulSet or
+ReplicationController that goes away is replaced, after --replace-delay-s
+seconds (-1: never), by a Running pod on --replacement-node, as its
+controller would do; that is what lets a PDB allow the next eviction.
+
+Options:
+  --port N (0: pick one)  --port-file F (the chosen port is written there)
+  --bind 127.0.0.1        --plain (HTTP instead of HTTPS)
+  --cert F --key F        server certificate and key (test/lib/pki.py server_crt/server_key)
+  --client-ca F           trust client certificates signed by this CA
+  --token T               an accepted bearer token (repeatable)
+  --latency-ms N          added to every API request (not /_fake) before it is answered
+  --rate-limit RPS        token bucket over all API requests; past it: 429 + Retry-After: 1 (APF)
+  --terminate-s S         default seconds a pod takes to go away after eviction/deletion
+  --replace-delay-s S     controller replacement delay (default 1; -1: no replacements)
+  --replacement-node N    node the replacements land on (default "replacement-node")
+  --start-delay-s S       bind the port (and write the port file) but accept no connection
+                          for S seconds: clients get "connection refused" (API server down)
+  --log F                 append one line per request (method path status ms) to F
+
+Control API (no auth, JSON bodies, all answer JSON):
+  POST /_fake/reset      {}                           forget everything (keeps tokens/options)
+  POST /_fake/node       {"name", "labels":{}, "taints":[{key,value,effect}], "unschedulable":false,
+                          "annotations":{}}           create or replace a node
+  POST /_fake/pods       {"node", "pods":[SPEC...]}   add pods; SPEC = {"name", "namespace":"default",
+                          "owner":"ReplicaSet|StatefulSet|DaemonSet|Job|ReplicationController|Node|none",
+                          "owner_name", "labels":{}, "annotations":{}, "emptydir":false, "mirror":false,
+                          "phase":"Running", "grace":30 (null: field absent), "terminate_s":S}
+                          or {"raw": POD_JSON}
+  POST /_fake/generate   {"node", "count":110, "prefix":"pod", "mix":true, "namespace":"default"}
+                          makes count pods; with mix, by index i: i%10==0 DaemonSet, i%10==1 no
+                          controller, i%10==2 emptyDir (ReplicaSet), i%20==3 mirror, i%20==4
+                          Succeeded (Job), i%20==5 StatefulSet, else ReplicaSet; without mix
+                          all ReplicaSet-owned. Returns the names by category.
+  POST /_fake/nodes      {"count":200, "prefix":"node-", "pods_per_node":110, "mix":true}  many nodes
+  POST /_fake/pdbs       {"pdbs":[{"name","namespace","selector":{labels},"minAvailable"|"maxUnavailable":
+                          N or "N%"}]} replace the PDB set
+  POST /_fake/tokens     {"tokens":[...]}             replace the accepted tokens (rotation)
+  POST /_fake/config     {"latency_ms", "rate_limit", "terminate_s", "replace_delay_s"}  change options
+  POST /_fake/conflicts  {"node", "count":N}          the next N writes to the node first meet a
+                          concurrent change (a label fake/concurrent-K and a new resourceVersion),
+                          so a write carrying the old resourceVersion gets 409
+  POST /_fake/faults     {"rules":[RULE...]} or {"clear":true}; RULE = {"method":"POST" (optional),
+                          "path":"regex" (optional, searched in the path+query), "count":1 (-1: always),
+                          "action": "drop"      close the connection without answering
+                                    "garbage"   200 with a body that is not JSON
+                                    "status"    answer "status" (e.g. 503) with a Status body
+                                    "apf"       429 with Retry-After: "retry_after" (default 1)
+                                    "delay"     wait "delay_ms" then answer normally
+                                    "slow"      answer normally but trickle the body over "delay_ms"
+                                    "truncate"  send the head and half the body, then close}
+  POST /_fake/pod_phase  {"namespace","name","phase"} set a pod's phase (a pod finishing by itself)
+  POST /_fake/remove_pod {"namespace","name"}         make a pod vanish at once
+  GET  /_fake/state[?node=N]   {"node": NODE_JSON, "pods":[{namespace,name,uid,phase,terminating,
+                          node}], "evictions":[{namespace,name,node,grace,status,t}],
+                          "deletions":[...], "events":[EVENT_JSON...], "requests":{"GET node":3,...},
+                          "statuses":{"429":4}, "peak_evictions_inflight":N, "auth_failures":N,
+                          "request_log":[{m,path,status,t,user}] (last 5000)}
+                          without node: every node's name, unschedulable and pod count instead.
+
+Times in the state ("t") are seconds on the fake's monotonic clock.
+"""
+import argparse
+import base64
+import copy
+import json
+import os
+import re
+import socket
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+REPLACEABLE = ("ReplicaSet", "StatefulSet", "ReplicationController")
+CONTROLLER_API = {
+    "ReplicaSet": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
+    "Job": "batch/v1", "ReplicationController": "v1", "Node": "v1",
+}
+REQUEST_LOG_MAX = 5000
+
+
+def now_rfc3339(wall=None):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall if wall is not None else time.time()))
+
+
+def status_body(code, reason, message, details=None):
+    s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+         "message": message, "reason": reason, "code": code}
+    if details is not None:
+        s["details"] = details
+    return s
+
+
+def success_status(code=201):
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code}
+
+
+class ApiError(Exception):
+    def __init__(self, code, reason, message, details=None, headers=None):
+        super().__init__(message)
+        self.code = code
+        self.body = status_body(code, reason, message, details)
+        self.headers = headers or {}
+
+
+def not_found(kind, name):
+    return ApiError(404, "NotFound", f'{kind} "{name}" not found', {"name": name, "kind": kind})
+
+
+# ---- patches -------------------------------------------------------------
+
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    if not isinstance(target, dict):
+        target = {}
+    out = dict(target)
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
+# Lists of a Node that strategic merge merges by a key; every other list is
+# atomic (replaced whole), spec.taints included (NodeSpec.Taints carries no
+# patchStrategy in k8s.io/api).
+SMP_MERGE_KEYS = {
+    ("metadata", "ownerReferences"): "uid",
+    ("status", "conditions"): "type",
+    ("status", "addresses"): "type",
+    ("status", "images"): None,
+}
+SMP_PRIMITIVE_MERGE = {("metadata", "finalizers"), ("spec", "podCIDRs")}
+
+
+def strategic_merge(target, patch, path=()):
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    if patch.get("$patch") == "replace":
+        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+    if patch.get("$patch") == "delete":
+        return None
+    out = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if k.startswith("$setElementOrder/") or k == "$retainKeys" or k == "$patch":
+            continue
+        if k.startswith("$deleteFromPrimitiveList/"):
+            name = k.split("/", 1)[1]
+            if isinstance(out.get(name), list) and isinstance(v, list):
+                out[name] = [x for x in out[name] if x not in v]
+            continue
+        sub = path + (k,)
+        if v is None:
+            out.pop(k, None)
+        elif isinstance(v, list) and sub in SMP_MERGE_KEYS and SMP_MERGE_KEYS[sub]:
+            key = SMP_MERGE_KEYS[sub]
+            cur = [copy.deepcopy(x) for x in (out.get(k) or [])]
+            for item in v:
+                if not isinstance(item, dict):
+                    raise ApiError(400, "BadRequest", f"{'.'.join(sub)}: element is not an object")
+                idx = next((i for i, x in enumerate(cur) if x.get(key) == item.get(key)), None)
+                if item.get("$patch") == "delete":
+                    if idx is not None:
+                        del cur[idx]
+                elif idx is None:
+                    cur.append({a: b for a, b in item.items() if a != "$patch"})
+                else:
+                    cur[idx] = strategic_merge(cur[idx], item, sub)
+            out[k] = cur
+        elif isinstance(v, list) and sub in SMP_PRIMITIVE_MERGE:
+            cur = list(out.get(k) or [])
+            for x in v:
+                if x not in cur:
+                    cur.append(x)
+            out[k] = cur
+        elif isinstance(v, dict):
+            r = strategic_merge(out.get(k), v, sub)
+            if r is None:
+                out.pop(k, None)
+            else:
+                out[k] = r
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def validate_node(node):
+    errs = []
+    labels = node.get("metadata", {}).get("labels") or {}
+    if not isinstance(labels, dict):
+        errs.append("metadata.labels: Invalid value: must be an object")
+    else:
+        for k, v in labels.items():
+            if not isinstance(v, str):
+                errs.append(f"metadata.labels: Invalid value: {json.dumps(v)}: label values must be strings")
+    taints = node.get("spec", {}).get("taints") or []
+    if not isinstance(taints, list):
+        errs.append("spec.taints: Invalid value: must be a list")
+        taints = []
+    seen = set()
+    for i, t in enumerate(taints):
+        if not isinstance(t, dict) or not t.get("key"):
+            errs.append(f"spec.taints[{i}].key: Required value")
+            continue
+        if t.get("effect") not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+            errs.append(f'spec.taints[{i}].effect: Unsupported value: "{t.get("effect")}": supported values: '
+                        '"NoExecute", "NoSchedule", "PreferNoSchedule"')
+        ke = (t.get("key"), t.get("effect"))
+        if ke in seen:
+            errs.append(f'spec.taints[{i}]: Duplicate value: core.Taint{{Key:"{ke[0]}", Effect:"{ke[1]}"}}')
+        seen.add(ke)
+    us = node.get("spec", {}).get("unschedulable", False)
+    if not isinstance(us, bool):
+        errs.append("spec.unschedulable: Invalid value: must be a boolean")
+    return errs
+
+
+# ---- selectors -----------------------------------------------------------
+
+def parse_field_selector(s):
+    terms = []
+    for part in filter(None, s.split(",")):
+        m = re.match(r"^([A-Za-z.]+)(==|!=|=)(.*)$", part)
+        if not m:
+            raise ApiError(400, "BadRequest", f'unable to parse requirement: invalid field selector "{part}"')
+        field, op, val = m.groups()
+        if field not in ("spec.nodeName", "metadata.name", "metadata.namespace", "status.phase",
+                         "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName"):
+            raise ApiError(400, "BadRequest",
+                           f'field label not supported: {field}')
+        terms.append((field, op != "!=", val))
+    return terms
+
+
+def field_value(pod, field):
+    a, b = field.split(".", 1)
+    return (pod.get(a) or {}).get(b, "") or ""
+
+
+def parse_label_selector(s):
+    terms = []
+    for part in filter(None, s.split(",")):
+        m = re.match(r"^\s*([^=!\s]+)\s*(==|!=|=)\s*(\S*)\s*$", part)
+        if m:
+            terms.append((m.group(1), m.group(2) != "!=", m.group(3)))
+        elif re.match(r"^\s*[A-Za-z0-9./_-]+\s*$", part):
+            terms.append((part.strip(), None, None))
+        else:
+            raise ApiError(400, "BadRequest", f'unable to parse requirement: "{part}"')
+    return terms
+
+
+def labels_match(terms, labels):
+    for key, eq, val in terms:
+        if eq is None:
+            if key not in labels:
+                return False
+        elif (labels.get(key) == val) != eq:
+            return False
+    return True
+
+
+# ---- the state -----------------------------------------------------------
+
+class State:
+    def __init__(self, opts):
+        self.lock = threading.Lock()
+        self.opts = opts
+        self.tokens = set(opts.token or [])
+        self.latency_ms = opts.latency_ms
+        self.rate_limit = opts.rate_limit
+        self.terminate_s = opts.terminate_s
+        self.replace_delay_s = opts.replace_delay_s
+        self.replacement_node = opts.replacement_node
+        self.bucket = float(opts.rate_limit or 0)
+        self.bucket_t = time.monotonic()
+        self.t0 = time.monotonic()
+        self.reset()
+
+    def reset(self):
+        self.rv = 1000
+        self.nodes = {}            # name -> node
+        self.pods = {}             # (ns, name) -> pod
+        self.by_node = {}          # node -> set of keys
+        self.fake = {}             # (ns, name) -> {"terminate_s": S, "remove_at": t}
+        self.pending = {}          # (ns, name) -> monotonic time the terminating pod goes away
+        self.daemonsets = set()    # (ns, name)
+        self.pdbs = []
+        self.events = []
+        self.evictions = []
+        self.deletions = []
+        self.requests = {}
+        self.statuses = {}
+        self.faults = []
+        self.conflicts = {}        # node -> count
+        self.inflight = {}         # kind -> n
+        self.peak = {}
+        self.auth_failures = 0
+        self.request_log = []
+        self.timers = []           # (t, fn, args)
+        self.serial = 0
+
+    def t(self):
+        return round(time.monotonic() - self.t0, 3)
+
+    def next_rv(self):
+        self.rv += 1
+        return str(self.rv)
+
+    # Nodes.
+    def make_node(self, spec):
+        name = spec["name"]
+        labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                  "kubernetes.io/arch": "amd64", "node.kubernetes.io/instance-type": "m5.large",
+                  "topology.kubernetes.io/zone": "us-east-1a",
+                  "eks.amazonaws.com/capacityType": "SPOT"}
+        labels.update(spec.get("labels") or {})
+        node = {
+            "kind": "Node", "apiVersion": "v1",
+            "metadata": {
+                "name": name, "uid": str(uuid.uuid4()), "resourceVersion": self.next_rv(),
+                "creationTimestamp": now_rfc3339(time.time() - 86400), "labels": labels,
+                "annotations": dict({"node.alpha.kubernetes.io/ttl": "0",
+                                     "volumes.kubernetes.io/controller-managed-attach-detach": "true"},
+                                    **(spec.get("annotations") or {})),
+            },
+            "spec": {"providerID": f"aws:///us-east-1a/i-{uuid.uuid4().hex[:17]}"},
+            "status": {
+                "capacity": {"cpu": "2", "memory": "7910348Ki", "pods": "110"},
+                "allocatable": {"cpu": "1930m", "memory": "7220172Ki", "pods": "110"},
+                "conditions": [
+                    {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory",
+                     "lastHeartbeatTime": now_rfc3339(), "lastTransitionTime": now_rfc3339(time.time() - 86000),
+                     "message": "kubelet has sufficient memory available"},
+                    {"type": "Ready", "status": "True", "reason": "KubeletReady",
+                     "lastHeartbeatTime": now_rfc3339(), "lastTransitionTime": now_rfc3339(time.time() - 86000),
+                     "message": "kubelet is posting ready status"},
+                ],
+                "addresses": [{"type": "InternalIP", "address": "10.0.1.23"},
+                              {"type": "Hostname", "address": name}],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                "nodeInfo": {"kubeletVersion": "v1.32.4-eks-1234567", "containerRuntimeVersion": "containerd://1.7.27",
+                             "kernelVersion": "6.1.130", "osImage": "Amazon Linux 2023", "operatingSystem": "linux",
+                             "architecture": "amd64", "kubeProxyVersion": "v1.32.4-eks-1234567",
+                             "machineID": uuid.uuid4().hex, "systemUUID": str(uuid.uuid4()),
+                             "bootID": str(uuid.uuid4())},
+            },
+        }
+        if spec.get("taints"):
+            node["spec"]["taints"] = copy.deepcopy(spec["taints"])
+        if spec.get("unschedulable"):
+            node["spec"]["unschedulable"] = True
+        self.nodes[name] = node
+        self.by_node.setdefault(name, set())
+        return node
+
+    # Pods.
+    def make_pod(self, node, spec):
+        if "raw" in spec:
+            pod = copy.deepcopy(spec["raw"])
+            pod.setdefault("metadata", {}).setdefault("namespace", "default")
+            pod["metadata"].setdefault("uid", str(uuid.uuid4()))
+            pod["metadata"]["resourceVersion"] = self.next_rv()
+            pod.setdefault("spec", {})["nodeName"] = pod["spec"].get("nodeName") or node
+            pod.setdefault("status", {}).setdefault("phase", "Running")
+            pod.pop("kind", None)
+            pod.pop("apiVersion", None)
+            self.add_pod(pod, spec.get("terminate_s"))
+            return pod
+        ns = spec.get("namespace", "default")
+        name = spec["name"]
+        owner = spec.get("owner", "ReplicaSet")
+        labels = dict(spec.get("labels") or {"app": name.rsplit("-", 1)[0]})
+        annotations = dict(spec.get("annotations") or {})
+        refs = []
+        owner_name = spec.get("owner_name")
+        if owner == "Node" or spec.get("mirror"):
+            annotations["kubernetes.io/config.mirror"] = uuid.uuid4().hex
+            annotations["kubernetes.io/config.source"] = "file"
+            annotations["kubernetes.io/config.hash"] = annotations["kubernetes.io/config.mirror"]
+            refs.append({"apiVersion": "v1", "kind": "Node", "name": node, "uid": str(uuid.uuid4()),
+                         "controller": True})
+        elif owner and owner != "none":
+            if not owner_name:
+                owner_name = labels.get("app", name) + ("-7d9c5b6f8" if owner == "ReplicaSet" else "")
+            refs.append({"apiVersion": CONTROLLER_API.get(owner, "apps/v1"), "kind": owner, "name": owner_name,
+                         "uid": str(uuid.uuid4()), "controller": True, "blockOwnerDeletion": True})
+            if owner == "DaemonSet":
+                self.daemonsets.add((ns, owner_name))
+            if owner == "ReplicaSet":
+                labels.setdefault("pod-template-hash", "7d9c5b6f8")
+        volumes = [{"name": "kube-api-access-" + uuid.uuid4().hex[:5], "projected": {
+            "defaultMode": 420, "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
+                    "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}}]
+        if spec.get("emptydir"):
+            volumes.append({"name": "scratch", "emptyDir": {}})
+        if spec.get("hostpath"):
+            volumes.append({"name": "host", "hostPath": {"path": "/var/log", "type": ""}})
+        phase = spec.get("phase", "Running")
+        created = now_rfc3339(time.time() - 3600)
+        pod = {
+            "metadata": {
+                "name": name, "namespace": ns, "uid": str(uuid.uuid4()), "resourceVersion": self.next_rv(),
+                "creationTimestamp": created, "labels": labels,
+            },
+            "spec": {
+                "volumes": volumes,
+                "containers": [{
+                    "name": "main", "image": "public.ecr.aws/docker/library/nginx:1.27",
+                    "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                    "volumeMounts": [{"name": volumes[0]["name"], "readOnly": True,
+                                      "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}],
+                    "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
+                    "imagePullPolicy": "IfNotPresent"}],
+                "restartPolicy": "Never" if owner == "Job" else "Always",
+                "dnsPolicy": "ClusterFirst", "serviceAccountName": "default", "serviceAccount": "default",
+                "nodeName": node, "securityContext": {}, "schedulerName": "default-scheduler",
+                "tolerations": [
+                    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
+                     "tolerationSeconds": 300},
+                    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+                     "tolerationSeconds": 300}],
+                "priority": 0, "enableServiceLinks": True, "preemptionPolicy": "PreemptLowerPriority",
+            },
+            "status": {
+                "phase": phase,
+                "conditions": [{"type": "Ready", "status": "True" if phase == "Running" else "False",
+                                "lastProbeTime": None, "lastTransitionTime": created}],
+                "hostIP": "10.0.1.23", "podIP": "10.0.1.%d" % (len(self.pods) % 250 + 2),
+                "startTime": created, "qosClass": "Burstable",
+                "containerStatuses": [{"name": "main", "ready": phase == "Running", "restartCount": 0,
+                                       "image": "public.ecr.aws/docker/library/nginx:1.27",
+                                       "imageID": "sha256:" + "ab" * 32, "started": phase == "Running",
+                                       "containerID": "containerd://" + uuid.uuid4().hex,
+                                       "state": {"running": {"startedAt": created}} if phase == "Running"
+                                       else {"terminated": {"exitCode": 0, "reason": "Completed"}}}],
+            },
+        }
+        grace = spec.get("grace", 30)
+        if grace is not None:
+            pod["spec"]["terminationGracePeriodSeconds"] = grace
+        if annotations:
+            pod["metadata"]["annotations"] = annotations
+        if refs:
+            pod["metadata"]["ownerReferences"] = refs
+        if spec.get("generateName", owner in ("ReplicaSet", "Job")):
+            pod["metadata"]["generateName"] = name.rsplit("-", 1)[0] + "-"
+        self.add_pod(pod, spec.get("terminate_s"))
+        return pod
+
+    def add_pod(self, pod, terminate_s=None):
+        key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
+        if key in self.pods:
+            self.drop_pod(key)
+        self.pods[key] = pod
+        self.by_node.setdefault(pod["spec"].get("nodeName", ""), set()).add(key)
+        self.fake[key] = {"terminate_s": terminate_s, "remove_at": None}
+
+    def drop_pod(self, key):
+        pod = self.pods.pop(key, None)
+        if pod is None:
+            return None
+        self.by_node.get(pod["spec"].get("nodeName", ""), set()).discard(key)
+        self.fake.pop(key, None)
+        self.pending.pop(key, None)
+        return pod
+
+    def generate(self, node, count, prefix="pod", mix=True, ns="default"):
+        made = {"evictable": [], "daemonset": [], "bare": [], "emptydir": [], "mirror": [],
+                "succeeded": [], "statefulset": []}
+        for i in range(count):
+            name = f"{prefix}-{i:03d}"
+            spec = {"name": name, "namespace": ns, "labels": {"app": f"{prefix}-app{i % 7}"}}
+            cat = "evictable"
+            if mix:
+                if i % 10 == 0:
+                    spec.update(owner="DaemonSet", owner_name=f"{prefix}-ds{i % 3}")
+                    cat = "daemonset"
+                elif i % 10 == 1:
+                    spec.update(owner="none")
+                    cat = "bare"
+                elif i % 10 == 2:
+                    spec.update(emptydir=True)
+                    cat = "emptydir"
+                elif i % 20 == 3:
+                    spec.update(mirror=True, namespace="kube-system")
+                    cat = "mirror"
+                elif i % 20 == 4:
+                    spec.update(owner="Job", owner_name=f"{prefix}-job{i}", phase="Succeeded")
+                    cat = "succeeded"
+                elif i % 20 == 5:
+                    spec.update(owner="StatefulSet", owner_name=f"{prefix}-sts")
+                    cat = "statefulset"
+            self.make_pod(node, spec)
+            made[cat].append(f"{spec['namespace']}/{name}")
+        return made
+
+    # Termination and replacement.
+    def terminate(self, key, grace):
+        pod = self.pods[key]
+        md = pod["metadata"]
+        if "deletionTimestamp" not in md:
+            md["deletionTimestamp"] = now_rfc3339(time.time() + grace)
+            md["deletionGracePeriodSeconds"] = grace
+        md["resourceVersion"] = self.next_rv()
+        f = self.fake[key]
+        delay = f["terminate_s"] if f["terminate_s"] is not None else self.terminate_s
+        delay = min(delay, grace)
+        if pod["status"].get("phase") in ("Succeeded", "Failed"):
+            delay = 0
+        at = time.monotonic() + max(0, delay)
+        if f["remove_at"] is None or at < f["remove_at"]:
+            f["remove_at"] = at
+            self.pending[key] = at
+        if delay <= 0:
+            self.remove_now(key)
+
+    def remove_now(self, key):
+        pod = self.drop_pod(key)
+        if pod is None:
+            return
+        ref = next((r for r in pod["metadata"].get("ownerReferences", []) if r.get("controller")), None)
+        if ref and ref.get("kind") in REPLACEABLE and self.replace_delay_s >= 0 \
+                and pod["status"].get("phase") not in ("Succeeded", "Failed"):
+            self.timers.append((time.monotonic() + self.replace_delay_s, self.replace, (pod,)))
+
+    def replace(self, old):
+        pod = copy.deepcopy(old)
+        md = pod["metadata"]
+        md.pop("deletionTimestamp", None)
+        md.pop("deletionGracePeriodSeconds", None)
+        ref = next(r for r in md["ownerReferences"] if r.get("controller"))
+        if ref["kind"] != "StatefulSet":
+            self.serial += 1
+            md["name"] = (md.get("generateName") or md["name"] + "-") + "r%04d" % self.serial
+        md["uid"] = str(uuid.uuid4())
+        md["resourceVersion"] = self.next_rv()
+        md["creationTimestamp"] = now_rfc3339()
+        pod["spec"]["nodeName"] = self.replacement_node
+        pod["status"]["phase"] = "Running"
+        key = (md["namespace"], md["name"])
+        if key in self.pods:
+            return
+        self.add_pod(pod)
+
+    def tick(self):
+        """Runs due removals and replacements; called with the lock held."""
+        now = time.monotonic()
+        for key, at in list(self.pending.items()):
+            if at <= now:
+                self.remove_now(key)
+        due = [x for x in self.timers if x[0] <= now]
+        if due:
+            self.timers = [x for x in self.timers if x[0] > now]
+            for _, fn, args in due:
+                fn(*args)
+
+    # PDBs.
+    def pdb_matching(self, pod):
+        ns = pod["metadata"]["namespace"]
+        labels = pod["metadata"].get("labels") or {}
+        return [p for p in self.pdbs if p.get("namespace", "default") == ns and
+                all(labels.get(k) == v for k, v in (p.get("selector") or {}).items())]
+
+    def pdb_status(self, pdb):
+        ns = pdb.get("namespace", "default")
+        sel = pdb.get("selector") or {}
+        expected = healthy = 0
+        for (pns, _), pod in self.pods.items():
+            if pns != ns:
+                continue
+            labels = pod["metadata"].get("labels") or {}
+            if not all(labels.get(k) == v for k, v in sel.items()):
+                continue
+            if pod["status"].get("phase") in ("Succeeded", "Failed"):
+                continue
+            expected += 1
+            if pod["status"].get("phase") == "Running" and "deletionTimestamp" not in pod["metadata"]:
+                healthy += 1
+        if "expected" in pdb:
+            expected = pdb["expected"]
+
+        def amount(v):
+            if isinstance(v, str) and v.endswith("%"):
+                return -(-expected * int(v[:-1]) // 100)
+            return int(v)
+        if "minAvailable" in pdb:
+            desired = amount(pdb["minAvailable"])
+        else:
+            desired = max(0, expected - amount(pdb.get("maxUnavailable", 0)))
+        return {"expectedPods": expected, "currentHealthy": healthy, "desiredHealthy": desired,
+                "disruptionsAllowed": max(0, healthy - desired)}
+
+    def pdb_json(self, pdb):
+        spec = {"selector": {"matchLabels": pdb.get("selector") or {}}}
+        for k in ("minAvailable", "maxUnavailable"):
+            if k in pdb:
+                spec[k] = pdb[k]
+        st = self.pdb_status(pdb)
+        st["observedGeneration"] = 1
+        return {"metadata": {"name": pdb["name"], "namespace": pdb.get("namespace", "default"),
+                             "uid": pdb.setdefault("uid", str(uuid.uuid4())), "resourceVersion": str(self.rv),
+                             "generation": 1, "creationTimestamp": now_rfc3339(time.time() - 3600)},
+                "spec": spec, "status": st}
+
+
+# ---- the server ----------------------------------------------------------
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 512
+
+    def handle_error(self, request, client_address):
+        pass  # dropped connections and TLS failures are part of the tests
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-kube-apiserver"
+    sys_version = ""
+    timeout = 120
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def setup(self):
+        ctx = self.server.ssl_ctx
+        if ctx is not None:
+            self.request.settimeout(10)
+            self.request = ctx.wrap_socket(self.request, server_side=True)
+            self.request.settimeout(self.timeout)
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().setup()
+
+    @property
+    def st(self):
+        return self.server.state
+
+    # Plumbing.
+    def send_json(self, code, obj, headers=None, fault=None):
+        body = obj if isinstance(obj, bytes) else json.dumps(obj, separators=(",", ":")).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        self.send_header("Cache-Control", "no-cache, private")
+        for k, v in (headers or {}).items():
+            self.send_header(k, str(v))
+        self.send_header("Content-Length", str(len(body)))
+        # The head and the body leave in one write: two small writes on a
+        # keep-alive connection meet Nagle and delayed ACKs (40 ms a request).
+        self._headers_buffer.append(b"\r\n")
+        head = b"".join(self._headers_buffer)
+        self._headers_buffer = []
+        if not fault or fault.get("action") not in ("slow", "truncate"):
+            self.wfile.write(head + body)
+            self.last_status = code
+            return
+        self.wfile.write(head)
+        if fault and fault.get("action") == "slow":
+            n = max(1, len(body) // 10)
+            pause = fault.get("delay_ms", 1000) / 1000.0 / 10
+            for i in range(0, len(body), n):
+                self.wfile.write(body[i:i + n])
+                self.wfile.flush()
+                time.sleep(pause)
+        elif fault and fault.get("action") == "truncate":
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+        else:
+            self.wfile.write(body)
+        self.last_status = code
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n > 3 * 1024 * 1024:
+            raise ApiError(413, "RequestEntityTooLarge", "the request is too large")
+        return self.rfile.read(n) if n else b""
+
+    def json_body(self, raw):
+        try:
+            return json.loads(raw.decode() or "null")
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ApiError(400, "BadRequest", f"error decoding body: {e}")
+
+    def do_GET(self):
+        self.dispatch("GET")
+
+    def do_POST(self):
+        self.dispatch("POST")
+
+    def do_PATCH(self):
+        self.dispatch("PATCH")
+
+    def do_PUT(self):
+        self.dispatch("PUT")
+
+    def do_DELETE(self):
+        self.dispatch("DELETE")
+
+    def dispatch(self, method):
+        self.last_status = 0
+        u = urllib.parse.urlsplit(self.path)
+        path = u.path
+        query = urllib.parse.parse_qs(u.query, keep_blank_values=True)
+        try:
+            raw = self.read_body()
+        except (OSError, ValueError):
+            self.close_connection = True
+            return
+        if path.startswith("/_fake/"):
+            try:
+                self.control(method, path, query, raw)
+            except ApiError as e:
+                self.send_json(e.code, e.body)
+            except Exception as e:  # a bad control request is a test bug: say so
+                self.send_json(400, {"error": f"{type(e).__name__}: {e}"})
+            return
+        self.api(method, path, u.query, query, raw)
+
+    # The API.
+    def route_kind(self, method, path):
+        parts = path.strip("/").split("/")
+        if path.endswith("/eviction"):
+            return "POST eviction" if method == "POST" else method + " eviction"
+        if path.startswith("/api/v1/nodes"):
+            return method + (" node" if len(parts) > 3 else " nodes")
+        if "/pods" in path:
+            if len(parts) in (3, 5) and parts[-1] == "pods":
+                return "LIST pods" if method == "GET" else method + " pods"
+            return method + " pod"
+        if path.endswith("/events"):
+            return method + " event"
+        return method + " other"
+
+    def api(self, method, path, rawq, query, raw):
+        st = self.st
+        t_start = time.monotonic()
+        kind = self.route_kind(method, path)
+        user = self.authenticate()
+        fault = None
+        with st.lock:
+            st.requests[kind] = st.requests.get(kind, 0) + 1
+            st.requests["total"] = st.requests.get("total", 0) + 1
+            st.inflight[kind] = st.inflight.get(kind, 0) + 1
+            st.peak[kind] = max(st.peak.get(kind, 0), st.inflight[kind])
+            full = path + ("?" + rawq if rawq else "")
+            for rule in st.faults:
+                if rule.get("count", 1) == 0:
+                    continue
+                if rule.get("method") and rule["method"] != method:
+                    continue
+                if rule.get("path") and not re.search(rule["path"], full):
+                    continue
+                if rule.get("count", 1) > 0:
+                    rule["count"] = rule.get("count", 1) - 1
+                fault = dict(rule)
+                break
+            limited = False
+            if st.rate_limit:
+                now = time.monotonic()
+                st.bucket = min(float(st.rate_limit), st.bucket + (now - st.bucket_t) * st.rate_limit)
+                st.bucket_t = now
+                if st.bucket >= 1:
+                    st.bucket -= 1
+                else:
+                    limited = True
+            latency = st.latency_ms
+        try:
+            if latency:
+                time.sleep(latency / 1000.0)
+            if fault and fault.get("action") == "delay":
+                time.sleep(fault.get("delay_ms", 1000) / 1000.0)
+            if fault and fault.get("action") == "drop":
+                self.close_connection = True
+                self.last_status = -1
+                try:
+                    self.request.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            if fault and fault.get("action") == "garbage":
+                self.send_json(200, b"<html><body>502 Bad Gateway</body></html>\x00\xff{\"kind\":")
+                return
+            if fault and fault.get("action") in ("status", "apf"):
+                code = fault.get("status", 429 if fault["action"] == "apf" else 503)
+                hdrs = {}
+                if fault["action"] == "apf":
+                    hdrs["Retry-After"] = fault.get("retry_after", 1)
+                    body = status_body(429, "TooManyRequests", "Too many requests, please try again later.",
+                                       {"retryAfterSeconds": int(fault.get("retry_after", 1))})
+                else:
+                    body = status_body(code, "InternalError" if code >= 500 else "BadRequest",
+                                       fault.get("message", f"fault injected: {code}"))
+                self.send_json(code, body, hdrs)
+                return
+            if limited:
+                self.send_json(429, status_body(429, "TooManyRequests", "Too many requests, please try again later.",
+                                                {"retryAfterSeconds": 1}), {"Retry-After": 1}, fault)
+                return
+            if user is None:
+                with st.lock:
+                    st.auth_failures += 1
+                self.send_json(401, status_body(401, "Unauthorized", "Unauthorized"), fault=fault)
+                return
+            try:
+                code, obj, hdrs = self.handle_api(method, path, query, raw, user)
+            except ApiError as e:
+                code, obj, hdrs = e.code, e.body, e.headers
+            self.send_json(code, obj, hdrs, fault)
+        except (OSError, ssl.SSLError):
+            self.close_connection = True
+        finally:
+            with st.lock:
+                st.inflight[kind] -= 1
+                st.statuses[str(self.last_status)] = st.statuses.get(str(self.last_status), 0) + 1
+                st.request_log.append({"m": method, "path": path + ("?" + rawq if rawq else ""),
+                                       "status": self.last_status, "t": round(t_start - st.t0, 3),
+                                       "ms": round((time.monotonic() - t_start) * 1000, 1),
+                                       "user": user or ""})
+                if len(st.request_log) > REQUEST_LOG_MAX:
+                    del st.request_log[:len(st.request_log) - REQUEST_LOG_MAX]
+            if self.server.log_file:
+                with st.lock:
+                    self.server.log_file.write(f"{method} {path} {self.last_status} "
+                                               f"{(time.monotonic() - t_start) * 1000:.0f}ms\n")
+                    self.server.log_file.flush()
+
+    def authenticate(self):
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            tok = auth[7:].strip()
+            with self.st.lock:
+                if tok in self.st.tokens:
+                    return "token:" + tok[:6]
+            return None
+        if self.server.ssl_ctx is not None and hasattr(self.request, "getpeercert"):
+            try:
+                cert = self.request.getpeercert()
+            except (ValueError, OSError):
+                cert = None
+            if cert:
+                for rdn in cert.get("subject", ()):
+                    for k, v in rdn:
+                        if k == "commonName":
+                            return "cert:" + v
+                return "cert:"
+        return None
+
+    def handle_api(self, method, path, query, raw, user):
+        st = self.st
+        q1 = lambda k, d=None: (query.get(k) or [d])[0]
+        parts = path.strip("/").split("/")
+        # Discovery, for kubectl.
+        if method == "GET" and path in ("/api", "/api/"):
+            return 200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+                {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:443"}]}, None
+        if method == "GET" and path in ("/apis", "/apis/"):
+            return 200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+                {"name": g, "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}],
+                 "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"}}
+                for g in ("apps", "policy", "batch", "events.k8s.io")]}, None
+        if method == "GET" and path == "/version":
+            return 200, {"major": "1", "minor": "32", "gitVersion": "v1.32.4-fake", "platform": "linux/amd64",
+                         "goVersion": "go1.23.8", "compiler": "gc"}, None
+        if method == "GET" and path.rstrip("/") in ("/api/v1", "/apis/policy/v1", "/apis/apps/v1",
+                                                     "/apis/batch/v1", "/apis/events.k8s.io/v1"):
+            return 200, self.resource_list(path.rstrip("/")), None
+        with st.lock:
+            st.tick()
+            # Nodes.
+            if parts[:3] == ["api", "v1", "nodes"]:
+                if len(parts) == 3 and method == "GET":
+                    return 200, {"kind": "NodeList", "apiVersion": "v1",
+                                 "metadata": {"resourceVersion": str(st.rv)},
+                                 "items": [self.strip_kind(n) for n in st.nodes.values()]}, None
+                if len(parts) == 4:
+                    return self.node_op(method, parts[3], raw)
+            # Pods.
+            if parts[:3] == ["api", "v1", "pods"] and len(parts) == 3 and method == "GET":
+                return self.list_pods(None, query)
+            if parts[:3] == ["api", "v1", "namespaces"] and len(parts) >= 5:
+                ns = parts[3]
+                if parts[4] == "pods":
+                    if len(parts) == 5 and method == "GET":
+                        return self.list_pods(ns, query)
+                    if len(parts) == 6:
+                        return self.pod_op(method, ns, parts[5], query, raw)
+                    if len(parts) == 7 and parts[6] == "eviction" and method == "POST":
+                        return self.evict(ns, parts[5], raw)
+                if parts[4] == "events" and len(parts) == 5:
+                    if method == "POST":
+                        return self.post_event(ns, raw)
+                    if method == "GET":
+                        return 200, {"kind": "EventList", "apiVersion": "v1", "metadata": {},
+                                     "items": [e for e in st.events if e["metadata"]["namespace"] == ns]}, None
+            if parts[:3] == ["apis", "apps", "v1"] and len(parts) == 7 and parts[5] == "daemonsets" \
+                    and method == "GET":
+                ns, name = parts[4], parts[6]
+                if (ns, name) not in st.daemonsets:
+                    raise not_found("daemonsets.apps", name)
+                return 200, {"kind": "DaemonSet", "apiVersion": "apps/v1", "metadata": {
+                    "name": name, "namespace": ns, "uid": str(uuid.uuid5(uuid.NAMESPACE_DNS, ns + "/" + name)),
+                    "resourceVersion": str(st.rv), "generation": 1}, "spec": {}, "status": {}}, None
+            if parts[:3] == ["apis", "policy", "v1"] and parts[-1] == "poddisruptionbudgets" and method == "GET":
+                ns = parts[4] if len(parts) == 6 else None
+                return 200, {"kind": "PodDisruptionBudgetList", "apiVersion": "policy/v1",
+                             "metadata": {"resourceVersion": str(st.rv)},
+                             "items": [st.pdb_json(p) for p in st.pdbs
+                                       if ns is None or p.get("namespace", "default") == ns]}, None
+        raise ApiError(404, "NotFound", "the server could not find the requested resource",
+                       {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})
+
+    @staticmethod
+    def strip_kind(obj):
+        o = dict(obj)
+        o.pop("kind", None)
+        o.pop("apiVersion", None)
+        return o
+
+    def resource_list(self, path):
+        gv = path[len("/apis/"):] if path.startswith("/apis/") else "v1"
+
+        def res(name, kind, namespaced, verbs, group=None, version=None, short=None):
+            r = {"name": name, "singularName": "" if "/" in name else name.rstrip("s"), "namespaced": namespaced,
+                 "kind": kind, "verbs": verbs}
+            if group is not None:
+                r["group"], r["version"] = group, version
+            if short:
+                r["shortNames"] = short
+            return r
+        rl = []
+        if gv == "v1":
+            rl = [res("nodes", "Node", False, ["create", "delete", "get", "list", "patch", "update", "watch"],
+                      short=["no"]),
+                  res("pods", "Pod", True, ["create", "delete", "deletecollection", "get", "list", "patch",
+                                            "update", "watch"], short=["po"]),
+                  res("pods/eviction", "Eviction", True, ["create"], group="policy", version="v1"),
+                  res("events", "Event", True, ["create", "delete", "get", "list", "patch", "update", "watch"],
+                      short=["ev"]),
+                  res("namespaces", "Namespace", False, ["create", "delete", "get", "list", "patch", "update",
+                                                         "watch"], short=["ns"])]
+        elif gv == "policy/v1":
+            rl = [res("poddisruptionbudgets", "PodDisruptionBudget", True,
+                      ["create", "delete", "get", "list", "patch", "update", "watch"], short=["pdb"])]
+        elif gv == "apps/v1":
+            rl = [res("daemonsets", "DaemonSet", True, ["get", "list"], short=["ds"]),
+                  res("replicasets", "ReplicaSet", True, ["get", "list"], short=["rs"]),
+                  res("statefulsets", "StatefulSet", True, ["get", "list"], short=["sts"])]
+        elif gv == "batch/v1":
+            rl = [res("jobs", "Job", True, ["get", "list"])]
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": rl}
+
+    def node_op(self, method, name, raw):
+        st = self.st
+        node = st.nodes.get(name)
+        if node is None:
+            raise not_found("nodes", name)
+        if method == "GET":
+            return 200, node, None
+        if method not in ("PATCH", "PUT"):
+            raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
+        # A concurrent writer gets there first.
+        if st.conflicts.get(name, 0) > 0:
+            st.conflicts[name] -= 1
+            st.serial += 1
+            node["metadata"].setdefault("labels", {})[f"fake/concurrent-{st.serial}"] = "true"
+            node["metadata"]["resourceVersion"] = st.next_rv()
+        body = self.json_body(raw)
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if method == "PUT":
+            new = copy.deepcopy(body)
+        elif ctype == "application/merge-patch+json":
+            new = merge_patch(node, body)
+        elif ctype == "application/strategic-merge-patch+json":
+            new = strategic_merge(node, body)
+        else:
+            raise ApiError(415, "UnsupportedMediaType",
+                           f"the body of the request was in an unknown format - accepted media types include: "
+                           f"application/json-patch+json, application/merge-patch+json, "
+                           f"application/apply-patch+yaml, application/strategic-merge-patch+json")
+        want_rv = (body.get("metadata") or {}).get("resourceVersion")
+        if want_rv is not None and want_rv != node["metadata"]["resourceVersion"] or \
+                method == "PUT" and want_rv is None:
+            raise ApiError(409, "Conflict",
+                           f'Operation cannot be fulfilled on nodes "{name}": the object has been modified; '
+                           'please apply your changes to the latest version and try again',
+                           {"name": name, "kind": "nodes"})
+        new.setdefault("metadata", {})
+        for k in ("name", "uid", "creationTimestamp"):
+            new["metadata"][k] = node["metadata"][k]
+        new["kind"], new["apiVersion"] = "Node", "v1"
+        errs = validate_node(new)
+        if errs:
+            raise ApiError(422, "Invalid", f'Node "{name}" is invalid: ' + ", ".join(errs),
+                           {"name": name, "kind": "Node", "causes": [
+                               {"reason": "FieldValueInvalid", "message": e.split(": ", 1)[-1],
+                                "field": e.split(":", 1)[0]} for e in errs]})
+        if not new.get("spec", {}).get("unschedulable", True):
+            new["spec"].pop("unschedulable", None)
+        if new != node:
+            new["metadata"]["resourceVersion"] = st.next_rv()
+        st.nodes[name] = new
+        return 200, new, None
+
+    def list_pods(self, ns, query):
+        st = self.st
+        q1 = lambda k, d="": (query.get(k) or [d])[0]
+        fterms = parse_field_selector(q1("fieldSelector"))
+        lterms = parse_label_selector(q1("labelSelector"))
+        try:
+            limit = int(q1("limit", "0") or 0)
+        except ValueError:
+            raise ApiError(400, "BadRequest", "limit: invalid value")
+        start = ""
+        cont = q1("continue")
+        list_rv = st.rv
+        if cont:
+            try:
+                c = json.loads(base64.b64decode(cont + "=" * (-len(cont) % 4)).decode())
+                start = c["start"]
+                list_rv = c["rv"]
+            except (ValueError, KeyError, TypeError):
+                raise ApiError(400, "BadRequest", "continue key is not valid: incorrect encoded start "
+                                                  "resourceVersion (version meta.k8s.io/v1)")
+        node_filter = [v for f, eq, v in fterms if f == "spec.nodeName" and eq]
+        if node_filter:
+            keys = set(st.by_node.get(node_filter[0], ()))
+        else:
+            keys = set(st.pods)
+        items = []
+        for key in sorted(keys):
+            if ns is not None and key[0] != ns:
+                continue
+            if key[0] + "/" + key[1] + "\x00" <= start and start:
+                continue
+            pod = st.pods[key]
+            if not all((field_value(pod, f) == v) == eq for f, eq, v in fterms):
+                continue
+            if not labels_match(lterms, pod["metadata"].get("labels") or {}):
+                continue
+            items.append(pod)
+        meta = {"resourceVersion": str(list_rv)}
+        if limit > 0 and len(items) > limit:
+            rest = len(items) - limit
+            items = items[:limit]
+            last = items[-1]["metadata"]
+            tok = {"v": "meta.k8s.io/v1", "rv": list_rv,
+                   "start": last["namespace"] + "/" + last["name"] + "\x00"}
+            meta["continue"] = base64.b64encode(json.dumps(tok, separators=(",", ":")).encode()).decode()
+            meta["remainingItemCount"] = rest
+        return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": meta, "items": items}, None
+
+    def delete_grace(self, query, raw, pod):
+        grace = None
+        if raw:
+            body = self.json_body(raw)
+            if isinstance(body, dict) and body.get("gracePeriodSeconds") is not None:
+                grace = body["gracePeriodSeconds"]
+        q = query.get("gracePeriodSeconds")
+        if q:
+            grace = int(q[0])
+        if grace is None:
+            grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+        if not isinstance(grace, int) or grace < 0:
+            raise ApiError(422, "Invalid", "gracePeriodSeconds: Invalid value: must be >= 0")
+        return grace
+
+    def pod_op(self, method, ns, name, query, raw):
+        st = self.st
+        pod = st.pods.get((ns, name))
+        if pod is None:
+            raise not_found("pods", name)
+        if method == "GET":
+            return 200, dict(pod, kind="Pod", apiVersion="v1"), None
+        if method == "DELETE":
+            grace = self.delete_grace(query, raw, pod)
+            st.deletions.append({"namespace": ns, "name": name, "node": pod["spec"].get("nodeName"),
+                                 "grace": grace, "t": st.t()})
+            st.terminate((ns, name), grace)
+            return 200, dict(pod, kind="Pod", apiVersion="v1"), None
+        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def evict(self, ns, name, raw):
+        st = self.st
+        body = self.json_body(raw)
+        rec = {"namespace": ns, "name": name, "t": st.t(), "grace": None, "status": None}
+        st.evictions.append(rec)
+        if not isinstance(body, dict) or body.get("kind") != "Eviction" or \
+                body.get("apiVersion") not in ("policy/v1", "policy/v1beta1"):
+            rec["status"] = 400
+            raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
+        md = body.get("metadata") or {}
+        if md.get("name") != name or md.get("namespace", ns) != ns:
+            rec["status"] = 400
+            raise ApiError(400, "BadRequest", "name in URL does not match name in Eviction object")
+        pod = st.pods.get((ns, name))
+        if pod is None:
+            rec["status"] = 404
+            raise not_found("pods", name)
+        rec["node"] = pod["spec"].get("nodeName")
+        opts = body.get("deleteOptions") or {}
+        grace = opts.get("gracePeriodSeconds")
+        if grace is None:
+            grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+        if not isinstance(grace, int) or grace < 0:
+            rec["status"] = 422
+            raise ApiError(422, "Invalid", "deleteOptions.gracePeriodSeconds: Invalid value: must be >= 0")
+        rec["grace"] = grace
+        terminal = pod["status"].get("phase") in ("Succeeded", "Failed", "Pending")
+        if not terminal and "deletionTimestamp" not in pod["metadata"]:
+            pdbs = st.pdb_matching(pod)
+            if len(pdbs) > 1:
+                rec["status"] = 500
+                raise ApiError(500, "InternalError", "This pod has more than one PodDisruptionBudget, which "
+                               "the eviction subresource does not support.")
+            if pdbs:
+                s = st.pdb_status(pdbs[0])
+                if s["disruptionsAllowed"] <= 0:
+                    rec["status"] = 429
+                    raise ApiError(429, "TooManyRequests",
+                                   "Cannot evict pod as it would violate the pod's disruption budget.",
+                                   {"causes": [{"reason": "DisruptionBudget", "message":
+                                                f"The disruption budget {pdbs[0]['name']} needs "
+                                                f"{s['desiredHealthy']} healthy pods and has "
+                                                f"{s['currentHealthy']} currently"}]})
+        rec["status"] = 201
+        st.terminate((ns, name), grace)
+        return 201, success_status(201), None
+
+    def post_event(self, ns, raw):
+        st = self.st
+        ev = self.json_body(raw)
+        if not isinstance(ev, dict):
+            raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
+        md = ev.setdefault("metadata", {})
+        errs = []
+        if md.get("namespace", ns) != ns:
+            raise ApiError(400, "BadRequest", "the namespace of the provided object does not match the namespace "
+                                              "sent on the request")
+        if not md.get("name") and not md.get("generateName"):
+            errs.append("metadata.name: Required value: name or generateName is required")
+        io = ev.get("involvedObject") or {}
+        if not io.get("kind") or not io.get("name"):
+            errs.append("involvedObject: Required value")
+        if not io.get("namespace") and ns not in ("default", ""):
+            errs.append(f"involvedObject.namespace: Invalid value: \"\": does not match event.namespace")
+        if ev.get("type") not in ("Normal", "Warning"):
+            errs.append(f'type: Unsupported value: "{ev.get("type")}": supported values: "Normal", "Warning"')
+        if not ev.get("reason"):
+            errs.append("reason: Required value")
+        if errs:
+            raise ApiError(422, "Invalid", f'Event "{md.get("name", "")}" is invalid: ' + ", ".join(errs))
+        if not md.get("name"):
+            md["name"] = md["generateName"] + uuid.uuid4().hex[:5]
+        md["namespace"] = ns
+        md["uid"] = str(uuid.uuid4())
+        md["resourceVersion"] = st.next_rv()
+        md["creationTimestamp"] = now_rfc3339()
+        ev["kind"], ev["apiVersion"] = "Event", "v1"
+        if len(st.events) < 100000:
+            st.events.append(ev)
+        return 201, ev, None
+
+    # Control.
+    def control(self, method, path, query, raw):
+        st = self.st
+        body = json.loads(raw.decode() or "{}") if raw else {}
+        name = path[len("/_fake/"):]
+        with st.lock:
+            st.tick()
+            if method == "GET" and name == "state":
+                return self.send_json(200, self.state_json((query.get("node") or [None])[0]))
+            if method != "POST":
+                raise ApiError(405, "MethodNotAllowed", "control endpoints take POST (or GET /_fake/state)")
+            out = {"ok": True}
+            if name == "reset":
+                st.reset()
+            elif name == "node":
+                out["node"] = st.make_node(body)
+            elif name == "nodes":
+                for i in range(body.get("count", 1)):
+                    n = f"{body.get('prefix', 'node-')}{i:03d}"
+                    st.make_node({"name": n})
+                    if body.get("pods_per_node"):
+                        st.generate(n, body["pods_per_node"], prefix=n, mix=body.get("mix", True),
+                                    ns=body.get("namespace", "default"))
+            elif name == "pods":
+                out["uids"] = [st.make_pod(body["node"], p)["metadata"]["uid"] for p in body.get("pods", [])]
+            elif name == "generate":
+                out["made"] = st.generate(body["node"], body.get("count", 110), body.get("prefix", "pod"),
+                                          body.get("mix", True), body.get("namespace", "default"))
+            elif name == "pdbs":
+                st.pdbs = list(body.get("pdbs", []))
+            elif name == "tokens":
+                st.tokens = set(body.get("tokens", []))
+            elif name == "config":
+                for k in ("latency_ms", "rate_limit", "terminate_s", "replace_delay_s", "replacement_node"):
+                    if k in body:
+                        setattr(st, k, body[k])
+                if "rate_limit" in body:
+                    st.bucket = float(body["rate_limit"] or 0)
+            elif name == "conflicts":
+                st.conflicts[body["node"]] = int(body.get("count", 1))
+            elif name == "faults":
+                if body.get("clear"):
+                    st.faults = []
+                st.faults.extend(body.get("rules", []))
+            elif name == "pod_phase":
+                pod = st.pods[(body.get("namespace", "default"), body["name"])]
+                pod["status"]["phase"] = body["phase"]
+                pod["metadata"]["resourceVersion"] = st.next_rv()
+            elif name == "remove_pod":
+                st.remove_now((body.get("namespace", "default"), body["name"]))
+            else:
+                raise ApiError(404, "NotFound", f"no control endpoint {name}")
+            self.send_json(200, out)
+
+    def state_json(self, node):
+        st = self.st
+        out = {"requests": dict(st.requests), "statuses": dict(st.statuses), "peak_inflight": dict(st.peak),
+               "peak_evictions_inflight": st.peak.get("POST eviction", 0), "auth_failures": st.auth_failures,
+               "t": st.t(), "rv": st.rv}
+        if node is None:
+            out["nodes"] = [{"name": n, "unschedulable": bool(v["spec"].get("unschedulable")),
+                             "taints": v["spec"].get("taints", []), "pods": len(st.by_node.get(n, ()))}
+                            for n, v in st.nodes.items()]
+            out["evictions"] = len(st.evictions)
+            out["deletions"] = len(st.deletions)
+            out["events"] = len(st.events)
+            return out
+        out["node"] = st.nodes.get(node)
+        pods = []
+        for key in sorted(st.by_node.get(node, ())):
+            p = st.pods[key]
+            pods.append({"namespace": key[0], "name": key[1], "uid": p["metadata"]["uid"],
+                         "phase": p["status"].get("phase"), "terminating": "deletionTimestamp" in p["metadata"]})
+        out["pods"] = pods
+        out["evictions"] = [e for e in st.evictions if e.get("node") in (node, None)]
+        out["deletions"] = [d for d in st.deletions if d.get("node") == node]
+        out["events"] = [e for e in st.events if (e.get("involvedObject") or {}).get("name") == node]
+        out["all_events"] = len(st.events)
+        out["request_log"] = list(st.request_log)
+        out["pdbs"] = [st.pdb_json(p) for p in st.pdbs]
+        return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description="fake Kubernetes API server (see the module docstring)")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--bind", default="127.0.0.1")
+    ap.add_argument("--plain", action="store_true")
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    ap.add_argument("--client-ca")
+    ap.add_argument("--token", action="append")
+    ap.add_argument("--latency-ms", type=float, default=0)
+    ap.add_argument("--rate-limit", type=float, default=0)
+    ap.add_argument("--terminate-s", type=float, default=0)
+    ap.add_argument("--replace-delay-s", type=float, default=1)
+    ap.add_argument("--replacement-node", default="replacement-node")
+    ap.add_argument("--start-delay-s", type=float, default=0)
+    ap.add_argument("--log")
+    opts = ap.parse_args()
+
+    srv = Server((opts.bind, opts.port), Handler, bind_and_activate=False)
+    srv.server_bind()
+    srv.state = State(opts)
+    srv.log_file = open(opts.log, "a") if opts.log else None
+    srv.ssl_ctx = None
+    if not opts.plain:
+        if not opts.cert or not opts.key:
+            ap.error("--cert and --key are required unless --plain")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(opts.cert, opts.key)
+        if opts.client_ca:
+            ctx.load_verify_locations(opts.client_ca)
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+        srv.ssl_ctx = ctx
+    port = srv.server_address[1]
+    if opts.port_file:
+        tmp = opts.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(str(port))
+        os.rename(tmp, opts.port_file)
+    if opts.start_delay_s > 0:
+        # Bound but not listening: connections are refused, as with an API server that is down.
+        time.sleep(opts.start_delay_s)
+    srv.server_activate()
+    reaper = threading.Thread(target=reap, args=(srv.state,), daemon=True)
+    reaper.start()
+    try:
+        srv.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+
+
+def reap(st):
+    while True:
+        time.sleep(0.1)
+        with st.lock:
+            st.tick()
+
+
+if __name__ == "__main__":
+    main()

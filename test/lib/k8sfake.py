@@ -1,0 +1,141 @@
+"""Starting and driving test/fakes/fake_k8s.py from a test.
+
+    from k8sfake import FakeK8s
+    fk = FakeK8s(tmpdir, token="tok-1")          # starts it over TLS with the test PKI
+    fk.node("ip-10-0-1-23", taints=[...])         # seed
+    fk.generate("ip-10-0-1-23", 110)
+    st = fk.state("ip-10-0-1-23")                 # read back
+    fk.stop()                                     # always (tearDown / finally)
+
+fk.url is "https://127.0.0.1:PORT"; fk.pki the dict of test/lib/pki.py.
+"""
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+
+from pki import make_pki
+
+ROOT = os.environ.get("DESPOTIFY_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FAKE = os.path.join(ROOT, "test", "fakes", "fake_k8s.py")
+
+
+class FakeK8s:
+    def __init__(self, tmpdir, token="test-token", tokens=None, args=(), plain=False, client_ca=False,
+                 start_delay_s=0, wait=True, pki_dir=None):
+        self.dir = tmpdir
+        self.pki = make_pki(pki_dir or os.path.join(tmpdir, "pki"))
+        self.port_file = os.path.join(tmpdir, "k8s.port")
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        cmd = [sys.executable, FAKE, "--port", "0", "--port-file", self.port_file]
+        for t in ([token] if token else []) + list(tokens or []):
+            cmd += ["--token", t]
+        if plain:
+            cmd.append("--plain")
+        else:
+            cmd += ["--cert", self.pki["server_crt"], "--key", self.pki["server_key"]]
+        if client_ca:
+            cmd += ["--client-ca", self.pki["ca"]]
+        if start_delay_s:
+            cmd += ["--start-delay-s", str(start_delay_s)]
+        cmd += list(args)
+        self.errlog = open(os.path.join(tmpdir, "fake_k8s.stderr"), "ab")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.errlog)
+        self.plain = plain
+        deadline = time.monotonic() + 15
+        while not os.path.exists(self.port_file):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("fake_k8s did not start")
+            time.sleep(0.02)
+        with open(self.port_file) as f:
+            self.port = int(f.read())
+        self.url = ("http" if plain else "https") + f"://127.0.0.1:{self.port}"
+        self.ctx = None
+        if not plain:
+            self.ctx = ssl.create_default_context(cafile=self.pki["ca"])
+        if wait and not start_delay_s:
+            self.wait_up()
+
+    def wait_up(self, timeout=15):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.state()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def call(self, method, path, body=None, timeout=30):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=timeout, context=self.ctx) as r:
+            return json.loads(r.read().decode() or "null")
+
+    def ctl(self, name, body=None):
+        return self.call("POST", "/_fake/" + name, body or {})
+
+    def state(self, node=None):
+        return self.call("GET", "/_fake/state" + (f"?node={node}" if node else ""))
+
+    # Shorthands for the control API (see fake_k8s.py).
+    def node(self, name, **kw):
+        return self.ctl("node", dict(kw, name=name))["node"]
+
+    def pods(self, node, pods):
+        return self.ctl("pods", {"node": node, "pods": pods})
+
+    def generate(self, node, count=110, **kw):
+        return self.ctl("generate", dict(kw, node=node, count=count))["made"]
+
+    def pdbs(self, pdbs):
+        return self.ctl("pdbs", {"pdbs": pdbs})
+
+    def faults(self, rules, clear=False):
+        return self.ctl("faults", {"rules": rules, "clear": clear})
+
+    def config(self, **kw):
+        return self.ctl("config", kw)
+
+    def tokens(self, tokens):
+        return self.ctl("tokens", {"tokens": tokens})
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.errlog.close()
+
+    def kubeconfig(self, path, token):
+        """Writes a kubeconfig for kubectl pointing at the fake with a bearer token."""
+        with open(path, "w") as f:
+            f.write(f"""apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster:
+    server: {self.url}
+    certificate-authority: {self.pki['ca']}
+users:
+- name: tester
+  user:
+    token: {token}
+contexts:
+- name: fake
+  context:
+    cluster: fake
+    user: tester
+current-context: fake
+""")
+        return path
