@@ -14,6 +14,80 @@ _Static_assert(sizeof(struct json_tok) == sizeof(jsmntok_t), "json_tok layout");
 _Static_assert((int)JSON_STRING == (int)JSMN_STRING && (int)JSON_OBJECT == (int)JSMN_OBJECT &&
     (int)JSON_ARRAY == (int)JSMN_ARRAY && (int)JSON_PRIMITIVE == (int)JSMN_PRIMITIVE, "json types");
 
+/*
+ * Checks the shape jsmn left: every object member is a string key followed
+ * by a value, and every container's children are all there. jsmn itself
+ * lets "{\"a\":}" through. Returns the index after the value at i, or -1.
+ */
+static int
+check_value(const struct json_tok *t, int n, int i, int depth)
+{
+	int k, size;
+
+	if (i >= n || depth > JSON_MAX_DEPTH)
+		return -1;
+	size = t[i].size;
+	switch (t[i].type) {
+	case JSON_OBJECT:
+		i++;
+		for (k = 0; k < size; k++) {
+			if (i >= n || t[i].type != JSON_STRING || t[i].size != 1)
+				return -1;
+			if ((i = check_value(t, n, i + 1, depth + 1)) < 0)
+				return -1;
+		}
+		return i;
+	case JSON_ARRAY:
+		i++;
+		for (k = 0; k < size; k++)
+			if ((i = check_value(t, n, i, depth + 1)) < 0)
+				return -1;
+		return i;
+	case JSON_STRING:
+	case JSON_PRIMITIVE:
+		return size == 0 ? i + 1 : -1;
+	default:
+		return -1;
+	}
+}
+
+/*
+ * jsmn also accepts stray commas ("[1,]", "{,}"); one pass over the text
+ * outside strings finds them. Returns the offending offset, or -1.
+ */
+static long
+stray_comma(const char *text, size_t len)
+{
+	char prev = 0;  /* last structural or value character outside strings */
+	size_t i;
+	int in_str = 0;
+
+	for (i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = 0;
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+			continue;
+		if ((c == '}' || c == ']') && prev == ',')
+			return (long)i;
+		if (c == ',' && (prev == ',' || prev == '[' || prev == '{' || prev == ':'))
+			return (long)i;
+		if (c == '"') {
+			in_str = 1;
+			prev = 'v';
+			continue;
+		}
+		prev = c;
+	}
+	return -1;
+}
+
 int
 json_parse(struct json_doc *d, const char *text, size_t len,
     struct json_tok *toks, int cap, char *err, size_t errlen)
@@ -25,6 +99,10 @@ json_parse(struct json_doc *d, const char *text, size_t len,
 	memset(d, 0, sizeof *d);
 	if (len > 0x7fffffff) {
 		snprintf(err, errlen, "JSON document too large");
+		return -1;
+	}
+	if (stray_comma(text, len) >= 0) {
+		snprintf(err, errlen, "invalid JSON at byte %ld", stray_comma(text, len));
 		return -1;
 	}
 	jsmn_init(&p);
@@ -53,8 +131,11 @@ json_parse(struct json_doc *d, const char *text, size_t len,
 	while (end < len && (text[end] == ' ' || text[end] == '\n' || text[end] == '\r' ||
 	    text[end] == '\t'))
 		end++;
-	if (end != len || json_next(d, 0) != n) {
-		snprintf(err, errlen, "invalid JSON: garbage after the document at byte %zu", end);
+	if (end != len || check_value(toks, n, 0, 0) != n) {
+		if (end != len)
+			snprintf(err, errlen, "invalid JSON: garbage after the document at byte %zu", end);
+		else
+			snprintf(err, errlen, "invalid JSON: malformed object or array");
 		memset(d, 0, sizeof *d);
 		return -1;
 	}
