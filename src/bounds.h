@@ -36,6 +36,7 @@
 
 /* JSON. */
 #define JSON_MAX_TOKENS   8192          /* tokens in one parsed document */
+#define JSON_MAX_DEPTH    64            /* nesting of objects and arrays */
 
 /* XML (AWS Query API responses). */
 #define XML_MAX_DEPTH     32            /* nested elements */
