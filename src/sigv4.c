@@ -1,0 +1,538 @@
+/* sigv4.c — see sigv4.h. */
+#include "sigv4.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "bearssl_hash.h"
+#include "bearssl_hmac.h"
+#include "url.h"
+
+/* A bounded string builder: once over capacity it stays over, and the caller checks once. */
+struct sb {
+	char *p;
+	size_t cap, len;
+	int over;
+};
+
+static void
+sb_init(struct sb *b, char *p, size_t cap)
+{
+	b->p = p;
+	b->cap = cap;
+	b->len = 0;
+	b->over = cap == 0;
+	if (cap > 0)
+		p[0] = '\0';
+}
+
+static void
+sb_mem(struct sb *b, const char *s, size_t n)
+{
+	if (b->over || n >= b->cap - b->len) {
+		b->over = 1;
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void
+sb_str(struct sb *b, const char *s)
+{
+	sb_mem(b, s, strlen(s));
+}
+
+static void
+sb_chr(struct sb *b, char c)
+{
+	sb_mem(b, &c, 1);
+}
+
+/* Appends the percent-encoding of s[0..n), keeping '/' if keep_slash. */
+static void
+sb_enc(struct sb *b, const char *s, size_t n, int keep_slash)
+{
+	int r;
+
+	if (b->over)
+		return;
+	r = url_encode(s, n, b->p + b->len, b->cap - b->len, keep_slash);
+	if (r < 0) {
+		b->over = 1;
+		b->p[b->len] = '\0';
+		return;
+	}
+	b->len += (size_t)r;
+}
+
+static void
+wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+
+	while (n-- > 0)
+		*v++ = 0;
+}
+
+static void
+hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void
+sigv4_sha256_hex(const void *data, size_t len, char out[65])
+{
+	br_sha256_context c;
+	unsigned char h[32];
+
+	br_sha256_init(&c);
+	br_sha256_update(&c, data, len);
+	br_sha256_out(&c, h);
+	hex(h, sizeof h, out);
+}
+
+static void
+hmac(const void *key, size_t klen, const void *msg, size_t mlen, unsigned char out[32])
+{
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+
+	br_hmac_key_init(&kc, &br_sha256_vtable, key, klen);
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, msg, mlen);
+	br_hmac_out(&hc, out);
+	wipe(&kc, sizeof kc);
+	wipe(&hc, sizeof hc);
+}
+
+char *
+sigv4_amz_date(char *buf, size_t n, int64_t epoch_s)
+{
+	time_t t = (time_t)epoch_s;
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || n < 17)
+		snprintf(buf, n, "%s", "");
+	else
+		snprintf(buf, n, "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return buf;
+}
+
+void
+sigv4_wipe(struct sigv4_signature *s)
+{
+	wipe(s, sizeof *s);
+}
+
+/* ---- Canonical request ---------------------------------------------------- */
+
+/* One header as the signer sees it: the caller's, plus x-amz-date and the token. */
+struct hdr {
+	const char *name;
+	const char *value;
+};
+
+static int
+is_token_char(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && strchr("()<>@,;:\\\"/[]?={}", c) == NULL;
+}
+
+/* Whether a value can go on a header line: no CR, LF or other controls but tab. */
+static int
+value_ok(const char *v)
+{
+	for (; *v != '\0'; v++)
+		if (((unsigned char)*v < 0x20 && *v != '\t') || (unsigned char)*v == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+name_cmp(const char *a, const char *b)
+{
+	return strcasecmp(a, b);
+}
+
+/* Appends a header value with the ends trimmed and inner runs of blanks folded to one space. */
+static void
+sb_trimall(struct sb *b, const char *v)
+{
+	int pending = 0, started = 0;
+
+	for (; *v != '\0'; v++) {
+		if (*v == ' ' || *v == '\t') {
+			pending = started;
+			continue;
+		}
+		if (pending)
+			sb_chr(b, ' ');
+		pending = 0;
+		started = 1;
+		sb_chr(b, *v);
+	}
+}
+
+static void
+sb_lower(struct sb *b, const char *s)
+{
+	for (; *s != '\0'; s++)
+		sb_chr(b, (*s >= 'A' && *s <= 'Z') ? (char)(*s + 32) : *s);
+}
+
+/*
+ * Appends the canonical path: dot segments resolved and empty segments
+ * dropped, as AWS does for every service but S3, then percent-encoded.
+ */
+static int
+canonical_path(struct sb *b, const char *path, char *err, size_t errlen)
+{
+	char norm[URL_MAX_PATH];
+	size_t nlen = 0, plen = strlen(path);
+	const char *p = path, *end = path + plen, *seg;
+	size_t slen;
+	int nsegs = 0;
+
+	if (plen == 0 || path[0] != '/') {
+		snprintf(err, errlen, "sigv4: path must start with '/'");
+		return -1;
+	}
+	if (plen >= sizeof norm) {
+		snprintf(err, errlen, "sigv4: path longer than %zu bytes", sizeof norm - 1);
+		return -1;
+	}
+	while (p < end) {
+		seg = p;
+		while (p < end && *p != '/')
+			p++;
+		slen = (size_t)(p - seg);
+		if (p < end)
+			p++;
+		if (slen == 0 || (slen == 1 && seg[0] == '.'))
+			continue;
+		if (slen == 2 && seg[0] == '.' && seg[1] == '.') {
+			if (nsegs > 0) {
+				while (nlen > 0 && norm[nlen - 1] != '/')
+					nlen--;
+				nlen--;   /* the '/' before the dropped segment */
+				nsegs--;
+			}
+			continue;
+		}
+		norm[nlen++] = '/';
+		memcpy(norm + nlen, seg, slen);
+		nlen += slen;
+		nsegs++;
+	}
+	if (nsegs == 0)
+		norm[nlen++] = '/';
+	else if (path[plen - 1] == '/')
+		norm[nlen++] = '/';
+	sb_enc(b, norm, nlen, 1);
+	return 0;
+}
+
+struct qparam {
+	size_t name, value;   /* offsets of encoded, NUL-terminated strings in the scratch buffer */
+};
+
+/* Decodes s[0..n) and re-encodes it onto the scratch builder, NUL-terminated. Returns its offset. */
+static int
+requote(struct sb *scratch, const char *s, size_t n, size_t *off)
+{
+	char dec[URL_MAX_PATH];
+	int d;
+
+	d = url_decode(s, n, dec, sizeof dec, 0);
+	if (d < 0)
+		return -1;
+	*off = scratch->len;
+	sb_enc(scratch, dec, (size_t)d, 0);
+	sb_chr(scratch, '\0');
+	return scratch->over ? -1 : 0;
+}
+
+static int
+canonical_query(struct sb *b, const char *query, char *err, size_t errlen)
+{
+	char scratch_buf[SIGV4_MAX_CANON];
+	struct sb scratch;
+	struct qparam qp[SIGV4_MAX_QUERY_PARAMS], t;
+	size_t n = 0, i, j, len;
+	const char *p, *amp, *eq, *end;
+
+	if (query == NULL || *query == '\0')
+		return 0;
+	sb_init(&scratch, scratch_buf, sizeof scratch_buf);
+	end = query + strlen(query);
+	for (p = query; p < end; p = amp + 1) {
+		amp = memchr(p, '&', (size_t)(end - p));
+		if (amp == NULL)
+			amp = end;
+		len = (size_t)(amp - p);
+		if (len == 0)
+			continue;
+		if (n == SIGV4_MAX_QUERY_PARAMS) {
+			snprintf(err, errlen, "sigv4: more than %d query parameters", SIGV4_MAX_QUERY_PARAMS);
+			return -1;
+		}
+		eq = memchr(p, '=', len);
+		if (requote(&scratch, p, eq ? (size_t)(eq - p) : len, &qp[n].name) < 0 ||
+		    requote(&scratch, eq ? eq + 1 : amp, eq ? (size_t)(amp - eq - 1) : 0, &qp[n].value) < 0) {
+			snprintf(err, errlen, "sigv4: malformed or oversized query parameter");
+			return -1;
+		}
+		n++;
+	}
+	/* Insertion sort by name, then value: n is small. */
+	for (i = 1; i < n; i++) {
+		t = qp[i];
+		for (j = i; j > 0; j--) {
+			int c = strcmp(scratch_buf + qp[j - 1].name, scratch_buf + t.name);
+			if (c == 0)
+				c = strcmp(scratch_buf + qp[j - 1].value, scratch_buf + t.value);
+			if (c <= 0)
+				break;
+			qp[j] = qp[j - 1];
+		}
+		qp[j] = t;
+	}
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			sb_chr(b, '&');
+		sb_str(b, scratch_buf + qp[i].name);
+		sb_chr(b, '=');
+		sb_str(b, scratch_buf + qp[i].value);
+	}
+	return 0;
+}
+
+/*
+ * Builds the canonical request into out->canonical_request and the signed
+ * header list into sh. Returns 0 or -1 with err.
+ */
+static int
+canonical_request(const struct sigv4_request *req, const struct sigv4_credentials *cred,
+    const char *amz_date, struct sigv4_signature *out, struct sb *sh, char *err, size_t errlen)
+{
+	struct hdr h[SIGV4_MAX_HEADERS + 2], t;
+	size_t n = 0, i, j;
+	struct sb b;
+	char payload[65];
+	int have_host = 0;
+
+	if (req->nheaders > SIGV4_MAX_HEADERS) {
+		snprintf(err, errlen, "sigv4: more than %d headers", SIGV4_MAX_HEADERS);
+		return -1;
+	}
+	for (i = 0; i < req->nheaders; i++) {
+		const char *name = req->headers[i].name, *value = req->headers[i].value;
+		const char *c;
+
+		if (name == NULL || *name == '\0' || value == NULL) {
+			snprintf(err, errlen, "sigv4: header %zu has no name or value", i);
+			return -1;
+		}
+		for (c = name; *c != '\0'; c++) {
+			if (!is_token_char((unsigned char)*c)) {
+				snprintf(err, errlen, "sigv4: bad character in a header name");
+				return -1;
+			}
+		}
+		if (!value_ok(value)) {
+			snprintf(err, errlen, "sigv4: header %s: control character in the value", name);
+			return -1;
+		}
+		if (strcasecmp(name, "x-amz-date") == 0 || strcasecmp(name, "x-amz-security-token") == 0 ||
+		    strcasecmp(name, "authorization") == 0) {
+			snprintf(err, errlen, "sigv4: header %s is the signer's to add", name);
+			return -1;
+		}
+		if (strcasecmp(name, "host") == 0)
+			have_host = 1;
+		h[n].name = name;
+		h[n].value = value;
+		n++;
+	}
+	if (!have_host) {
+		snprintf(err, errlen, "sigv4: no Host header");
+		return -1;
+	}
+	h[n].name = "x-amz-date";
+	h[n].value = amz_date;
+	n++;
+	if (cred->session_token != NULL && cred->session_token[0] != '\0') {
+		if (!value_ok(cred->session_token)) {
+			snprintf(err, errlen, "sigv4: control character in the session token");
+			return -1;
+		}
+		h[n].name = "x-amz-security-token";
+		h[n].value = cred->session_token;
+		n++;
+	}
+	/* Stable insertion sort by lower-case name: repeated names keep request order. */
+	for (i = 1; i < n; i++) {
+		t = h[i];
+		for (j = i; j > 0 && name_cmp(h[j - 1].name, t.name) > 0; j--)
+			h[j] = h[j - 1];
+		h[j] = t;
+	}
+
+	sb_init(&b, out->canonical_request, sizeof out->canonical_request);
+	sb_str(&b, req->method);
+	sb_chr(&b, '\n');
+	if (canonical_path(&b, req->path, err, errlen) < 0)
+		return -1;
+	sb_chr(&b, '\n');
+	if (canonical_query(&b, req->query, err, errlen) < 0)
+		return -1;
+	sb_chr(&b, '\n');
+	for (i = 0; i < n; i++) {
+		if (i > 0 && name_cmp(h[i - 1].name, h[i].name) == 0) {
+			/* A repeated name: its value joins the previous line. */
+			sb_chr(&b, ',');
+		} else {
+			if (i > 0) {
+				sb_chr(&b, '\n');
+				sb_chr(sh, ';');
+			}
+			sb_lower(&b, h[i].name);
+			sb_chr(&b, ':');
+			sb_lower(sh, h[i].name);
+		}
+		sb_trimall(&b, h[i].value);
+	}
+	sb_str(&b, "\n\n");
+	sb_str(&b, sh->p);
+	sb_chr(&b, '\n');
+	sigv4_sha256_hex(req->body != NULL ? req->body : "", req->body != NULL ? req->body_len : 0,
+	    payload);
+	sb_str(&b, payload);
+	if (b.over || sh->over) {
+		snprintf(err, errlen, "sigv4: canonical request over %d bytes", SIGV4_MAX_CANON);
+		return -1;
+	}
+	return 0;
+}
+
+/* A scope element (region, service) may not contain '/', white space or controls. */
+static int
+scope_ok(const char *s)
+{
+	if (s == NULL || *s == '\0' || strlen(s) > 64)
+		return 0;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == '/')
+			return 0;
+	return 1;
+}
+
+int
+sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *cred,
+    const char *region, const char *service, int64_t epoch_s,
+    struct sigv4_signature *out, char *err, size_t errlen)
+{
+	char signed_headers[SIGV4_MAX_CANON / 4], date8[9], creq_hash[65], sig[65];
+	char kbuf[4 + AWS_MAX_KEY];
+	unsigned char k[32];
+	struct sb sh, b;
+	size_t slen;
+
+	memset(out, 0, sizeof *out);
+	if (req->method == NULL || req->path == NULL || !scope_ok(req->method)) {
+		snprintf(err, errlen, "sigv4: no method or path");
+		return -1;
+	}
+	if (!scope_ok(region) || !scope_ok(service)) {
+		snprintf(err, errlen, "sigv4: bad region or service name");
+		return -1;
+	}
+	if (cred->access_key_id == NULL || !scope_ok(cred->access_key_id) ||
+	    strlen(cred->access_key_id) >= AWS_MAX_KEY || cred->secret_access_key == NULL ||
+	    cred->secret_access_key[0] == '\0') {
+		snprintf(err, errlen, "sigv4: missing or malformed access key");
+		return -1;
+	}
+	slen = strlen(cred->secret_access_key);
+	if (slen >= AWS_MAX_KEY) {
+		snprintf(err, errlen, "sigv4: secret access key longer than %d bytes", AWS_MAX_KEY - 1);
+		return -1;
+	}
+	if (epoch_s < 0 || epoch_s > 253402300799LL) {
+		snprintf(err, errlen, "sigv4: time out of range");
+		return -1;
+	}
+	sigv4_amz_date(out->amz_date, sizeof out->amz_date, epoch_s);
+	memcpy(date8, out->amz_date, 8);
+	date8[8] = '\0';
+
+	sb_init(&sh, signed_headers, sizeof signed_headers);
+	if (canonical_request(req, cred, out->amz_date, out, &sh, err, errlen) < 0) {
+		sigv4_wipe(out);
+		return -1;
+	}
+	sigv4_sha256_hex(out->canonical_request, strlen(out->canonical_request), creq_hash);
+
+	sb_init(&b, out->string_to_sign, sizeof out->string_to_sign);
+	sb_str(&b, "AWS4-HMAC-SHA256\n");
+	sb_str(&b, out->amz_date);
+	sb_chr(&b, '\n');
+	sb_str(&b, date8);
+	sb_chr(&b, '/');
+	sb_str(&b, region);
+	sb_chr(&b, '/');
+	sb_str(&b, service);
+	sb_str(&b, "/aws4_request\n");
+	sb_str(&b, creq_hash);
+	if (b.over) {
+		snprintf(err, errlen, "sigv4: string to sign too long");
+		sigv4_wipe(out);
+		return -1;
+	}
+
+	/* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request") */
+	memcpy(kbuf, "AWS4", 4);
+	memcpy(kbuf + 4, cred->secret_access_key, slen);
+	hmac(kbuf, 4 + slen, date8, 8, k);
+	wipe(kbuf, sizeof kbuf);
+	hmac(k, sizeof k, region, strlen(region), k);
+	hmac(k, sizeof k, service, strlen(service), k);
+	hmac(k, sizeof k, "aws4_request", 12, k);
+	hmac(k, sizeof k, out->string_to_sign, strlen(out->string_to_sign), k);
+	hex(k, sizeof k, sig);
+	wipe(k, sizeof k);
+
+	sb_init(&b, out->authorization, sizeof out->authorization);
+	sb_str(&b, "AWS4-HMAC-SHA256 Credential=");
+	sb_str(&b, cred->access_key_id);
+	sb_chr(&b, '/');
+	sb_str(&b, date8);
+	sb_chr(&b, '/');
+	sb_str(&b, region);
+	sb_chr(&b, '/');
+	sb_str(&b, service);
+	sb_str(&b, "/aws4_request, SignedHeaders=");
+	sb_str(&b, signed_headers);
+	sb_str(&b, ", Signature=");
+	sb_str(&b, sig);
+	wipe(sig, sizeof sig);
+	if (b.over) {
+		snprintf(err, errlen, "sigv4: Authorization header over %d bytes", SIGV4_MAX_AUTH);
+		sigv4_wipe(out);
+		return -1;
+	}
+	return 0;
+}
