@@ -8,7 +8,7 @@ SRC_BASE  := src/log.c src/util.c
 SRC_IO    := src/url.c
 SRC_HTTP  :=
 SRC_PURE  := src/ini.c src/json.c src/sigv4.c src/xml.c
-SRC_JOBS  :=
+SRC_JOBS  := src/imds.c
 SRC_MAIN  := src/config.c
 SRCS      := $(SRC_BASE) $(SRC_IO) $(SRC_HTTP) $(SRC_PURE) $(SRC_JOBS) $(SRC_MAIN)
 # Generated at build time (trust anchors from Debian's ca-certificates).
@@ -16,10 +16,11 @@ GEN_SRCS  :=
 
 # Unit tests: one program each, linked with every module but main.c.
 UNIT_TESTS := test/unit/test_ini.c test/unit/test_config.c test/unit/test_util.c \
-	test/unit/test_url.c test/unit/test_sigv4.c test/unit/test_xml.c
+	test/unit/test_url.c test/unit/test_sigv4.c test/unit/test_xml.c \
+	test/unit/test_imds.c
 
 # The test probe: drives one module at a time against the fakes (test/e2e).
-PROBE_SRCS := test/probe/probe.c
+PROBE_SRCS := test/probe/probe.c test/probe/probe_imds.c
 
 .DEFAULT_GOAL := all
 

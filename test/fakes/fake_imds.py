@@ -1,0 +1,563 @@
+#!/usr/bin/python3
+"""fake_imds.py — a fake EC2 instance metadata service (IMDS) for despotify's
+tests, demo and benchmarks. Standard library only.
+
+It speaks plain HTTP/1.1 with keep-alive, enforces IMDSv2 the way AWS does,
+and serves what despotify reads:
+
+  PUT  /latest/api/token             a session token; needs X-aws-ec2-metadata-token-ttl-seconds
+                                     1..21600 (else 400); any X-Forwarded-For header: 403 (AWS
+                                     refuses proxied token requests); the answer echoes the TTL
+                                     granted in X-aws-ec2-metadata-token-ttl-seconds
+  GET  /latest/api/token             405
+  GET  /latest/meta-data/                                  listing
+  GET  /latest/meta-data/instance-id | instance-type | local-hostname | local-ipv4 | hostname
+       | ami-id | placement/availability-zone | placement/region
+  GET  /latest/dynamic/instance-identity/document          JSON (region, instanceId, privateIp, ...)
+  GET  /latest/meta-data/iam/security-credentials/         the role name (404 without --role)
+  GET  /latest/meta-data/iam/security-credentials/ROLE     {"Code":"Success","AccessKeyId",...,"Expiration"}
+  GET  /latest/meta-data/spot/termination-time             404 until set
+  GET  /latest/meta-data/spot/instance-action              404 until set
+  GET  /latest/meta-data/events/recommendations/rebalance  404 until set
+  anything else: 404 (AWS's HTML 404 page); other methods: 405.
+
+Tokens: every GET with an X-aws-ec2-metadata-token header must carry a token
+this fake issued and that has not expired or been revoked, else 401 (also
+in "optional" mode, as AWS does). Without the header: 401 in "required"
+mode, served in "optional" mode.
+
+Options:
+  --port N (0: pick one)   --port-file F (the chosen port is written there)   --bind 127.0.0.1
+  --imds-v2 required|optional   IMDSv2 enforcement (default required)
+  --put-status N           answer every token PUT with status N (403/404/405: the fallback case);
+                           GETs without a token are then served (IMDSv1 only)
+  --max-ttl S              grant at most S seconds per token (default 21600), echoed in the header
+  --hide-ttl               echo the requested TTL, not the shorter one granted: a client learns
+                           the token died only from a 401
+  --instance-id ID --instance-type T --local-hostname H --private-ip IP --region R --az Z
+  --account-id N --role NAME (empty: the instance has no role)
+  --log F                  append one line per request (method path status token? ms) to F
+
+Control API (plain HTTP on the same port, no token, JSON bodies, answers JSON):
+  POST /_fake/notice  {"termination_time": "2017-09-18T08:22:00Z" | any string | null,
+                       "instance_action": {"action":"terminate","time":"..."} | raw string | null,
+                       "rebalance": {"noticeTime":"..."} | raw string | null}
+                      sets (or with null clears: 404 again) the keys given, leaves the others
+  POST /_fake/path    {"path": "/latest/...", "status": 200, "body": "..." | null}
+                      serves body with status at path (null: forget the override)
+  POST /_fake/faults  {"rules": [RULE...]} (added to the rules in force) or {"clear": true};
+                      RULE = {"path": "regex" (searched in the path; default: every IMDS path),
+                              "method": "GET" (optional), "count": N (times it fires; -1: always),
+                              "action": "drop"       close the connection without answering
+                                        "reset"      close it with a TCP reset
+                                        "status"     answer "status" (503, 429, ...) with a short
+                                                     body; "retry_after" adds Retry-After
+                                        "stall"      answer normally after "seconds" (default 3600),
+                                                     or never if the client gives up first
+                                        "garbage"    200 with a body of binary junk
+                                        "oversized"  200 with a body of "size" bytes (default 1 MiB)
+                                        "truncate"   a Content-Length of 100 and 10 bytes, then close}
+                      Faults act before any token check, like the network would.
+  POST /_fake/refuse  {"seconds": S}  stop listening and drop every open connection, so that
+                      connects are refused, for S seconds; then listen again on the same port
+  POST /_fake/config  {"imds_v2": "required"|"optional", "put_status": N|null, "max_ttl": S,
+                       "hide_ttl": bool}
+  POST /_fake/tokens  {"revoke": true}  forget every token issued (the next GET with one: 401)
+  POST /_fake/creds   {"AccessKeyId": ..., "SecretAccessKey": ..., "Token": ..., "Expiration": ...,
+                       "Code": ...} override fields of the role credentials, or {"raw": "body"}
+  POST /_fake/reset   {}  zero the statistics
+  GET  /_fake/stats   {"requests": {"GET /latest/meta-data/instance-id": N, ...},
+                       "statuses": {"200": N, ...}, "tokens_issued": N, "token_puts": N,
+                       "with_token": N, "without_token": N, "unauthorized": N,
+                       "connections": N (accepted connections that carried an IMDS request),
+                       "connections_open": N, "faults_fired": N, "max_requests_per_connection": N}
+"""
+import argparse
+import json
+import os
+import re
+import secrets
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
+TOKEN_HEADER = "X-aws-ec2-metadata-token"
+MAX_TTL = 21600
+
+NOTICE_PATHS = {
+    "termination_time": "/latest/meta-data/spot/termination-time",
+    "instance_action": "/latest/meta-data/spot/instance-action",
+    "rebalance": "/latest/meta-data/events/recommendations/rebalance",
+}
+
+HTML_404 = ('<?xml version="1.0" encoding="iso-8859-1"?>\n'
+            '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"\n'
+            '\t"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n'
+            '<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">\n'
+            ' <head>\n  <title>404 - Not Found</title>\n </head>\n'
+            ' <body>\n  <h1>404 - Not Found</h1>\n </body>\n</html>\n')
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+class State:
+    def __init__(self, o):
+        self.lock = threading.Lock()
+        self.o = o
+        self.imds_v2 = o.imds_v2
+        self.put_status = o.put_status
+        self.max_ttl = o.max_ttl
+        self.hide_ttl = o.hide_ttl
+        self.tokens = {}        # token -> monotonic expiry
+        self.paths = {}         # path -> (status, body bytes)
+        self.rules = []
+        self.creds_over = {}
+        self.creds_raw = None
+        self.reset_stats()
+
+    def reset_stats(self):
+        self.requests = {}
+        self.statuses = {}
+        self.tokens_issued = 0
+        self.token_puts = 0
+        self.with_token = 0
+        self.without_token = 0
+        self.unauthorized = 0
+        self.connections = 0
+        self.faults_fired = 0
+        self.max_per_conn = 0
+
+    def stats(self, open_conns):
+        return {"requests": dict(self.requests), "statuses": dict(self.statuses),
+                "tokens_issued": self.tokens_issued, "token_puts": self.token_puts,
+                "with_token": self.with_token, "without_token": self.without_token,
+                "unauthorized": self.unauthorized, "connections": self.connections,
+                "connections_open": open_conns, "faults_fired": self.faults_fired,
+                "max_requests_per_connection": self.max_per_conn}
+
+    def fault_for(self, method, path):
+        """The first rule matching the request (consuming one of its count), or None."""
+        for r in self.rules:
+            if r["count"] == 0:
+                continue
+            if r.get("method") and r["method"].upper() != method:
+                continue
+            if r["re"] is not None and not r["re"].search(path):
+                continue
+            if r["count"] > 0:
+                r["count"] -= 1
+            self.faults_fired += 1
+            return r
+        return None
+
+    def identity(self):
+        o = self.o
+        return {
+            "accountId": o.account_id, "architecture": "x86_64", "availabilityZone": o.az,
+            "billingProducts": None, "devpayProductCodes": None, "marketplaceProductCodes": None,
+            "imageId": "ami-0fake0000000000001", "instanceId": o.instance_id,
+            "instanceType": o.instance_type, "kernelId": None, "pendingTime": iso(time.time() - 3600),
+            "privateIp": o.private_ip, "ramdiskId": None, "region": o.region, "version": "2017-09-30",
+        }
+
+    def creds(self):
+        if self.creds_raw is not None:
+            return self.creds_raw
+        now = time.time()
+        c = {"Code": "Success", "LastUpdated": iso(now), "Type": "AWS-HMAC",
+             "AccessKeyId": "ASIAFAKEIMDS00000001",
+             "SecretAccessKey": "fakeSecretKeyFromIMDS/0000000000000000000",
+             "Token": "FakeSessionTokenFromIMDS" + "x" * 1000, "Expiration": iso(now + 6 * 3600)}
+        c.update(self.creds_over)
+        return json.dumps(c, indent=2)
+
+    def meta(self, path):
+        """(status, body) of an IMDS GET, after the token check."""
+        o = self.o
+        if path in self.paths:
+            return self.paths[path]
+        simple = {
+            "/latest/meta-data/instance-id": o.instance_id,
+            "/latest/meta-data/instance-type": o.instance_type,
+            "/latest/meta-data/local-hostname": o.local_hostname,
+            "/latest/meta-data/hostname": o.local_hostname,
+            "/latest/meta-data/local-ipv4": o.private_ip,
+            "/latest/meta-data/ami-id": "ami-0fake0000000000001",
+            "/latest/meta-data/placement/availability-zone": o.az,
+            "/latest/meta-data/placement/region": o.region,
+        }
+        if path in simple:
+            return 200, simple[path].encode()
+        if path in ("/latest/meta-data", "/latest/meta-data/"):
+            return 200, b"ami-id\nevents/\nhostname\niam/\ninstance-id\ninstance-type\n" \
+                        b"local-hostname\nlocal-ipv4\nplacement/\nspot/"
+        if path == "/latest/dynamic/instance-identity/document":
+            return 200, json.dumps(self.identity(), indent=2).encode()
+        if path == "/latest/meta-data/iam/security-credentials/" and o.role:
+            return 200, o.role.encode()
+        if o.role and path == "/latest/meta-data/iam/security-credentials/" + o.role:
+            return 200, self.creds().encode()
+        return 404, HTML_404.encode()
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.conns = set()
+        self.conns_lock = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def version_string(self):
+        return "EC2ws"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def setup(self):
+        super().setup()
+        self.served = 0
+        with self.server.conns_lock:
+            self.server.conns.add(self.connection)
+
+    def finish(self):
+        with self.server.conns_lock:
+            self.server.conns.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    # ---- plumbing ----
+
+    def body_in(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def send(self, status, body, ctype="text/plain", extra=()):
+        if isinstance(body, str):
+            body = body.encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in extra:
+                self.send_header(k, v)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+        self.status_sent = status
+
+    def json_out(self, obj, status=200):
+        self.send(status, json.dumps(obj), "application/json")
+
+    def wait_for_client_gone(self, seconds):
+        """Sleeps up to seconds; returns True early if the client closed the connection."""
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([self.connection], [], [], min(left, 0.5))
+            if r:
+                try:
+                    if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                        return True
+                except OSError:
+                    return True
+                # The client sent more (a pipelined request): keep waiting.
+                time.sleep(min(left, 0.05))
+
+    # ---- dispatch ----
+
+    def do_GET(self):
+        self.route()
+
+    def do_PUT(self):
+        self.route()
+
+    def do_POST(self):
+        self.route()
+
+    def do_DELETE(self):
+        self.route()
+
+    def do_PATCH(self):
+        self.route()
+
+    def do_HEAD(self):
+        self.route()
+
+    def route(self):
+        path = self.path.split("?", 1)[0]
+        body = self.body_in()
+        if path.startswith("/_fake/"):
+            return self.control(path, body)
+        t0 = time.monotonic()
+        st = self.server.state
+        self.status_sent = None
+        with st.lock:
+            key = f"{self.command} {path}"
+            st.requests[key] = st.requests.get(key, 0) + 1
+            if self.served == 0:
+                st.connections += 1
+            self.served += 1
+            st.max_per_conn = max(st.max_per_conn, self.served)
+            rule = st.fault_for(self.command, path)
+        if rule is None or rule["action"] == "stall":
+            if rule is not None:
+                if self.wait_for_client_gone(float(rule.get("seconds", 3600))):
+                    self.close_connection = True
+                    return self.note(path, None, t0)
+            self.imds(path)
+        else:
+            self.fault(rule)
+        self.note(path, self.status_sent, t0)
+
+    def note(self, path, status, t0):
+        st = self.server.state
+        with st.lock:
+            k = str(status) if status is not None else "none"
+            st.statuses[k] = st.statuses.get(k, 0) + 1
+        lf = self.server.log_file
+        if lf is not None:
+            tok = "token" if self.headers.get(TOKEN_HEADER) else "-"
+            lf.write(f"{self.command} {path} {status} {tok} {(time.monotonic() - t0) * 1000:.1f}\n")
+            lf.flush()
+
+    def fault(self, rule):
+        a = rule["action"]
+        if a == "drop":
+            self.close_connection = True
+        elif a == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+        elif a == "status":
+            extra = []
+            if rule.get("retry_after") is not None:
+                extra.append(("Retry-After", str(rule["retry_after"])))
+            code = int(rule.get("status", 503))
+            self.send(code, f"{code} fault injected by fake_imds\n", extra=extra)
+        elif a == "garbage":
+            self.send(200, b"\x00\xff\xfe<html>{{{ not what you asked for ]]\x01\x02\n")
+        elif a == "oversized":
+            self.send(200, b"A" * int(rule.get("size", 1 << 20)))
+        elif a == "truncate":
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                                 b"Content-Length: 100\r\n\r\n0123456789")
+                self.wfile.flush()
+            except OSError:
+                pass
+            self.status_sent = 200
+            self.close_connection = True
+        else:
+            self.send(500, f"fake_imds: unknown fault action {a!r}\n")
+
+    def imds(self, path):
+        st = self.server.state
+        if path == "/latest/api/token":
+            if self.command != "PUT":
+                return self.send(405, "405 - Method Not Allowed\n")
+            with st.lock:
+                st.token_puts += 1
+                put_status = st.put_status
+            if put_status:
+                return self.send(put_status, f"{put_status} - token request refused\n")
+            if self.headers.get("X-Forwarded-For") is not None:
+                return self.send(403, "403 - Forbidden\n")
+            ttl = (self.headers.get(TTL_HEADER) or "").strip()
+            if not ttl.isdigit() or not 1 <= int(ttl) <= MAX_TTL:
+                return self.send(400, "400 - Bad Request\n")
+            asked = int(ttl)
+            tok = "AQAEA" + secrets.token_urlsafe(40)
+            with st.lock:
+                granted = min(asked, st.max_ttl)
+                st.tokens[tok] = time.monotonic() + granted
+                st.tokens_issued += 1
+                echo = asked if st.hide_ttl else granted
+            return self.send(200, tok, extra=[(TTL_HEADER, str(echo))])
+        if self.command not in ("GET", "HEAD"):
+            return self.send(405, "405 - Method Not Allowed\n")
+        tok = self.headers.get(TOKEN_HEADER)
+        with st.lock:
+            if tok is not None:
+                st.with_token += 1
+                exp = st.tokens.get(tok)
+                ok = exp is not None and time.monotonic() < exp
+            else:
+                st.without_token += 1
+                ok = st.imds_v2 == "optional" or bool(st.put_status)
+            if not ok:
+                st.unauthorized += 1
+            else:
+                status, body = st.meta(path)
+        if not ok:
+            return self.send(401, "401 - Unauthorized\n")
+        ctype = "text/plain"
+        return self.send(status, body, ctype)
+
+    # ---- control ----
+
+    def control(self, path, body):
+        st = self.server.state
+        try:
+            req = json.loads(body.decode() or "{}") if body else {}
+        except ValueError as e:
+            return self.json_out({"error": f"bad JSON: {e}"}, 400)
+        if path == "/_fake/stats" and self.command == "GET":
+            with self.server.conns_lock:
+                n_open = len(self.server.conns) - 1
+            with st.lock:
+                return self.json_out(st.stats(n_open))
+        if self.command != "POST":
+            return self.json_out({"error": "control calls are POST (but GET /_fake/stats)"}, 405)
+        if path == "/_fake/notice":
+            with st.lock:
+                for k, p in NOTICE_PATHS.items():
+                    if k not in req:
+                        continue
+                    v = req[k]
+                    if v is None:
+                        st.paths.pop(p, None)
+                    else:
+                        st.paths[p] = (200, (v if isinstance(v, str) else json.dumps(v)).encode())
+            return self.json_out({"ok": True})
+        if path == "/_fake/path":
+            with st.lock:
+                if req.get("body") is None:
+                    st.paths.pop(req["path"], None)
+                else:
+                    st.paths[req["path"]] = (int(req.get("status", 200)), req["body"].encode())
+            return self.json_out({"ok": True})
+        if path == "/_fake/faults":
+            with st.lock:
+                if req.get("clear"):
+                    st.rules = []
+                for r in req.get("rules", []):
+                    r = dict(r)
+                    r["re"] = re.compile(r["path"]) if r.get("path") else None
+                    r["count"] = int(r.get("count", -1))
+                    st.rules.append(r)
+            return self.json_out({"ok": True, "rules": len(st.rules)})
+        if path == "/_fake/config":
+            with st.lock:
+                if "imds_v2" in req:
+                    st.imds_v2 = req["imds_v2"]
+                if "put_status" in req:
+                    st.put_status = req["put_status"]
+                if "max_ttl" in req:
+                    st.max_ttl = int(req["max_ttl"])
+                if "hide_ttl" in req:
+                    st.hide_ttl = bool(req["hide_ttl"])
+            return self.json_out({"ok": True})
+        if path == "/_fake/tokens":
+            with st.lock:
+                if req.get("revoke"):
+                    st.tokens.clear()
+            return self.json_out({"ok": True})
+        if path == "/_fake/creds":
+            with st.lock:
+                if "raw" in req:
+                    st.creds_raw = req["raw"]
+                else:
+                    st.creds_raw = None
+                    st.creds_over.update(req)
+            return self.json_out({"ok": True})
+        if path == "/_fake/reset":
+            with st.lock:
+                st.reset_stats()
+            return self.json_out({"ok": True})
+        if path == "/_fake/refuse":
+            secs = float(req.get("seconds", 1))
+            self.server.refuse(secs, self.connection)
+            self.close_connection = True
+            return self.json_out({"ok": True, "seconds": secs})
+        return self.json_out({"error": f"no control call {path}"}, 404)
+
+
+def serve(srv):
+    srv.serve_forever(poll_interval=0.1)
+
+
+def refuse(srv, seconds, keep):
+    """Stops listening, drops every connection but keep, and listens again after seconds."""
+    srv.shutdown()
+    addr = srv.server_address
+    srv.socket.close()
+    with srv.conns_lock:
+        for c in list(srv.conns):
+            if c is keep:
+                continue
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+    # Bound but not listening: connects are refused, and the port stays ours.
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(addr)
+    srv.socket = s
+
+    def later():
+        time.sleep(seconds)
+        srv.server_activate()
+        serve(srv)
+
+    threading.Thread(target=later, daemon=True).start()
+
+
+def main():
+    ap = argparse.ArgumentParser(description="fake EC2 instance metadata service (see the module docstring)")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--bind", default="127.0.0.1")
+    ap.add_argument("--imds-v2", choices=("required", "optional"), default="required")
+    ap.add_argument("--put-status", type=int, default=0)
+    ap.add_argument("--max-ttl", type=int, default=MAX_TTL)
+    ap.add_argument("--hide-ttl", action="store_true")
+    ap.add_argument("--instance-id", default="i-0fa1e0000000000001")
+    ap.add_argument("--instance-type", default="m5.large")
+    ap.add_argument("--local-hostname", default="ip-10-0-1-23.eu-west-1.compute.internal")
+    ap.add_argument("--private-ip", default="10.0.1.23")
+    ap.add_argument("--region", default="eu-west-1")
+    ap.add_argument("--az", default="eu-west-1b")
+    ap.add_argument("--account-id", default="123456789012")
+    ap.add_argument("--role", default="despotify-node-role")
+    ap.add_argument("--log")
+    opts = ap.parse_args()
+
+    srv = Server((opts.bind, opts.port), Handler)
+    srv.state = State(opts)
+    srv.log_file = open(opts.log, "a") if opts.log else None
+    srv.refuse = lambda secs, keep: refuse(srv, secs, keep)
+    port = srv.server_address[1]
+    if opts.port_file:
+        tmp = opts.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(str(port))
+        os.rename(tmp, opts.port_file)
+    threading.Thread(target=serve, args=(srv,), daemon=True).start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
