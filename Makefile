@@ -5,22 +5,25 @@ VERSION := $(shell cat VERSION)
 
 # Our modules, by layer (shared/DESIGN.md); every .c has its .h beside it.
 SRC_BASE  := src/log.c src/util.c
-SRC_IO    := src/url.c
-SRC_HTTP  :=
+SRC_IO    := src/url.c src/net.c src/tls.c
+SRC_HTTP  := src/http.c
 SRC_PURE  := src/ini.c src/json.c src/sigv4.c src/xml.c
 SRC_JOBS  := src/imds.c
 SRC_MAIN  := src/config.c
 SRCS      := $(SRC_BASE) $(SRC_IO) $(SRC_HTTP) $(SRC_PURE) $(SRC_JOBS) $(SRC_MAIN)
 # Generated at build time (trust anchors from Debian's ca-certificates).
-GEN_SRCS  :=
+GEN_SRCS  := build/gen/amazon_roots.c
+AMAZON_ROOTS := $(addprefix /usr/share/ca-certificates/mozilla/,Amazon_Root_CA_1.crt \
+	Amazon_Root_CA_2.crt Amazon_Root_CA_3.crt Amazon_Root_CA_4.crt \
+	Starfield_Services_Root_Certificate_Authority_-_G2.crt)
 
 # Unit tests: one program each, linked with every module but main.c.
 UNIT_TESTS := test/unit/test_ini.c test/unit/test_config.c test/unit/test_util.c \
-	test/unit/test_url.c test/unit/test_sigv4.c test/unit/test_xml.c \
+	test/unit/test_url.c test/unit/test_http.c test/unit/test_sigv4.c test/unit/test_xml.c \
 	test/unit/test_imds.c
 
 # The test probe: drives one module at a time against the fakes (test/e2e).
-PROBE_SRCS := test/probe/probe.c test/probe/probe_imds.c
+PROBE_SRCS := test/probe/probe.c test/probe/probe_http.c test/probe/probe_imds.c
 
 .DEFAULT_GOAL := all
 
@@ -85,6 +88,12 @@ $(SAN)/obj/gen_%.o: build/gen/%.c
 	@echo "  CC  $@"
 	$(Q)$(CC_SAN) $(CFLAGS_SAN) $(DEFS) $(INCS) -c -o $@ $<
 
+# The Amazon trust anchors, from Debian's ca-certificates through `brssl ta`.
+build/gen/amazon_roots.c: tools/gen_amazon_roots.sh build/host/bearssl/brssl $(AMAZON_ROOTS)
+	@mkdir -p $(@D)
+	@echo "  GEN $@"
+	$(Q)tools/gen_amazon_roots.sh build/host/bearssl/brssl $@ $(AMAZON_ROOTS)
+
 $(SAN)/libdespotify.a: $(OBJS_SAN)
 	@rm -f $@
 	$(Q)ar rcs $@ $^
@@ -109,6 +118,32 @@ san: $(SAN)/despotify $(SAN)/probe $(UNIT_BINS)
 # release binary for the scratch-root tests. The last line is "N passed, N failed".
 test: build/despotify san
 	/usr/bin/python3 test/run.py
+
+# `make fuzz`: libFuzzer targets build/fuzz/fuzz_NAME from test/fuzz/fuzz_NAME.c
+# (seed corpora in test/fuzz/corpus/NAME/), linked with every module but main.c
+# built with coverage instrumentation. Run one: build/fuzz/fuzz_http test/fuzz/corpus/http
+FUZZ_TARGETS := ini json url http
+FUZZ := build/fuzz
+CFLAGS_FUZZ := -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -pthread
+OBJS_FUZZ := $(SRCS:src/%.c=$(FUZZ)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(FUZZ)/obj/gen_%.o)
+
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ)/fuzz_%)
+
+$(FUZZ)/obj/%.o: src/%.c $(wildcard src/*.h) $(GEN_SRCS) | $(BEARSSL_DIR)/.verified
+	@mkdir -p $(@D)
+	@echo "  CC  $@"
+	$(Q)$(CC_SAN) $(CFLAGS_FUZZ) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
+$(FUZZ)/obj/gen_%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	$(Q)$(CC_SAN) $(CFLAGS_FUZZ) $(DEFS) $(INCS) -c -o $@ $<
+$(FUZZ)/libdespotify.a: $(OBJS_FUZZ)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+$(FUZZ)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ)/libdespotify.a $(SAN)/bearssl/libbearssl.a
+	@echo "  LD  $@"
+	$(Q)$(CC_SAN) $(CFLAGS_FUZZ) -fsanitize=fuzzer $(WARN) $(DEFS) $(INCS) -o $@ $< \
+		$(FUZZ)/libdespotify.a $(SAN)/bearssl/libbearssl.a
 
 clean:
 	rm -rf build

@@ -34,6 +34,9 @@
 #define HTTP_IDLE_REUSE_MS 50000        /* don't reuse a keep-alive connection idle longer */
 #define HTTP_MAX_INTERIM  8             /* 1xx responses skipped before the final one */
 
+/* TLS. */
+#define TLS_MAX_EE_CERT   (16 * 1024)   /* a server certificate checked against an IP address */
+
 /* JSON. */
 #define JSON_MAX_TOKENS   8192          /* tokens in one parsed document */
 #define JSON_MAX_DEPTH    64            /* nesting of objects and arrays */

@@ -148,7 +148,7 @@ struct http_chunked {
  * chunk (and trailers, skipped) have been consumed — bytes after
  * *consumed are then left untouched; 0 if more input is needed (all was
  * consumed); -1 on malformed input (including a chunk-size line over
- * HTTP_MAX_CHUNK_LINE bytes, trailers over HTTP_MAX_HEAD bytes or a size
+ * HTTP_MAX_CHUNK_LINE bytes with its line end, trailers over HTTP_MAX_HEAD bytes or a size
  * over 2^40). Feed it any split of the input: the result is the same.
  */
 int http_chunk_decode(struct http_chunked *st, char *buf, size_t *len, size_t *consumed);

@@ -2,9 +2,31 @@
 #include "url.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+/* How much of a bad URL an error message quotes: enough to recognise it, never a page. */
+#define URL_SHOW 96
+
+/* Formats "URL \"...\": reason" into err, quoting at most URL_SHOW bytes of s. */
+static void fail(char *err, size_t errlen, const char *s, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+fail(char *err, size_t errlen, const char *s, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(err, errlen, "URL \"%.*s%s\": ", URL_SHOW, s, strlen(s) > URL_SHOW ? "..." : "");
+	if (n < 0 || (size_t)n >= errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+}
 
 int
 url_parse(const char *s, struct url *u, char *err, size_t errlen)
@@ -16,7 +38,7 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 	memset(u, 0, sizeof *u);
 	for (p = s; *p != '\0'; p++) {
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p == 0x7f) {
-			snprintf(err, errlen, "URL \"%s\": contains white space or a control character", s);
+			fail(err, errlen, s, "contains white space or a control character");
 			return -1;
 		}
 	}
@@ -26,19 +48,19 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 	} else if (strncasecmp(s, "http://", 7) == 0) {
 		p = s + 7;
 	} else {
-		snprintf(err, errlen, "URL \"%s\": must start with http:// or https://", s);
+		fail(err, errlen, s, "must start with http:// or https://");
 		return -1;
 	}
 	host = p;
 	pathp = p + strcspn(p, "/?#");
 	if (memchr(host, '@', (size_t)(pathp - host)) != NULL) {
-		snprintf(err, errlen, "URL \"%s\": user information is not supported", s);
+		fail(err, errlen, s, "user information is not supported");
 		return -1;
 	}
 	if (*host == '[') {
 		hend = memchr(host, ']', (size_t)(pathp - host));
 		if (hend == NULL) {
-			snprintf(err, errlen, "URL \"%s\": unterminated IPv6 literal", s);
+			fail(err, errlen, s, "unterminated IPv6 literal");
 			return -1;
 		}
 		host++;
@@ -46,7 +68,7 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 		p = hend + 1;
 		u->host_is_ipv6 = 1;
 		if (hlen == 0 || strspn(host, "0123456789abcdefABCDEF:.") < hlen) {
-			snprintf(err, errlen, "URL \"%s\": malformed IPv6 literal", s);
+			fail(err, errlen, s, "malformed IPv6 literal");
 			return -1;
 		}
 	} else {
@@ -56,32 +78,32 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 		hlen = (size_t)(hend - host);
 		p = hend;
 		if (strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") < hlen) {
-			snprintf(err, errlen, "URL \"%s\": bad character in host name", s);
+			fail(err, errlen, s, "bad character in host name");
 			return -1;
 		}
 	}
 	if (hlen == 0) {
-		snprintf(err, errlen, "URL \"%s\": no host", s);
+		fail(err, errlen, s, "no host");
 		return -1;
 	}
 	if (hlen >= sizeof u->host) {
-		snprintf(err, errlen, "URL \"%s\": host longer than %zu bytes", s, sizeof u->host - 1);
+		fail(err, errlen, s, "host longer than %zu bytes", sizeof u->host - 1);
 		return -1;
 	}
 	memcpy(u->host, host, hlen);
 	if (p < pathp) {
 		if (*p != ':' || p + 1 == pathp) {
-			snprintf(err, errlen, "URL \"%s\": malformed port", s);
+			fail(err, errlen, s, "malformed port");
 			return -1;
 		}
 		for (p++; p < pathp; p++) {
 			if (!isdigit((unsigned char)*p) || (port = port * 10 + (*p - '0')) > 65535) {
-				snprintf(err, errlen, "URL \"%s\": bad port", s);
+				fail(err, errlen, s, "bad port");
 				return -1;
 			}
 		}
 		if (port == 0) {
-			snprintf(err, errlen, "URL \"%s\": bad port", s);
+			fail(err, errlen, s, "bad port");
 			return -1;
 		}
 		u->port = (int)port;
@@ -89,7 +111,7 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 		u->port = u->tls ? 443 : 80;
 	}
 	if (strchr(pathp, '#') != NULL) {
-		snprintf(err, errlen, "URL \"%s\": fragments are not supported", s);
+		fail(err, errlen, s, "fragments are not supported");
 		return -1;
 	}
 	if (*pathp == '\0') {
@@ -100,7 +122,7 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 		if (*pathp == '?')
 			u->path[off++] = '/';
 		if (plen + off >= sizeof u->path) {
-			snprintf(err, errlen, "URL \"%s\": path longer than %zu bytes", s, sizeof u->path - 1);
+			fail(err, errlen, s, "path longer than %zu bytes", sizeof u->path - 1);
 			return -1;
 		}
 		memcpy(u->path + off, pathp, plen + 1);

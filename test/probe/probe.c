@@ -16,6 +16,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 } drivers[] = {
 	/* one line per module driver */
+	{ "http", probe_http },
 	{ "imds", probe_imds },
 	{ NULL, NULL },
 };
