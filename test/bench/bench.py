@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""make bench: despotify's size, memory and speed, measured in one run
+against the fakes on 127.0.0.1, printed as one table. Not a test: it asserts
+nothing, it reports (targets in the last column).
+
+  --quick     fewer polls and a smaller mass interruption (for a smoke run)
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "test", "lib"))
+os.environ.setdefault("DESPOTIFY_ROOT", ROOT)
+
+import cluster  # noqa: E402
+from cluster import Cluster  # noqa: E402
+
+BIN = cluster.binary("release")
+rows = []
+
+
+def row(what, value, target=""):
+    rows.append((what, value, target))
+    print(f"  {what}: {value}", file=sys.stderr, flush=True)
+
+
+def proc_status(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])  # kB
+    return None
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    hz = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / hz
+
+
+def polls(c):
+    st = c.imds.stats()["requests"]
+    return sum(v for k, v in st.items() if "spot/instance-action" in k)
+
+
+def bench_idle(tmp, n_polls):
+    """Peak RSS and CPU per poll over n_polls polls (IMDSv2, keep-alive)."""
+    c = Cluster(tmp)
+    try:
+        d = c.start(kind="release", poll_interval="0.001", level="WARNING")
+        d.wait_for(r"", 1)
+        deadline = time.monotonic() + 120
+        while polls(c) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cpu0, p0 = cpu_seconds(d.proc.pid), polls(c)
+        while polls(c) < p0 + n_polls and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cpu1, p1 = cpu_seconds(d.proc.pid), polls(c)
+        hwm = proc_status(d.proc.pid, "VmHWM")
+        stats = c.imds.stats()
+        n = p1 - p0
+        row("peak RSS idle (VmHWM after %d polls)" % p1, f"{hwm / 1024:.2f} MiB", "< 2 MiB")
+        row("CPU time per poll (IMDSv2, keep-alive)", f"{(cpu1 - cpu0) / max(n, 1) * 1e6:.0f} µs "
+            f"({n} polls, {stats['connections']} connection(s), {stats['tokens_issued']} token(s))", "")
+    finally:
+        c.stop()
+
+
+def drain_times(c, t_notice):
+    st = c.k8s.state(c.node)
+    log = st["request_log"]
+    cordon = [r["t"] for r in log if r["m"] == "PATCH" and "/nodes/" in r["path"]]
+    evs = [e["t"] for e in st["evictions"]]
+    return (min(cordon) - t_notice if cordon else None,
+            max(evs) - t_notice if evs else None, len(evs))
+
+
+def bench_drain(tmp, latency_ms, concurrency, pods=110):
+    c = Cluster(tmp, k8s_args=["--latency-ms", str(latency_ms)])
+    try:
+        c.k8s.generate(c.node, pods, mix=False)
+        d = c.start(kind="release", poll_interval="0.1", eviction_concurrency=str(concurrency),
+                    level="WARNING")
+        d.wait_for(r"", 1)
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        c.notice_in(110)
+        # Seen: the first poll after t0 (poll interval 0.1 s); the fake's times are
+        # on the same monotonic clock as ours.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            _, last, n = drain_times(c, t0)
+            if n >= pods:
+                break
+            time.sleep(0.1)
+        cordon, last, n = drain_times(c, t0)
+        hwm = proc_status(d.proc.pid, "VmHWM")
+        return cordon, last, n, hwm
+    finally:
+        c.stop()
+
+
+def bench_kubectl(tmp, latency_ms, pods=110):
+    kubectl = shutil.which("kubectl")
+    if not kubectl:
+        return None
+    c = Cluster(tmp, k8s_args=["--latency-ms", str(latency_ms)])
+    try:
+        c.k8s.generate(c.node, pods, mix=False)
+        kc = c.k8s.kubeconfig(os.path.join(tmp, "kubeconfig"), cluster.K8S_TOKEN)
+        t0 = time.monotonic()
+        subprocess.run([kubectl, "--kubeconfig", kc, "drain", c.node, "--ignore-daemonsets",
+                        "--delete-emptydir-data", "--force", "--timeout=120s"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        cordon, last, n = drain_times(c, t0)
+        return cordon, last, n
+    finally:
+        c.stop()
+
+
+def bench_mass(tmp, nodes, pods, rate):
+    """nodes despotify processes, one node of `pods` pods each, one API server
+    answering 429 past `rate` requests per second."""
+    c = Cluster(tmp, k8s_args=["--rate-limit", str(rate)], seed_node=False)
+    procs = []
+    try:
+        names = [f"mass-{i:03d}" for i in range(nodes)]
+        for n in names:
+            c.k8s.node(n)
+            c.k8s.generate(n, pods, mix=False, prefix=n)
+        ini = c.ini(name="mass.ini", poll_interval="0.5", level="WARNING", detach_from_asg="false",
+                    events="false", eviction_concurrency="4")
+        for i, n in enumerate(names):
+            env = c.env(NODE_NAME=n)
+            procs.append(cluster.Despotify([BIN, "-c", ini], env, os.path.join(tmp, f"mass-{i}.log")))
+        time.sleep(3)
+        t0 = time.monotonic()
+        c.notice_in(110)
+        total = nodes * pods
+        deadline = time.monotonic() + 240
+        done = 0
+        while time.monotonic() < deadline:
+            st = c.k8s.state()
+            done = st.get("evictions", 0) if isinstance(st.get("evictions"), int) else 0
+            if done >= total:
+                break
+            time.sleep(0.5)
+        elapsed = time.monotonic() - t0
+        errors = 0
+        summaries = 0
+        for p in procs:
+            t = p.text()
+            summaries += t.count("summary:")
+            errors += t.count(" ERROR ")
+        return elapsed, done, total, errors, summaries
+    finally:
+        for p in procs:
+            p.stop()
+        c.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    if not os.access(BIN, os.X_OK):
+        sys.exit("make bench: build/despotify is missing")
+    n_polls = 200 if args.quick else 1000
+    mass_nodes = 20 if args.quick else 200
+    tmp = tempfile.mkdtemp(prefix="despotify-bench-")
+    try:
+        row("stripped binary size", f"{os.path.getsize(BIN) / 1024:.0f} KiB "
+            f"({os.path.getsize(BIN)} bytes)", "< 250 KB")
+        bench_idle(os.path.join(tmp, "idle"), n_polls)
+        results = {}
+        for lat in (0, 30):
+            for conc in (1, 16):
+                sub = os.path.join(tmp, f"drain-{lat}-{conc}")
+                os.makedirs(sub)
+                cordon, last, n, hwm = bench_drain(sub, lat, conc)
+                results[(lat, conc)] = last
+                row(f"110-pod drain, {lat} ms API latency, concurrency {conc}: notice -> cordoned / "
+                    f"last eviction sent", f"{cordon:.3f} s / {last:.3f} s ({n} evictions)",
+                    "last < 0.5 s at 30 ms, conc 16" if (lat, conc) == (30, 16) else "")
+                if (lat, conc) == (30, 16):
+                    row("peak RSS during the 110-pod drain (VmHWM)", f"{hwm / 1024:.2f} MiB", "< 4 MiB")
+        sub = os.path.join(tmp, "kubectl")
+        os.makedirs(sub)
+        k = bench_kubectl(sub, 30)
+        if k:
+            kc, kl, kn = k
+            ours = results[(30, 16)]
+            row("kubectl drain, same 110 pods at 30 ms: start -> last eviction sent",
+                f"{kl:.3f} s ({kn} evictions); despotify is {kl / ours:.1f}x faster", "faster than kubectl")
+        else:
+            row("kubectl drain", "kubectl not installed", "")
+        sub = os.path.join(tmp, "mass")
+        os.makedirs(sub)
+        el, done, total, errors, summaries = bench_mass(sub, mass_nodes, 30, 400)
+        row(f"mass interruption: {mass_nodes} nodes x 30 pods, API 429s past 400 req/s",
+            f"{el:.1f} s until {done}/{total} pods evicted; {errors} errors; "
+            f"{summaries}/{mass_nodes} summaries", "every pod, no errors")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    w1 = max(len(r[0]) for r in rows)
+    w2 = max(len(r[1]) for r in rows)
+    print()
+    print(f"{'measure':<{w1}} | {'value':<{w2}} | target")
+    print(f"{'-' * w1}-|-{'-' * w2}-|-------")
+    for what, value, target in rows:
+        print(f"{what:<{w1}} | {value:<{w2}} | {target}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The FROM-scratch image, proven without a Docker engine: the release
+binary (musl, static) runs under chroot in a directory holding only what
+Dockerfile.scratch puts in the image (the binary and despotify.ini) plus
+what Kubernetes mounts into a pod (the service-account token and CA, and
+/etc/hosts), as the image's non-root user, through a whole notice. There is
+no /dev (so no /dev/urandom), no /lib, no /etc/ssl, no shell."""
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+import unittest
+
+import cluster
+from cluster import ACCESS_KEY, SECRET_KEY, Cluster
+
+RELEASE = cluster.binary("release")
+SA = "var/run/secrets/kubernetes.io/serviceaccount"
+USER = "65532:65532"
+
+
+def can_chroot():
+    return os.geteuid() == 0 and shutil.which("chroot") is not None
+
+
+@unittest.skipUnless(can_chroot(), "needs root and chroot(8)")
+class ScratchRoot(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="despotify-scratch-")
+        os.chmod(self.tmp, 0o755)
+        self.root = os.path.join(self.tmp, "root")
+        os.makedirs(self.root)
+        # The image: exactly what Dockerfile.scratch copies.
+        shutil.copy(RELEASE, os.path.join(self.root, "despotify"))
+        shutil.copy(os.path.join(os.environ["DESPOTIFY_ROOT"], "despotify.ini"),
+                    os.path.join(self.root, "despotify.ini"))
+        os.chmod(os.path.join(self.root, "despotify"), 0o755)
+        os.chmod(os.path.join(self.root, "despotify.ini"), 0o644)
+        self.c = None
+
+    def tearDown(self):
+        if self.c:
+            self.c.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_binary_is_static_and_runs_in_an_empty_root(self):
+        out = subprocess.run(["file", "-L", RELEASE], capture_output=True, text=True, timeout=30).stdout
+        self.assertIn("statically linked", out)
+        self.assertNotIn("interpreter", out)
+        p = subprocess.run(["chroot", "--userspec", USER, self.root, "/despotify", "-V"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"^despotify ")
+        p = subprocess.run(["chroot", "--userspec", USER, self.root, "/despotify", "-n",
+                            "-c", "/despotify.ini"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(sorted(os.listdir(self.root)), ["despotify", "despotify.ini"])
+
+    def test_whole_notice_in_scratch_root(self):
+        self.c = c = Cluster(self.tmp)
+        made = c.k8s.generate(c.node, 12, mix=True)
+        # What Kubernetes mounts into the pod.
+        sa = os.path.join(self.root, SA)
+        os.makedirs(sa)
+        shutil.copy(c.token_file, os.path.join(sa, "token"))
+        shutil.copy(c.pki["ca"], os.path.join(sa, "ca.crt"))
+        os.makedirs(os.path.join(self.root, "etc"))
+        with open(os.path.join(self.root, "etc", "hosts"), "w") as f:
+            f.write("127.0.0.1 localhost\n")
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            for n in dirnames:
+                os.chmod(os.path.join(dirpath, n), 0o755)
+            for n in filenames:
+                p = os.path.join(dirpath, n)
+                os.chmod(p, os.stat(p).st_mode | stat.S_IROTH)
+        port = c.k8s.url.rsplit(":", 1)[1]
+        env = {
+            # As the DaemonSet's pod sees it: the in-cluster variables and the downward API.
+            "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": port,
+            "NODE_NAME": c.node, "POD_NAME": "despotify-abcde", "POD_NAMESPACE": "kube-system",
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": c.imds.url,
+            "AWS_ENDPOINT_URL_AUTO_SCALING": c.aws.url, "AWS_REGION": "us-east-1",
+            "AWS_CA_BUNDLE": "/" + SA + "/ca.crt",
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "DESPOTIFY_POLL_INTERVAL": "0.2", "DESPOTIFY_PDB_RETRY_INTERVAL": "1",
+        }
+        d = cluster.Despotify(["chroot", "--userspec", USER, self.root, "/despotify",
+                               "-c", "/despotify.ini"], env, os.path.join(self.tmp, "scratch.log"))
+        c.procs.append(d)
+        d.wait_for(r"watching instance", 60)
+        c.notice_in(100)
+        d.wait_for(r"summary: ", 90)
+        st = c.k8s.state(c.node)
+        self.assertTrue(st["node"]["spec"].get("unschedulable"))
+        want = set(made["evictable"] + made["bare"] + made["emptydir"] + made["statefulset"])
+        got = {f"{e['namespace']}/{e['name']}" for e in st["evictions"] if e["status"] in (200, 201)}
+        self.assertEqual(want, got & want)
+        self.assertEqual(len(c.aws.calls("DetachInstances")), 1)
+        self.assertRegex(d.text(), r"summary: .* 0 left.*ASG: detached")
+        self.assertTrue(d.alive())
+
+
+if __name__ == "__main__":
+    unittest.main()
