@@ -573,13 +573,16 @@ token_fetch(struct imds *m, int64_t deadline_ms, char *err, size_t errlen)
 	return -1;
 }
 
-/* Whether a GET should carry a token, getting one first if needed. */
+/*
+ * Gets a token first if one is due (or, with force, after a 401: the token
+ * was revoked, or IMDS started to require tokens while we were on IMDSv1).
+ */
 static int
-token_ensure(struct imds *m, int64_t deadline_ms, char *err, size_t errlen)
+token_ensure(struct imds *m, int force, int64_t deadline_ms, char *err, size_t errlen)
 {
-	if (m->version == IMDS_V1 || m->use_v1)
+	if (m->version == IMDS_V1)
 		return 0;
-	if (m->token_len > 0 && util_now_ms() < m->token_renew_ms)
+	if (!force && (m->use_v1 || (m->token_len > 0 && util_now_ms() < m->token_renew_ms)))
 		return 0;
 	return token_fetch(m, deadline_ms, err, errlen);
 }
@@ -599,7 +602,7 @@ get(struct imds *m, const struct url *u, const char *url_str, int on_imds,
 	if (token_fault != NULL)
 		*token_fault = 0;
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (on_imds && token_ensure(m, deadline_ms, err, errlen) < 0) {
+		if (on_imds && token_ensure(m, attempt > 0, deadline_ms, err, errlen) < 0) {
 			if (token_fault != NULL)
 				*token_fault = 1;
 			return -1;
@@ -609,9 +612,6 @@ get(struct imds *m, const struct url *u, const char *url_str, int on_imds,
 		if (m->resp.status != 401 || !on_imds || m->version == IMDS_V1 || attempt > 0)
 			return 0;
 		log_debug(m->lg, "imds: GET %s: HTTP 401; getting a new token", url_str);
-		wipe(m->token, sizeof m->token);
-		m->token_len = 0;
-		m->use_v1 = 0;
 	}
 	return 0;
 }

@@ -3,7 +3,7 @@
  *
  *   probe imds [options] facts
  *   probe imds [options] creds
- *   probe imds [options] poll [--count N] [--interval-ms MS | --backoff]
+ *   probe imds [options] poll [--count N] [--interval-ms MS | --backoff | --step]
  *
  * Options:
  *   --base URL            imds_base (default http://169.254.169.254)
@@ -26,6 +26,8 @@
  *           "poll N: none delay_ms=D" / "poll N: fault delay_ms=D"
  *           and at the end "summary polls=N notices=N none=N faults=N connects=N tokens=N
  *           cpu_us=N cpu_us_per_poll=X wall_ms=N"
+ *   poll --step waits for a line on stdin before each poll (end of input ends the run), so a
+ *   test can change the fake between polls; --backoff sleeps imds_delay_ms between polls.
  * Exit status: 0 if the command worked (poll: always, its results are in the lines), 1 if
  * facts or creds failed (the reason on stderr), 2 on usage errors.
  */
@@ -44,7 +46,7 @@ usage(void)
 	fprintf(stderr, "usage: probe imds [--base URL] [--version auto|v2|v1] [--notice-url U] "
 	    "[--action-url U] [--rebalance-url U] [--poll-interval-ms N] [--timeout-ms N] "
 	    "[--instance-id ID] [--private-ip IP] [--facts] [--level L] facts|creds|"
-	    "poll [--count N] [--interval-ms MS | --backoff]\n");
+	    "poll [--count N] [--interval-ms MS | --backoff | --step]\n");
 	return 2;
 }
 
@@ -62,7 +64,7 @@ static int
 do_poll(struct imds *m, int argc, char **argv, int64_t timeout_ms)
 {
 	long count = 1, interval = -1, i, notices = 0, nones = 0, faults = 0;
-	int backoff = 0;
+	int backoff = 0, step = 0;
 	int64_t c0, w0, cpu;
 	int j;
 
@@ -73,6 +75,8 @@ do_poll(struct imds *m, int argc, char **argv, int64_t timeout_ms)
 			interval = strtol(argv[++j], NULL, 10);
 		else if (strcmp(argv[j], "--backoff") == 0)
 			backoff = 1;
+		else if (strcmp(argv[j], "--step") == 0)
+			step = 1;
 		else
 			return usage();
 	}
@@ -80,9 +84,16 @@ do_poll(struct imds *m, int argc, char **argv, int64_t timeout_ms)
 	w0 = util_now_ms();
 	for (i = 1; i <= count; i++) {
 		struct imds_notice n;
-		char ts[32];
-		int r = imds_poll(m, &n, util_now_ms() + timeout_ms);
-		int64_t delay = imds_delay_ms(m);
+		char ts[32], line[64];
+		int64_t delay;
+		int r;
+
+		if (step && fgets(line, sizeof line, stdin) == NULL) {
+			count = i - 1;
+			break;
+		}
+		r = imds_poll(m, &n, util_now_ms() + timeout_ms);
+		delay = imds_delay_ms(m);
 
 		if (r == 1) {
 			notices++;
@@ -99,7 +110,7 @@ do_poll(struct imds *m, int argc, char **argv, int64_t timeout_ms)
 			printf("poll %ld: fault delay_ms=%lld\n", i, (long long)delay);
 		}
 		fflush(stdout);
-		if (i < count)
+		if (i < count && !step)
 			util_sleep_ms(backoff ? delay : interval >= 0 ? interval : 0);
 	}
 	cpu = cpu_us() - c0;
