@@ -8,7 +8,7 @@ SRC_BASE  := src/log.c src/util.c
 SRC_IO    := src/url.c src/net.c src/tls.c
 SRC_HTTP  := src/http.c
 SRC_PURE  := src/ini.c src/json.c src/sigv4.c src/xml.c
-SRC_JOBS  := src/imds.c
+SRC_JOBS  := src/imds.c src/aws.c
 SRC_MAIN  := src/config.c
 SRCS      := $(SRC_BASE) $(SRC_IO) $(SRC_HTTP) $(SRC_PURE) $(SRC_JOBS) $(SRC_MAIN)
 # Generated at build time (trust anchors from Debian's ca-certificates).
@@ -23,7 +23,7 @@ UNIT_TESTS := test/unit/test_ini.c test/unit/test_config.c test/unit/test_util.c
 	test/unit/test_imds.c
 
 # The test probe: drives one module at a time against the fakes (test/e2e).
-PROBE_SRCS := test/probe/probe.c test/probe/probe_http.c test/probe/probe_imds.c
+PROBE_SRCS := test/probe/probe.c test/probe/probe_http.c test/probe/probe_imds.c test/probe/probe_aws.c
 
 .DEFAULT_GOAL := all
 

@@ -18,6 +18,7 @@ static const struct {
 	/* one line per module driver */
 	{ "http", probe_http },
 	{ "imds", probe_imds },
+	{ "aws", probe_aws },
 	{ NULL, NULL },
 };
 

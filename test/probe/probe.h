@@ -5,4 +5,5 @@
 /* Each returns the probe's exit status: 0 success, 1 failure, 2 usage. */
 int probe_http(int argc, char **argv);
 int probe_imds(int argc, char **argv);
+int probe_aws(int argc, char **argv);
 #endif
