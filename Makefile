@@ -8,7 +8,7 @@ SRC_BASE  := src/log.c src/util.c
 SRC_IO    := src/url.c src/net.c src/tls.c
 SRC_HTTP  := src/http.c
 SRC_PURE  := src/ini.c src/json.c src/sigv4.c src/xml.c
-SRC_JOBS  := src/imds.c src/aws.c
+SRC_JOBS  := src/imds.c src/aws.c src/k8s.c src/drain.c
 SRC_MAIN  := src/config.c
 SRCS      := $(SRC_BASE) $(SRC_IO) $(SRC_HTTP) $(SRC_PURE) $(SRC_JOBS) $(SRC_MAIN)
 # Generated at build time (trust anchors from Debian's ca-certificates).
@@ -20,10 +20,10 @@ AMAZON_ROOTS := $(addprefix /usr/share/ca-certificates/mozilla/,Amazon_Root_CA_1
 # Unit tests: one program each, linked with every module but main.c.
 UNIT_TESTS := test/unit/test_ini.c test/unit/test_config.c test/unit/test_util.c \
 	test/unit/test_url.c test/unit/test_http.c test/unit/test_sigv4.c test/unit/test_xml.c \
-	test/unit/test_imds.c
+	test/unit/test_imds.c test/unit/test_k8s.c
 
 # The test probe: drives one module at a time against the fakes (test/e2e).
-PROBE_SRCS := test/probe/probe.c test/probe/probe_http.c test/probe/probe_imds.c test/probe/probe_aws.c
+PROBE_SRCS := test/probe/probe.c test/probe/probe_http.c test/probe/probe_imds.c test/probe/probe_aws.c test/probe/probe_k8s.c
 
 .DEFAULT_GOAL := all
 

@@ -66,4 +66,33 @@
 #define IMDS_MAX_SESSION_TOKEN AWS_MAX_TOKEN /* a role credential's session token */
 #define IMDS_BACKOFF_MAX_MS 10000       /* longest wait between failing polls (notices give 120 s) */
 
+/* Kubernetes API (k8s.c, drain.c). */
+#define K8S_MAX_NS        64            /* a namespace: a DNS label, 63 bytes */
+#define K8S_MAX_NAME      254           /* a pod or node name: a DNS subdomain, 253 bytes */
+#define K8S_MAX_UID       64            /* an object uid (36 bytes in practice) */
+#define K8S_MAX_RV        64            /* a resourceVersion */
+#define K8S_MAX_TAINT_KEY 318           /* "prefix/name": 253 + 1 + 63 */
+#define K8S_MAX_TAINT_VALUE 64          /* a label value: 63 bytes */
+#define K8S_MAX_TAINTS    64            /* taints on one node (the patch keeps them all) */
+#define K8S_MAX_BODY      (1024 * 1024) /* one Node or one PodList page */
+#define K8S_MAX_TOKENS    16384         /* JSON tokens in one Node or PodList page */
+#define K8S_MAX_SMALL_BODY (64 * 1024)  /* an eviction, deletion (the whole pod) or event response */
+#define K8S_MAX_SMALL_TOKENS 512        /* JSON tokens in one such response */
+#define K8S_MAX_REQ_BODY  (64 * 1024)   /* a node patch (it carries every existing taint) */
+#define K8S_MAX_CONTINUE  1024          /* a list continue token */
+#define K8S_LIST_LIMIT    50            /* pods asked for in the first page; later pages adapt */
+#define K8S_MAX_PODS      4096          /* pods on one node tracked by a drain */
+#define K8S_MAX_EVENT_MSG 1024          /* the message of one Event */
+#define K8S_EVENT_TIMEOUT_MS 2000       /* an Event is best effort: never waited on longer */
+#define K8S_EVENT_PAUSE_MS 10000        /* after a failed Event, the next ones are dropped this long */
+#define K8S_RETRY_MIN_MS  200           /* first backoff after a transient fault */
+#define K8S_RETRY_MAX_MS  5000          /* longest backoff between tries of one request */
+#define K8S_GRACE_MARGIN_MS 5000        /* eviction grace ends this long before the deadline */
+#define K8S_WAIT_POLL_MS  1500          /* re-list period while waiting for evicted pods to go */
+#define K8S_REQUEST_TIMEOUT_MS 10000   /* one API request, so that a hung one is retried in time */
+#define K8S_REPORT_RESERVE_MS 1000     /* a drain stops this long before its deadline to report */
+#define DRAIN_MAX_LEFT    32            /* names of pods left kept in a drain result */
+#define DRAIN_MAX_WORKERS 64            /* eviction_concurrency is capped here */
+#define DRAIN_WORKER_STACK (256 * 1024) /* stack of one eviction thread */
+
 #endif

@@ -19,6 +19,7 @@ static const struct {
 	{ "http", probe_http },
 	{ "imds", probe_imds },
 	{ "aws", probe_aws },
+	{ "k8s", probe_k8s },
 	{ NULL, NULL },
 };
 

@@ -6,4 +6,5 @@
 int probe_http(int argc, char **argv);
 int probe_imds(int argc, char **argv);
 int probe_aws(int argc, char **argv);
+int probe_k8s(int argc, char **argv);
 #endif
