@@ -702,6 +702,8 @@ body_put(struct http_response *resp, const char *p, size_t n, const char *peer, 
 {
 	size_t max = resp->body_cap > 0 ? resp->body_cap - 1 : 0;
 
+	if (n == 0)
+		return 0;
 	if (n > max - resp->body_len) {
 		snprintf(err, errlen, "%s: response body over %zu bytes", peer, max);
 		return -1;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bearssl.h"
 #include "bounds.h"
@@ -306,17 +307,27 @@ tls_config_add_pem(struct tls_config *tc, const char *pem, size_t len, char *err
 	return add_pem(tc, pem, len, "CA certificates", err, errlen);
 }
 
-/* Reads a PEM file into a fresh buffer (freed by the caller) of at most FILE_MAX_PEM bytes. */
+/*
+ * Reads a PEM file of at most FILE_MAX_PEM bytes into a fresh buffer (freed
+ * by the caller). The buffer is sized from the file's size, with room for
+ * it to grow a little before the read, rather than always at the bound.
+ */
 static char *
 read_pem(const char *path, size_t *len, char *err, size_t errlen)
 {
-	char *buf = malloc(FILE_MAX_PEM + 1);
+	struct stat st;
+	size_t cap = FILE_MAX_PEM + 1;
+	char *buf;
+
+	if (stat(path, &st) == 0 && st.st_size >= 0 && (uint64_t)st.st_size < FILE_MAX_PEM - 65536)
+		cap = (size_t)st.st_size + 65536 + 1;
+	buf = malloc(cap);
 
 	if (buf == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
-	if (util_read_file(path, buf, FILE_MAX_PEM + 1, len, err, errlen) < 0) {
+	if (util_read_file(path, buf, cap, len, err, errlen) < 0) {
 		free(buf);
 		return NULL;
 	}

@@ -3,6 +3,7 @@
 with the test PKI of test/lib/pki.py."""
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -16,6 +17,26 @@ PROBE = os.path.join(ROOT, "build", "asan", "probe")
 VERSION = open(os.path.join(ROOT, "VERSION")).read().strip()
 PROXY_VARS = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY",
               "all_proxy", "ALL_PROXY")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, proc, timeout=10):
+    """Waits until something listens on port (False if proc died or time ran out)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
 
 
 class Result:
@@ -399,6 +420,38 @@ class TlsTest(HttpTestBase):
         r = self.ok("--ca", self.pki["ca"], "--repeat", "2", "--pause-ms", "1000", "GET", s.url("/hello"))
         self.assertEqual(r.statuses, [200, 200])
         self.assertEqual(r.connects, 2)
+
+    def test_session_resumed_on_reconnect(self):
+        # openssl s_server -www answers HTTP/1.0 and closes, and says on its
+        # page whether the handshake was "New" or "Reused".
+        for _ in range(5):
+            port = free_port()
+            srv = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}",
+                                    "-cert", self.p("server.crt"), "-key", self.p("server.key"),
+                                    "-www", "-quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                if not wait_port(port, srv):
+                    continue
+                r = self.ok("--ca", self.pki["ca"], "--repeat", "3", "GET", f"https://127.0.0.1:{port}/")
+                self.assertEqual(r.connects, 3)
+                self.assertEqual(r.out.count("New, TLSv1.2"), 1, r)
+                self.assertEqual(r.out.count("Reused, TLSv1.2"), 2, r)
+                return
+            finally:
+                srv.kill()
+                srv.wait(10)
+        self.fail("openssl s_server did not start")
+
+    def test_dns_name(self):
+        # "localhost" goes through the resolver (it may yield ::1 first, where
+        # nothing listens: the next address is tried) and is checked as a DNS name.
+        s = self.tls_server()
+        r = self.ok("--ca", self.pki["ca"], "GET", s.url("/hello", host="localhost"))
+        self.assertEqual(r.bodies, ["hello"])
+        w = self.tls_server("wrongname.crt", "wrongname.key")
+        self.fails("--ca", self.pki["ca"], "GET", w.url("/hello", host="localhost"),
+                   want="certificate does not match host localhost")
+        self.fails("GET", "http://no-such-host.invalid/", want="resolve no-such-host.invalid")
 
     def test_tls_stalled_handshake(self):
         # A server that accepts and never answers the ClientHello.
