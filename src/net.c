@@ -7,11 +7,15 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "util.h"
 
 #ifndef MSG_NOSIGNAL
@@ -88,6 +92,117 @@ connect_one(const struct addrinfo *ai, int64_t deadline_ms, char *why, size_t wh
 	return fd;
 }
 
+/*
+ * getaddrinfo has no time-out of its own (the resolver's may be many
+ * seconds), so a name is resolved in a detached thread while the caller
+ * waits no longer than its deadline. Whichever of the two finishes last
+ * frees the job.
+ */
+struct resolve_job {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int refs;                   /* the caller and the thread */
+	int done, rc, syserr;
+	struct addrinfo *res;
+	char host[URL_MAX_HOST + 1];
+	char port[8];
+};
+
+#define RESOLVE_TIMEOUT (-1000)   /* not an EAI_ code */
+
+static void
+job_unref(struct resolve_job *j)
+{
+	int left;
+
+	pthread_mutex_lock(&j->mu);
+	left = --j->refs;
+	pthread_mutex_unlock(&j->mu);
+	if (left > 0)
+		return;
+	if (j->res != NULL)
+		freeaddrinfo(j->res);
+	pthread_cond_destroy(&j->cv);
+	pthread_mutex_destroy(&j->mu);
+	free(j);
+}
+
+static void *
+resolve_thread(void *arg)
+{
+	struct resolve_job *j = arg;
+	struct addrinfo hints, *res = NULL;
+	int rc;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+	rc = getaddrinfo(j->host, j->port, &hints, &res);
+	pthread_mutex_lock(&j->mu);
+	j->rc = rc;
+	j->syserr = errno;
+	j->res = res;
+	j->done = 1;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	job_unref(j);
+	return NULL;
+}
+
+/* Resolves host:port before deadline_ms. Returns 0, an EAI_ code or RESOLVE_TIMEOUT. */
+static int
+resolve(const char *host, const char *port, int64_t deadline_ms, struct addrinfo **res)
+{
+	struct resolve_job *j;
+	pthread_condattr_t ca;
+	pthread_attr_t ta;
+	pthread_t t;
+	int rc, started;
+
+	if (strlen(host) >= sizeof j->host || (j = calloc(1, sizeof *j)) == NULL)
+		return EAI_MEMORY;
+	memcpy(j->host, host, strlen(host) + 1);
+	memcpy(j->port, port, strlen(port) + 1);
+	j->refs = 2;
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_attr_init(&ta);
+	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+	started = pthread_create(&t, &ta, resolve_thread, j) == 0;
+	pthread_attr_destroy(&ta);
+	if (!started) {
+		/* No thread to be had: resolve here, without the deadline, rather than not at all. */
+		resolve_thread(j);
+	}
+	pthread_mutex_lock(&j->mu);
+	while (!j->done) {
+		int64_t dl = deadline_ms;
+		struct timespec ts;
+
+		ts.tv_sec = (time_t)(dl / 1000);
+		ts.tv_nsec = (long)(dl % 1000) * 1000000L;
+		if (util_now_ms() >= dl ||
+		    (pthread_cond_timedwait(&j->cv, &j->mu, &ts) == ETIMEDOUT && !j->done))
+			break;
+	}
+	if (j->done) {
+		rc = j->rc;
+		errno = j->syserr;
+		*res = j->res;
+		j->res = NULL;
+	} else {
+		rc = RESOLVE_TIMEOUT;
+	}
+	pthread_mutex_unlock(&j->mu);
+	job_unref(j);
+	return rc;
+}
+
 int
 net_connect(const char *host, int port, int64_t deadline_ms, char *err, size_t errlen)
 {
@@ -104,9 +219,11 @@ net_connect(const char *host, int port, int64_t deadline_ms, char *err, size_t e
 	/* Addresses first without DNS: a numeric host must never wait on a resolver. */
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
 	r = getaddrinfo(host, portstr, &hints, &res);
-	if (r == EAI_NONAME) {
-		hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
-		r = getaddrinfo(host, portstr, &hints, &res);
+	if (r == EAI_NONAME)
+		r = resolve(host, portstr, deadline_ms, &res);
+	if (r == RESOLVE_TIMEOUT) {
+		snprintf(err, errlen, "resolve %s: timed out", host);
+		return -1;
 	}
 	if (r != 0) {
 		snprintf(err, errlen, "resolve %s: %s", host,

@@ -23,8 +23,8 @@
  * address without brackets) and port, trying each address getaddrinfo
  * returns in turn until one connects or deadline_ms passes. Numeric hosts
  * never touch DNS. The socket is non-blocking, with TCP_NODELAY set.
- * Name resolution itself is getaddrinfo's and may take the resolver's own
- * time-out; every connect after it obeys the deadline.
+ * Names are resolved in a helper thread so that a slow resolver cannot
+ * hold the caller past the deadline either.
  * Returns the descriptor (the caller closes it with net_close), or -1 with
  * "connect 10.0.0.1:443: Connection refused" (or "resolve NAME: ...",
  * "connect NAME:PORT: timed out") in err.
