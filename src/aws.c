@@ -415,6 +415,7 @@ struct call {
 	int *attempts;                    /* counted here too, if not NULL */
 
 	/* The last answer that was not a good 200. */
+	int permanent;                    /* aws_do gave up on a permanent error, not the deadline */
 	int status;
 	char code[128];
 	char message[512];
@@ -559,7 +560,9 @@ aws_do(struct aws *a, struct call *c, int64_t deadline_ms, char *err, size_t err
 		}
 		/* Credentials first: fetching them uses the request buffers too. */
 		if (c->service != NULL && aws_credentials(a, 0, deadline_ms, e, sizeof e) < 0) {
-			snprintf(last, sizeof last, "credentials: %s", e);
+			snprintf(last, sizeof last, "%s: credentials: %s", c->name, e);
+			if (a->cred_permanent)
+				goto permanent;
 			goto retry;
 		}
 		if (c->build(a, &body_len, e, sizeof e) < 0) {
@@ -635,6 +638,7 @@ aws_do(struct aws *a, struct call *c, int64_t deadline_ms, char *err, size_t err
 			goto permanent;
 		}
 permanent:
+		c->permanent = 1;
 		snprintf(err, errlen, "%s", last);
 		return -1;
 retry:
@@ -928,6 +932,7 @@ fetch_web_identity(struct aws *a, int64_t deadline_ms, char *err, size_t errlen)
 	call.build = build_assume;
 	call.check = check_assume;
 	rc = aws_do(a, &call, deadline_ms, err, errlen);
+	a->cred_permanent = call.permanent;
 	wipe(a->req_body, sizeof a->req_body);
 	wipe(a->resp_body, sizeof a->resp_body);
 	return rc;
@@ -959,6 +964,7 @@ fetch_container(struct aws *a, int64_t deadline_ms, char *err, size_t errlen)
 		call.auth = a->container_token;
 	}
 	rc = aws_do(a, &call, deadline_ms, err, errlen);
+	a->cred_permanent = call.permanent;
 	wipe(a->file_buf, sizeof a->file_buf);
 	wipe(a->resp_body, sizeof a->resp_body);
 	return rc;
@@ -997,6 +1003,7 @@ aws_credentials(struct aws *a, int force, int64_t deadline_ms, char *err, size_t
 
 	if (!force && a->creds.valid && (a->creds.refresh_s == 0 || now < a->creds.refresh_s))
 		return 0;
+	a->cred_permanent = 0;
 	wipe(c, sizeof *c);
 	switch (a->source) {
 	case AWS_CRED_ENV:

@@ -139,6 +139,7 @@ struct aws {
 
 	struct aws_creds creds;                  /* in use */
 	struct aws_creds fetched;                /* being fetched */
+	int cred_permanent;                      /* the last fetch failed for good (403, bad token) */
 	int64_t skew_s;                          /* AWS's clock minus ours, learnt from Date */
 
 	/* The detach in progress (aws_detach's arguments, for the request builders). */

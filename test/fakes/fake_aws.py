@@ -87,6 +87,8 @@ Control API (same ports, no auth, JSON in and out):
                                                         the XML
                                       "truncate"        the head and half the body, then close
                                       "drop"            close without answering
+                                      "lost"            do the work (a Detach happens), then close
+                                                        without answering: the answer is lost
                                       "slow"            wait "delay_ms" (default 2000), then answer
                                                         normally}
                            Faults fire after the signature check, so a faulted request is
@@ -486,6 +488,12 @@ class Handler(BaseHTTPRequestHandler):
                 call["fault"] = "slow"
                 time.sleep(fault.get("delay_ms", 2000) / 1000)
                 fault = None
+            if fault is not None and fault["action"] == "lost":
+                call["fault"] = "lost"
+                call["status"] = 0
+                self.answer(api, params, ns)
+                self.send_body(200, "", fault={"action": "drop"})
+                return api
             if fault is not None:
                 call["fault"] = fault["action"]
                 if fault["action"] == "expired_token" and cred is not None:
