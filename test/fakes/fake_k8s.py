@@ -24,6 +24,8 @@ with the JSON shapes a real API server returns:
                                    continue tokens (base64 JSON) and remainingItemCount
   GET    /api/v1/namespaces/NS/pods/NAME                              Pod / 404 Status
   DELETE /api/v1/namespaces/NS/pods/NAME[?gracePeriodSeconds=N]       body DeleteOptions allowed
+                                   (preconditions.uid / resourceVersion checked: 409 if stale,
+                                   for deletions and evictions alike)
   POST   /api/v1/namespaces/NS/pods/NAME/eviction                     policy/v1 (or v1beta1) Eviction:
                                    201 Success Status; 404 if the pod is gone; PDBs honoured:
                                    one PDB with no disruption allowed -> 429 "Cannot evict pod as it
@@ -59,6 +61,9 @@ Options:
   --start-delay-s S       bind the port (and write the port file) but accept no connection
                           for S seconds: clients get "connection refused" (API server down)
   --log F                 append one line per request (method path status ms) to F
+  --seed F                JSON list of [control-endpoint, body] pairs applied before the first
+                          connection is accepted, e.g. [["node", {"name": "n1"}],
+                          ["generate", {"node": "n1", "count": 20}]] (useful with --start-delay-s)
 
 Control API (no auth, JSON bodies, all answer JSON):
   POST /_fake/reset      {}                           forget everything (keeps tokens/options)
@@ -97,6 +102,7 @@ Control API (no auth, JSON bodies, all answer JSON):
                           node}], "evictions":[{namespace,name,node,grace,status,t}],
                           "deletions":[...], "events":[EVENT_JSON...], "requests":{"GET node":3,...},
                           "statuses":{"429":4}, "peak_evictions_inflight":N, "auth_failures":N,
+                          "inflight":{"POST eviction":2,...} (requests being answered now),
                           "request_log":[{m,path,status,t,user}] (last 5000)}
                           without node: every node's name, unschedulable and pod count instead.
 
@@ -147,6 +153,18 @@ class ApiError(Exception):
         self.code = code
         self.body = status_body(code, reason, message, details)
         self.headers = headers or {}
+
+
+def check_preconditions(pre, pod):
+    """DeleteOptions.preconditions: a uid (or resourceVersion) that is not the pod's -> 409."""
+    if not isinstance(pre, dict):
+        return
+    md = pod["metadata"]
+    for k in ("uid", "resourceVersion"):
+        if pre.get(k) is not None and pre[k] != md.get(k):
+            raise ApiError(409, "Conflict", f'Precondition failed: {k.upper() if k == "uid" else k} in precondition: '
+                           f'{pre[k]}, {k.upper() if k == "uid" else k} in object meta: {md.get(k)}',
+                           {"name": md["name"], "kind": "pods"})
 
 
 def not_found(kind, name):
@@ -1109,6 +1127,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def delete_grace(self, query, raw, pod):
         grace = None
+        body = None
         if raw:
             body = self.json_body(raw)
             if isinstance(body, dict) and body.get("gracePeriodSeconds") is not None:
@@ -1120,6 +1139,8 @@ class Handler(BaseHTTPRequestHandler):
             grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
         if not isinstance(grace, int) or grace < 0:
             raise ApiError(422, "Invalid", "gracePeriodSeconds: Invalid value: must be >= 0")
+        if raw and isinstance(body, dict):
+            check_preconditions(body.get("preconditions"), pod)
         return grace
 
     def pod_op(self, method, ns, name, query, raw):
@@ -1163,6 +1184,11 @@ class Handler(BaseHTTPRequestHandler):
             rec["status"] = 422
             raise ApiError(422, "Invalid", "deleteOptions.gracePeriodSeconds: Invalid value: must be >= 0")
         rec["grace"] = grace
+        try:
+            check_preconditions(opts.get("preconditions"), pod)
+        except ApiError:
+            rec["status"] = 409
+            raise
         terminal = pod["status"].get("phase") in ("Succeeded", "Failed", "Pending")
         if not terminal and "deletionTimestamp" not in pod["metadata"]:
             pdbs = st.pdb_matching(pod)
@@ -1226,55 +1252,18 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             st.tick()
             if method == "GET" and name == "state":
-                return self.send_json(200, self.state_json((query.get("node") or [None])[0]))
-            if method != "POST":
+                out = self.state_json((query.get("node") or [None])[0])
+            elif method != "POST":
                 raise ApiError(405, "MethodNotAllowed", "control endpoints take POST (or GET /_fake/state)")
-            out = {"ok": True}
-            if name == "reset":
-                st.reset()
-            elif name == "node":
-                out["node"] = st.make_node(body)
-            elif name == "nodes":
-                for i in range(body.get("count", 1)):
-                    n = f"{body.get('prefix', 'node-')}{i:03d}"
-                    st.make_node({"name": n})
-                    if body.get("pods_per_node"):
-                        st.generate(n, body["pods_per_node"], prefix=n, mix=body.get("mix", True),
-                                    ns=body.get("namespace", "default"))
-            elif name == "pods":
-                out["uids"] = [st.make_pod(body["node"], p)["metadata"]["uid"] for p in body.get("pods", [])]
-            elif name == "generate":
-                out["made"] = st.generate(body["node"], body.get("count", 110), body.get("prefix", "pod"),
-                                          body.get("mix", True), body.get("namespace", "default"))
-            elif name == "pdbs":
-                st.pdbs = list(body.get("pdbs", []))
-            elif name == "tokens":
-                st.tokens = set(body.get("tokens", []))
-            elif name == "config":
-                for k in ("latency_ms", "rate_limit", "terminate_s", "replace_delay_s", "replacement_node"):
-                    if k in body:
-                        setattr(st, k, body[k])
-                if "rate_limit" in body:
-                    st.bucket = float(body["rate_limit"] or 0)
-            elif name == "conflicts":
-                st.conflicts[body["node"]] = int(body.get("count", 1))
-            elif name == "faults":
-                if body.get("clear"):
-                    st.faults = []
-                st.faults.extend(body.get("rules", []))
-            elif name == "pod_phase":
-                pod = st.pods[(body.get("namespace", "default"), body["name"])]
-                pod["status"]["phase"] = body["phase"]
-                pod["metadata"]["resourceVersion"] = st.next_rv()
-            elif name == "remove_pod":
-                st.remove_now((body.get("namespace", "default"), body["name"]))
             else:
-                raise ApiError(404, "NotFound", f"no control endpoint {name}")
-            self.send_json(200, out)
+                out = control_apply(st, name, body)
+        self.send_json(200, out)
+
 
     def state_json(self, node):
         st = self.st
         out = {"requests": dict(st.requests), "statuses": dict(st.statuses), "peak_inflight": dict(st.peak),
+               "inflight": dict(st.inflight),
                "peak_evictions_inflight": st.peak.get("POST eviction", 0), "auth_failures": st.auth_failures,
                "t": st.t(), "rv": st.rv}
         if node is None:
@@ -1301,6 +1290,53 @@ class Handler(BaseHTTPRequestHandler):
         return out
 
 
+def control_apply(st, name, body):
+    """One control request (see the module docstring); called with st.lock held
+    (or before the server starts). Returns the JSON answer."""
+    out = {"ok": True}
+    if name == "reset":
+        st.reset()
+    elif name == "node":
+        out["node"] = st.make_node(body)
+    elif name == "nodes":
+        for i in range(body.get("count", 1)):
+            n = f"{body.get('prefix', 'node-')}{i:03d}"
+            st.make_node({"name": n})
+            if body.get("pods_per_node"):
+                st.generate(n, body["pods_per_node"], prefix=n, mix=body.get("mix", True),
+                            ns=body.get("namespace", "default"))
+    elif name == "pods":
+        out["uids"] = [st.make_pod(body["node"], p)["metadata"]["uid"] for p in body.get("pods", [])]
+    elif name == "generate":
+        out["made"] = st.generate(body["node"], body.get("count", 110), body.get("prefix", "pod"),
+                                  body.get("mix", True), body.get("namespace", "default"))
+    elif name == "pdbs":
+        st.pdbs = list(body.get("pdbs", []))
+    elif name == "tokens":
+        st.tokens = set(body.get("tokens", []))
+    elif name == "config":
+        for k in ("latency_ms", "rate_limit", "terminate_s", "replace_delay_s", "replacement_node"):
+            if k in body:
+                setattr(st, k, body[k])
+        if "rate_limit" in body:
+            st.bucket = float(body["rate_limit"] or 0)
+    elif name == "conflicts":
+        st.conflicts[body["node"]] = int(body.get("count", 1))
+    elif name == "faults":
+        if body.get("clear"):
+            st.faults = []
+        st.faults.extend(body.get("rules", []))
+    elif name == "pod_phase":
+        pod = st.pods[(body.get("namespace", "default"), body["name"])]
+        pod["status"]["phase"] = body["phase"]
+        pod["metadata"]["resourceVersion"] = st.next_rv()
+    elif name == "remove_pod":
+        st.remove_now((body.get("namespace", "default"), body["name"]))
+    else:
+        raise ApiError(404, "NotFound", f"no control endpoint {name}")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description="fake Kubernetes API server (see the module docstring)")
     ap.add_argument("--port", type=int, default=0)
@@ -1318,6 +1354,8 @@ def main():
     ap.add_argument("--replacement-node", default="replacement-node")
     ap.add_argument("--start-delay-s", type=float, default=0)
     ap.add_argument("--log")
+    ap.add_argument("--seed", help="JSON file: a list of [control-endpoint, body] pairs applied at start, "
+                                   'e.g. [["node", {"name": "n1"}], ["generate", {"node": "n1", "count": 20}]]')
     opts = ap.parse_args()
 
     srv = Server((opts.bind, opts.port), Handler, bind_and_activate=False)
@@ -1334,6 +1372,10 @@ def main():
             ctx.load_verify_locations(opts.client_ca)
             ctx.verify_mode = ssl.CERT_OPTIONAL
         srv.ssl_ctx = ctx
+    if opts.seed:
+        with open(opts.seed) as f:
+            for name, body in json.load(f):
+                control_apply(srv.state, name, body)
     port = srv.server_address[1]
     if opts.port_file:
         tmp = opts.port_file + ".tmp"

@@ -25,7 +25,7 @@ FAKE = os.path.join(ROOT, "test", "fakes", "fake_k8s.py")
 
 class FakeK8s:
     def __init__(self, tmpdir, token="test-token", tokens=None, args=(), plain=False, client_ca=False,
-                 start_delay_s=0, wait=True, pki_dir=None):
+                 start_delay_s=0, wait=True, pki_dir=None, seed=None):
         self.dir = tmpdir
         self.pki = make_pki(pki_dir or os.path.join(tmpdir, "pki"))
         self.port_file = os.path.join(tmpdir, "k8s.port")
@@ -42,6 +42,12 @@ class FakeK8s:
             cmd += ["--client-ca", self.pki["ca"]]
         if start_delay_s:
             cmd += ["--start-delay-s", str(start_delay_s)]
+        if seed:
+            # [[control-endpoint, body], ...] applied before the first connection.
+            seed_file = os.path.join(tmpdir, "k8s-seed.json")
+            with open(seed_file, "w") as f:
+                json.dump(seed, f)
+            cmd += ["--seed", seed_file]
         cmd += list(args)
         self.errlog = open(os.path.join(tmpdir, "fake_k8s.stderr"), "ab")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.errlog)
