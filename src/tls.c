@@ -46,22 +46,29 @@ free_chain(br_x509_certificate *chain, size_t n)
 	free(chain);
 }
 
+/* Frees the trust anchors from index keep on. */
+static void
+drop_anchors(struct tls_config *tc, size_t keep)
+{
+	while (tc->ntas > keep) {
+		br_x509_trust_anchor *ta = &tc->tas[--tc->ntas];
+
+		free(ta->dn.data);
+		if (ta->pkey.key_type == BR_KEYTYPE_RSA) {
+			free(ta->pkey.key.rsa.n);
+			free(ta->pkey.key.rsa.e);
+		} else {
+			free(ta->pkey.key.ec.q);
+		}
+	}
+}
+
 void
 tls_config_free(struct tls_config *tc)
 {
-	size_t i;
-
 	if (tc == NULL)
 		return;
-	for (i = 0; i < tc->ntas; i++) {
-		free(tc->tas[i].dn.data);
-		if (tc->tas[i].pkey.key_type == BR_KEYTYPE_RSA) {
-			free(tc->tas[i].pkey.key.rsa.n);
-			free(tc->tas[i].pkey.key.rsa.e);
-		} else {
-			free(tc->tas[i].pkey.key.ec.q);
-		}
-	}
+	drop_anchors(tc, 0);
 	free(tc->tas);
 	free_chain(tc->chain, tc->chain_len);
 	if (tc->key_buf != NULL) {
@@ -291,9 +298,13 @@ static int
 add_pem(struct tls_config *tc, const char *pem, size_t len, const char *what, char *err, size_t errlen)
 {
 	struct add_ctx ac = { tc, what, 0 };
+	size_t before = tc->ntas;
 
-	if (pem_each(pem, len, what, add_anchor, &ac, err, errlen) < 0)
+	/* All or nothing: a bundle with one bad certificate adds none of them. */
+	if (pem_each(pem, len, what, add_anchor, &ac, err, errlen) < 0) {
+		drop_anchors(tc, before);
 		return -1;
+	}
 	if (ac.certs == 0) {
 		snprintf(err, errlen, "%s: no certificate found", what);
 		return -1;

@@ -32,7 +32,9 @@ struct tls_config *tls_config_new(void);
 
 /*
  * Adds every CERTIFICATE of the PEM file at path (at most FILE_MAX_PEM
- * bytes) as a trust anchor. A file with no certificate in it is an error.
+ * bytes) as a trust anchor. A file with no certificate in it is an error,
+ * as is any certificate BearSSL cannot decode; on an error nothing of the
+ * file is added.
  * Returns 0, or -1 with "ca file /path: ..." in err.
  */
 int tls_config_add_pem_file(struct tls_config *tc, const char *path, char *err, size_t errlen);
