@@ -20,7 +20,7 @@ AMAZON_ROOTS := $(addprefix /usr/share/ca-certificates/mozilla/,Amazon_Root_CA_1
 # Unit tests: one program each, linked with every module but main.c.
 UNIT_TESTS := test/unit/test_ini.c test/unit/test_config.c test/unit/test_util.c \
 	test/unit/test_url.c test/unit/test_http.c test/unit/test_tls.c test/unit/test_sigv4.c test/unit/test_xml.c \
-	test/unit/test_imds.c test/unit/test_k8s.c
+	test/unit/test_imds.c test/unit/test_k8s.c test/unit/test_aws.c
 
 # The test probe: drives one module at a time against the fakes (test/e2e).
 PROBE_SRCS := test/probe/probe.c test/probe/probe_http.c test/probe/probe_imds.c test/probe/probe_aws.c test/probe/probe_k8s.c
@@ -122,7 +122,7 @@ test: build/despotify san
 # `make fuzz`: libFuzzer targets build/fuzz/fuzz_NAME from test/fuzz/fuzz_NAME.c
 # (seed corpora in test/fuzz/corpus/NAME/), linked with every module but main.c
 # built with coverage instrumentation. Run one: build/fuzz/fuzz_http test/fuzz/corpus/http
-FUZZ_TARGETS := ini json url http tls
+FUZZ_TARGETS := ini json url http tls xml sigv4
 FUZZ := build/fuzz
 CFLAGS_FUZZ := -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined -pthread

@@ -1,0 +1,127 @@
+/* test_aws.c — the pure parts of src/aws.c: endpoints, error classes, lifecycle states, summaries. */
+#include <stdio.h>
+#include <string.h>
+
+#include "aws.h"
+#include "t.h"
+
+static void
+test_endpoints(void)
+{
+	char host[256];
+
+	CHECK_INT(aws_endpoint_host("autoscaling", "us-east-1", host, sizeof host), 0);
+	CHECK_STR(host, "autoscaling.us-east-1.amazonaws.com");
+	CHECK_INT(aws_endpoint_host("sts", "eu-west-3", host, sizeof host), 0);
+	CHECK_STR(host, "sts.eu-west-3.amazonaws.com");
+	/* China has its own partition and domain. */
+	CHECK_INT(aws_endpoint_host("autoscaling", "cn-north-1", host, sizeof host), 0);
+	CHECK_STR(host, "autoscaling.cn-north-1.amazonaws.com.cn");
+	CHECK_INT(aws_endpoint_host("sts", "cn-northwest-1", host, sizeof host), 0);
+	CHECK_STR(host, "sts.cn-northwest-1.amazonaws.com.cn");
+	/* GovCloud is its own partition, but under amazonaws.com. */
+	CHECK_INT(aws_endpoint_host("autoscaling", "us-gov-west-1", host, sizeof host), 0);
+	CHECK_STR(host, "autoscaling.us-gov-west-1.amazonaws.com");
+	CHECK_INT(aws_endpoint_host("sts", "us-gov-east-1", host, sizeof host), 0);
+	CHECK_STR(host, "sts.us-gov-east-1.amazonaws.com");
+	CHECK_INT(aws_endpoint_host("autoscaling", "us-iso-east-1", host, sizeof host), 0);
+	CHECK_STR(host, "autoscaling.us-iso-east-1.c2s.ic.gov");
+	CHECK_INT(aws_endpoint_host("autoscaling", "us-isob-east-1", host, sizeof host), 0);
+	CHECK_STR(host, "autoscaling.us-isob-east-1.sc2s.sgov.gov");
+	/* A region goes into a host name: nothing but [a-z0-9-]. */
+	CHECK_INT(aws_endpoint_host("sts", "", host, sizeof host), -1);
+	CHECK_INT(aws_endpoint_host("sts", "US-EAST-1", host, sizeof host), -1);
+	CHECK_INT(aws_endpoint_host("sts", "us-east-1.evil.com", host, sizeof host), -1);
+	CHECK_INT(aws_endpoint_host("sts", "us-east-1/x", host, sizeof host), -1);
+	CHECK_INT(aws_endpoint_host("sts", "-x", host, sizeof host), -1);
+	CHECK_INT(aws_endpoint_host("autoscaling", "us-east-1", host, 20), -1);
+}
+
+static void
+test_classify(void)
+{
+	CHECK_INT(aws_classify(400, "Throttling", "Rate exceeded"), AWS_RETRY);
+	CHECK_INT(aws_classify(400, "RequestLimitExceeded", ""), AWS_RETRY);
+	CHECK_INT(aws_classify(503, "ServiceUnavailable", ""), AWS_RETRY);
+	CHECK_INT(aws_classify(500, "InternalFailure", ""), AWS_RETRY);
+	CHECK_INT(aws_classify(502, "", ""), AWS_RETRY);
+	CHECK_INT(aws_classify(504, NULL, NULL), AWS_RETRY);
+	CHECK_INT(aws_classify(429, "", ""), AWS_RETRY);
+	CHECK_INT(aws_classify(400, "IDPCommunicationError", ""), AWS_RETRY);
+	CHECK_INT(aws_classify(400, "RequestExpired", "Request has expired."), AWS_RESYNC);
+	CHECK_INT(aws_classify(403, "RequestTimeTooSkewed", ""), AWS_RESYNC);
+	CHECK_INT(aws_classify(403, "SignatureDoesNotMatch",
+	    "Signature expired: 20240101T000000Z is now earlier than 20240101T001000Z"), AWS_RESYNC);
+	CHECK_INT(aws_classify(403, "SignatureDoesNotMatch", "Signature not yet current: x"), AWS_RESYNC);
+	CHECK_INT(aws_classify(403, "SignatureDoesNotMatch", "The request signature we calculated does not match"),
+	    AWS_PERMANENT);
+	CHECK_INT(aws_classify(400, "ExpiredToken", ""), AWS_REFRESH);
+	CHECK_INT(aws_classify(400, "ExpiredTokenException", ""), AWS_REFRESH);
+	CHECK_INT(aws_classify(403, "AccessDenied", "not authorized"), AWS_PERMANENT);
+	CHECK_INT(aws_classify(400, "ValidationError", ""), AWS_PERMANENT);
+	CHECK_INT(aws_classify(403, "InvalidClientTokenId", ""), AWS_PERMANENT);
+	CHECK_INT(aws_classify(404, "", ""), AWS_PERMANENT);
+}
+
+static void
+test_states(void)
+{
+	CHECK(aws_state_leaving("Detaching"));
+	CHECK(aws_state_leaving("Detached"));
+	CHECK(aws_state_leaving("Terminating"));
+	CHECK(aws_state_leaving("Terminating:Wait"));
+	CHECK(aws_state_leaving("Terminating:Proceed"));
+	CHECK(aws_state_leaving("Terminated"));
+	CHECK(!aws_state_leaving("InService"));
+	CHECK(!aws_state_leaving("Standby"));
+	CHECK(!aws_state_leaving("Pending:Wait"));
+	CHECK(!aws_state_leaving("EnteringStandby"));
+	CHECK(!aws_state_leaving(""));
+}
+
+static void
+test_describe(void)
+{
+	struct aws_detach_result r;
+	char buf[256];
+
+	memset(&r, 0, sizeof r);
+	r.outcome = AWS_DETACHED;
+	snprintf(r.group, sizeof r.group, "spot-asg");
+	r.attempts = 2;
+	aws_outcome_describe(&r, buf, sizeof buf);
+	CHECK_STR(buf, "detached from spot-asg");
+	r.attempts = 5;
+	aws_outcome_describe(&r, buf, sizeof buf);
+	CHECK_STR(buf, "detached from spot-asg after 5 requests");
+	r.attempts = 1;
+	r.outcome = AWS_ALREADY_LEAVING;
+	snprintf(r.state, sizeof r.state, "Terminating:Wait");
+	aws_outcome_describe(&r, buf, sizeof buf);
+	CHECK_STR(buf, "already Terminating:Wait from spot-asg");
+	r.outcome = AWS_NOT_IN_ASG;
+	aws_outcome_describe(&r, buf, sizeof buf);
+	CHECK_STR(buf, "not in an Auto Scaling group");
+	r.outcome = AWS_DRY_RUN;
+	aws_outcome_describe(&r, buf, sizeof buf);
+	CHECK_STR(buf, "dry run (would detach from spot-asg)");
+	r.outcome = AWS_FAILED;
+	snprintf(r.error, sizeof r.error, "DetachInstances: AccessDenied: no (HTTP 403)");
+	aws_outcome_describe(&r, buf, sizeof buf);
+	CHECK_STR(buf, "FAILED: DetachInstances: AccessDenied: no (HTTP 403)");
+	CHECK_STR(aws_outcome_name(AWS_FAILED), "FAILED");
+	CHECK_STR(aws_cred_source_name(AWS_CRED_WEB_IDENTITY), "web identity (IRSA)");
+	/* A short buffer is cut, never overrun. */
+	aws_outcome_describe(&r, buf, 8);
+	CHECK_STR(buf, "FAILED:");
+}
+
+int
+main(void)
+{
+	RUN(test_endpoints);
+	RUN(test_classify);
+	RUN(test_states);
+	RUN(test_describe);
+	return t_done();
+}
