@@ -180,7 +180,8 @@ imds_parse_notice(enum imds_source src, const char *body, size_t len, int64_t no
 				}
 				return 1;
 			}
-			if (json_get(&d, 0, "action") >= 0)
+			/* Only a well-formed one: any other 200 here is still a notice. */
+			if ((i = json_get(&d, 0, "action")) >= 0 && d.toks[i].type == JSON_STRING)
 				return parse_action_doc(&d, src, now_s, out, err, errlen);
 		}
 		notice_set(out, src, IMDS_KIND_TERMINATION, IMDS_ACTION_UNKNOWN, now_s);
@@ -669,7 +670,7 @@ imds_poll(struct imds *m, struct imds_notice *out, int64_t deadline_ms)
 				out->url = ps->url_str;
 				found = 1;
 			} else if (r < 0 && !faulty++) {
-				snprintf(fault, sizeof fault, "GET %s: %s", ps->url_str, err);
+				snprintf(fault, sizeof fault, "GET %.200s: %.280s", ps->url_str, err);
 			}
 			break;
 		case 404:

@@ -6,8 +6,9 @@
  * (struct http_client), its own IMDSv2 session token and its own buffers.
  * Nothing is shared between instances, so each thread that talks to IMDS
  * (the poll loop in main, the credential refresh in aws) owns one. A struct
- * imds is about 64 KiB: keep it static or on the heap, not on a small thread
- * stack. It is used by one thread at a time.
+ * imds is about 52 KiB: keep it static or on the heap, not on a small thread
+ * stack. It is used by one thread at a time. The parsers use about 8 KiB of
+ * stack for JSON tokens.
  *
  * IMDS is always plain HTTP and never proxied. Every URL is derived from
  * config->imds_base, or is one of the configured full URLs (notice_url,

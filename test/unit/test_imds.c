@@ -58,7 +58,8 @@ termination_time_non_time(void)
 {
 	static const char *const bodies[] = {
 		"", "\n", "yes", "terminate now", "2017-13-18T08:22:00Z", "{not json",
-		"[1,2,3]", "{\"something\":\"else\"}", "\x01\xff garbage",
+		"[1,2,3]", "{\"something\":\"else\"}", "\x01\xff garbage", "{\"action\":5}",
+		"{\"action\":null,\"time\":\"2017-09-18T08:22:00Z\"}",
 	};
 	struct imds_notice n;
 	char err[256];
