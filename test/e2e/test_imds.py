@@ -345,7 +345,7 @@ class Versions(IMDSTest):
         # IMDSv1 would work here; a token PUT that never answers must not be taken for "no v2".
         fi = self.fake(["--imds-v2", "optional"])
         fi.faults([{"path": "^/latest/api/token$", "action": "stall", "seconds": 30}])
-        lines, _, err = self.polls(count=2, opts=["--base", fi.url, "--timeout-ms", "1500"])
+        lines, _, err = self.polls(count=2, opts=["--base", fi.url, "--timeout-ms", "3000"])
         self.assertEqual([p["result"] for p in lines], ["fault", "fault"], err)
         self.assertNotIn("using IMDSv1", err)
         st = fi.stats()
@@ -355,7 +355,7 @@ class Versions(IMDSTest):
     def test_hop_limit_diagnosis(self):
         # The PUT's answer is lost (hop limit 1 from a pod); a plain GET gets its 401 quickly.
         self.fi.faults([{"path": "^/latest/api/token$", "action": "stall", "seconds": 30}])
-        lines, _, err = self.polls(count=3, opts=["--timeout-ms", "1500", "--level", "info"])
+        lines, _, err = self.polls(count=3, opts=["--timeout-ms", "3000", "--level", "info"])
         self.assertEqual([p["result"] for p in lines], ["fault"] * 3)
         self.assertEqual(err.count("hop limit is too low"), 1, err)
         self.assertIn("hostNetwork", err)
@@ -504,7 +504,7 @@ class Faults(IMDSTest):
     def test_refused_connections(self):
         s = self.stepper("--timeout-ms", "1500", "--level", "info")
         self.assertEqual(s.step()["result"], "none")
-        self.fi.refuse(3)
+        self.fi.refuse(5)
         bad = s.step()
         self.assertEqual(bad["result"], "fault")
         # Wait for the fake to listen again, then poll.
