@@ -9,6 +9,7 @@
 
 /* The token lifetime we ask for: the maximum AWS allows, six hours. */
 #define TOKEN_TTL_S      21600
+#define TOKEN_TTL_STR    "21600"
 #define TOKEN_TTL_HEADER "X-aws-ec2-metadata-token-ttl-seconds"
 #define TOKEN_HEADER     "X-aws-ec2-metadata-token"
 /* One poll fault line a minute is enough to see an outage without flooding. */
@@ -450,7 +451,7 @@ request(struct imds *m, const char *method, const struct url *u, const char *url
 
 	if (strcmp(method, "PUT") == 0) {
 		h[nh].name = TOKEN_TTL_HEADER;
-		h[nh++].value = "21600";
+		h[nh++].value = TOKEN_TTL_STR;
 	} else if (with_token && m->token_len > 0) {
 		h[nh].name = TOKEN_HEADER;
 		h[nh++].value = m->token;
