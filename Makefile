@@ -8,7 +8,7 @@ SRC_BASE  := src/log.c src/util.c
 SRC_IO    := src/url.c src/net.c src/tls.c
 SRC_HTTP  := src/http.c
 SRC_PURE  := src/ini.c src/json.c src/sigv4.c src/xml.c
-SRC_JOBS  := src/imds.c src/aws.c src/k8s.c src/drain.c
+SRC_JOBS  := src/imds.c src/notify.c src/k8s.c src/drain.c src/aws.c
 SRC_MAIN  := src/config.c
 SRCS      := $(SRC_BASE) $(SRC_IO) $(SRC_HTTP) $(SRC_PURE) $(SRC_JOBS) $(SRC_MAIN)
 # Generated at build time (trust anchors from Debian's ca-certificates).
@@ -19,8 +19,9 @@ AMAZON_ROOTS := $(addprefix /usr/share/ca-certificates/mozilla/,Amazon_Root_CA_1
 
 # Unit tests: one program each, linked with every module but main.c.
 UNIT_TESTS := test/unit/test_ini.c test/unit/test_config.c test/unit/test_util.c \
-	test/unit/test_url.c test/unit/test_http.c test/unit/test_tls.c test/unit/test_sigv4.c test/unit/test_xml.c \
-	test/unit/test_imds.c test/unit/test_k8s.c test/unit/test_aws.c
+	test/unit/test_url.c test/unit/test_http.c test/unit/test_tls.c test/unit/test_json.c test/unit/test_sigv4.c test/unit/test_xml.c \
+	test/unit/test_imds.c test/unit/test_k8s.c \
+	test/unit/test_aws.c
 
 # The test probe: drives one module at a time against the fakes (test/e2e).
 PROBE_SRCS := test/probe/probe.c test/probe/probe_http.c test/probe/probe_imds.c test/probe/probe_aws.c test/probe/probe_k8s.c
@@ -116,7 +117,7 @@ san: $(SAN)/despotify $(SAN)/probe $(UNIT_BINS)
 
 # `make test`: unit tests and end-to-end tests (ASan/UBSan builds), plus the
 # release binary for the scratch-root tests. The last line is "N passed, N failed".
-test: build/despotify san
+test: build/despotify san fuzz $(VG)/despotify
 	/usr/bin/python3 test/run.py
 
 # `make fuzz`: libFuzzer targets build/fuzz/fuzz_NAME from test/fuzz/fuzz_NAME.c
@@ -144,6 +145,31 @@ $(FUZZ)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ)/libdespotify.a $(SAN)/bearssl/libbear
 	@echo "  LD  $@"
 	$(Q)$(CC_SAN) $(CFLAGS_FUZZ) -fsanitize=fuzzer $(WARN) $(DEFS) $(INCS) -o $@ $< \
 		$(FUZZ)/libdespotify.a $(SAN)/bearssl/libbearssl.a
+
+# Valgrind build: gcc + glibc, dynamically linked, so that memcheck can
+# replace malloc (it cannot in a static binary). For test/e2e/test_soak.py.
+VG := build/vg
+CFLAGS_VG := -std=c11 -O1 -g -fno-omit-frame-pointer -pthread
+OBJS_VG := $(SRCS:src/%.c=$(VG)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(VG)/obj/gen_%.o)
+
+$(VG)/obj/%.o: src/%.c $(wildcard src/*.h) $(GEN_SRCS) | $(BEARSSL_DIR)/.verified
+	@mkdir -p $(@D)
+	@echo "  CC  $@"
+	$(Q)cc $(CFLAGS_VG) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
+$(VG)/obj/gen_%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	$(Q)cc $(CFLAGS_VG) $(DEFS) $(INCS) -c -o $@ $<
+$(VG)/despotify: $(OBJS_VG) $(VG)/obj/main.o build/host/bearssl/libbearssl.a
+	@echo "  LD  $@"
+	$(Q)cc -pthread -o $@ $^
+
+# `make demo`: the whole flow against the fakes, explained (after ./build.sh).
+demo: build/despotify
+	/usr/bin/python3 test/demo.py
+
+# `make bench`: size, memory and speed in one table (not a test).
+bench: build/despotify
+	/usr/bin/python3 test/bench/bench.py
 
 clean:
 	rm -rf build

@@ -1,4 +1,4 @@
-/* libFuzzer target: the despotify.ini parser and the config validation it feeds. */
+/* libFuzzer target: the despotify.ini parser. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
