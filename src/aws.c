@@ -548,6 +548,7 @@ aws_do(struct aws *a, struct call *c, int64_t deadline_ms, char *err, size_t err
 	int64_t backoff = AWS_BACKOFF_MIN_MS, now, wait, attempt_deadline;
 	int refreshes = 0, resyncs = 0, n = 0, nh, r;
 	size_t body_len = 0;
+	char logged[128] = "";
 
 	c->status = 0;
 	c->code[0] = c->message[0] = '\0';
@@ -647,6 +648,11 @@ retry:
 			snprintf(err, errlen, "%s: deadline reached after %d attempt%s; last: %s", c->name, n,
 			    n == 1 ? "" : "s", last);
 			return -1;
+		}
+		/* The same fault again is rate-limited; a different one is always told. */
+		if (strncmp(logged, last, sizeof logged - 1) != 0) {
+			log_limit_reset(&a->ll);
+			snprintf(logged, sizeof logged, "%.*s", (int)sizeof logged - 1, last);
 		}
 		log_limited(a->lg, &a->ll, 5000, LV_WARNING, "aws: %s (attempt %d; retrying in %lld ms)",
 		    last, n, (long long)wait);
@@ -1147,9 +1153,10 @@ aws_detach(struct aws *a, const char *instance_id, int64_t deadline_ms, struct a
 	}
 	if (a->cfg->dry_run) {
 		r->outcome = AWS_DRY_RUN;
-		log_info(a->lg, "aws: dry run: would call DetachInstances AutoScalingGroupName=%s "
-		    "InstanceIds.member.1=%s ShouldDecrementDesiredCapacity=false (instance is %s)",
-		    r->group, instance_id, r->state);
+		log_info(a->lg, "dry-run: would call DetachInstances AutoScalingGroupName=%s "
+		    "InstanceIds.member.1=%s ShouldDecrementDesiredCapacity=false at %s://%s%s (instance is %s)",
+		    r->group, instance_id, a->asg_url.tls ? "https" : "http", a->asg_hostport, a->asg_url.path,
+		    r->state);
 		goto done;
 	}
 	util_strlcpy(group, r->group, sizeof group);

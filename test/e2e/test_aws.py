@@ -221,8 +221,9 @@ class TestDetach(AwsBase):
         r = self.detach("--dry-run")
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(r.outcome, "dry run", r)
-        self.assertIn("dry run: would call DetachInstances AutoScalingGroupName=spot-asg "
-                      f"InstanceIds.member.1={IID} ShouldDecrementDesiredCapacity=false", r.err)
+        self.assertIn("dry-run: would call DetachInstances AutoScalingGroupName=spot-asg "
+                      f"InstanceIds.member.1={IID} ShouldDecrementDesiredCapacity=false "
+                      f"at https://127.0.0.1:{self.fa.port}/ (instance is InService)", r.err)
         self.assertEqual([c["api"] for c in self.fa.calls()], ["DescribeAutoScalingInstances"])
         self.assertEqual(self.fa.state()["instances"][IID]["state"], "InService")
 
