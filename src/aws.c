@@ -604,6 +604,10 @@ aws_do(struct aws *a, struct call *c, int64_t deadline_ms, char *err, size_t err
 			(*c->attempts)++;
 		r = http_do(c->hc, &req, &a->resp, attempt_deadline, e, sizeof e);
 		sigv4_wipe(&a->sig);
+		log_debug(a->lg, "aws: %s %s://%s%s %s: %s%d in %lld ms (attempt %d)", c->method,
+		    c->url->tls ? "https" : "http", c->url->host, c->url->path, c->name,
+		    r < 0 ? "failed, " : "HTTP ", r < 0 ? 0 : a->resp.status,
+		    (long long)(util_now_ms() - now), n);
 		if (r < 0) {
 			snprintf(last, sizeof last, "%s: %s", c->name, e);
 			goto retry;
