@@ -40,7 +40,7 @@ DEFS := -D_GNU_SOURCE -DDESPOTIFY_VERSION='"$(VERSION)"'
 CC_REL      := musl-gcc
 CFLAGS_REL  := -std=c11 -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
 	-fno-stack-protector -fno-pie -pthread
-LDFLAGS_REL := -static -no-pie -s -Wl,--gc-sections -pthread
+LDFLAGS_REL := -static -no-pie -s -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,--build-id=none -pthread
 
 # Sanitizer build: clang + glibc, AddressSanitizer and UBSan, for tests.
 CC_SAN      := clang

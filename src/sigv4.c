@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "bearssl_hash.h"
 #include "bearssl_hmac.h"
 #include "url.h"
+#include "util.h"
 
 /* A bounded string builder: once over capacity it stays over, and the caller checks once. */
 struct sb {
@@ -120,14 +120,20 @@ hmac(const void *key, size_t klen, const void *msg, size_t mlen, unsigned char o
 char *
 sigv4_amz_date(char *buf, size_t n, int64_t epoch_s)
 {
-	time_t t = (time_t)epoch_s;
-	struct tm tm;
+	char iso[32];
+	size_t i, o = 0;
 
-	if (gmtime_r(&t, &tm) == NULL || n < 17)
-		snprintf(buf, n, "%s", "");
-	else
-		snprintf(buf, n, "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	/*
+	 * "2015-08-30T12:36:00Z" without its '-' and ':'. util's calendar code
+	 * rather than gmtime_r, which drags musl's time-zone machinery (and a
+	 * getenv("TZ")) into a function that is meant to be pure.
+	 */
+	util_fmt_time(iso, sizeof iso, epoch_s);
+	for (i = 0; iso[i] != '\0' && o + 1 < n; i++)
+		if (iso[i] != '-' && iso[i] != ':')
+			buf[o++] = iso[i];
+	if (n > 0)
+		buf[n < 17 ? 0 : o] = '\0';
 	return buf;
 }
 

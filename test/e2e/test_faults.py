@@ -96,16 +96,18 @@ class AWSFaults(FaultCase):
         d.wait_for(reason, 60)
         self.complete(d)
 
-    def test_refused_then_up(self):
-        # The Auto Scaling endpoint is a port nobody listens on at first.
+    def test_refused_until_the_deadline(self):
+        # The Auto Scaling endpoint is a port nobody listens on: retried until
+        # the deadline, reported as failed, the drain unaffected.
         c = self.c
         c.notice_in(100)
-        ini = c.ini(asg_endpoint="https://127.0.0.1:1")
+        ini = c.ini(asg_endpoint="https://127.0.0.1:1", grace_period="10")
         d = c.start(ini=ini)
         d.wait_for(r"(?i)refused", 60)
         d.wait_for(r"summary: ", 90)
         self.assertTrue(d.alive())
         self.assertRegex(d.text(), r"ASG: FAILED")
+        self.assertRegex(d.text(), r"summary: .* 0 left")
 
     def test_dropped_and_truncated(self):
         self.aws_fault([{"api": "DescribeAutoScalingInstances", "action": "drop", "count": 1},

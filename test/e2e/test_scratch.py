@@ -20,8 +20,11 @@ SA = "var/run/secrets/kubernetes.io/serviceaccount"
 USER = "65532:65532"
 
 
+CHROOT = shutil.which("chroot") or shutil.which("chroot", path="/usr/sbin:/sbin")
+
+
 def can_chroot():
-    return os.geteuid() == 0 and shutil.which("chroot") is not None
+    return os.geteuid() == 0 and CHROOT is not None
 
 
 @unittest.skipUnless(can_chroot(), "needs root and chroot(8)")
@@ -48,11 +51,11 @@ class ScratchRoot(unittest.TestCase):
         out = subprocess.run(["file", "-L", RELEASE], capture_output=True, text=True, timeout=30).stdout
         self.assertIn("statically linked", out)
         self.assertNotIn("interpreter", out)
-        p = subprocess.run(["chroot", "--userspec", USER, self.root, "/despotify", "-V"],
+        p = subprocess.run([CHROOT, "--userspec", USER, self.root, "/despotify", "-V"],
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stdout, r"^despotify ")
-        p = subprocess.run(["chroot", "--userspec", USER, self.root, "/despotify", "-n",
+        p = subprocess.run([CHROOT, "--userspec", USER, self.root, "/despotify", "-n",
                             "-c", "/despotify.ini"], capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(sorted(os.listdir(self.root)), ["despotify", "despotify.ini"])
@@ -85,7 +88,7 @@ class ScratchRoot(unittest.TestCase):
             "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
             "DESPOTIFY_POLL_INTERVAL": "0.2", "DESPOTIFY_PDB_RETRY_INTERVAL": "1",
         }
-        d = cluster.Despotify(["chroot", "--userspec", USER, self.root, "/despotify",
+        d = cluster.Despotify([CHROOT, "--userspec", USER, self.root, "/despotify",
                                "-c", "/despotify.ini"], env, os.path.join(self.tmp, "scratch.log"))
         c.procs.append(d)
         d.wait_for(r"watching instance", 60)
