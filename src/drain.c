@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,14 @@ struct drain {
 	int npods, cap, nevictable;
 	int stop, first_done, dry_run;
 	int max_workers, nworkers;
+	/*
+	 * Requests allowed in flight: max_workers, halved (at most once a
+	 * second) when the API server throttles us, grown back by one per
+	 * window of answers that were not throttling. When hundreds of nodes
+	 * drain at once this keeps each one from retrying a full burst.
+	 */
+	int inflight, window, streak;
+	int64_t window_cut_ms;
 	struct worker *workers[DRAIN_MAX_WORKERS];
 	int skips[DRAIN_SKIP_UNMANAGED + 1];
 	struct log_limit ll;
@@ -145,12 +154,15 @@ drain_classify(int status, const char *body, size_t len)
 char *
 drain_result_summary(const struct drain_result *r, char *buf, size_t n)
 {
+	char term[32] = "";
 	size_t at;
 	int i;
 
-	snprintf(buf, n, "drain: %d evicted, %d deleted, %d gone, %d skipped, %d left; "
+	if (r->terminating > 0)
+		snprintf(term, sizeof term, " (%d terminating)", r->terminating);
+	snprintf(buf, n, "drain: %d evicted, %d deleted, %d gone, %d skipped, %d left%s; "
 	    "cordon %lld ms, last eviction at %lld ms, total %lld ms%s",
-	    r->evicted, r->deleted, r->gone, r->skipped, r->left,
+	    r->evicted, r->deleted, r->gone, r->skipped, r->left, term,
 	    (long long)r->cordon_ms, (long long)r->last_eviction_ms, (long long)r->total_ms,
 	    r->deadline_hit ? " (deadline reached)" : "");
 	for (i = 0; i < r->nleft_names; i++) {
@@ -187,6 +199,17 @@ wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms)
 }
 
 static void *worker_main(void *arg);
+
+/* An Event about the node that never waits past the drain's deadline. */
+static void __attribute__((format(printf, 4, 5)))
+event(struct drain *d, const char *type, const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	k8s_vevent(d->k, d->deadline, d->node, type, reason, fmt, ap);
+	va_end(ap);
+}
 
 /* Starts one more eviction thread. Called with d->mu held. */
 static void
@@ -384,16 +407,17 @@ send_one(struct worker *w, const struct k8s_pod *p, int del, int *status, int64_
 /* Records the outcome for pod i. Called with d->mu held. */
 static void
 settle(struct drain *d, int i, int del, enum drain_outcome o, int status, int64_t retry_ms,
-    const char *msg)
+    const char *msg, int64_t sent_ms)
 {
 	struct dpod *dp = &d->pods[i];
 	const struct k8s_pod *p = &dp->p;
-	int64_t now = util_now_ms();
+	int64_t now = util_now_ms(), wait;
 	const char *verb = del ? "deletion" : "eviction";
 
 	switch (o) {
 	case DRAIN_OK:
-		d->last_sent = now;
+		if (sent_ms > d->last_sent)
+			d->last_sent = sent_ms;
 		if (status == K8S_DRY_RUN) {
 			dp->state = P_DONE;
 			d->r->evicted++;
@@ -432,9 +456,20 @@ settle(struct drain *d, int i, int del, enum drain_outcome o, int status, int64_
 		break;
 	case DRAIN_THROTTLED:
 		dp->state = P_WAIT;
-		dp->next_ms = now + retry_ms;
-		if (now + retry_ms > d->throttle_until)
-			d->throttle_until = now + retry_ms;
+		/*
+		 * What the server asked for and up to half as long again at random,
+		 * so that nodes throttled together do not come back together.
+		 */
+		wait = retry_ms > K8S_RETRY_MIN_MS ? retry_ms : K8S_RETRY_MIN_MS;
+		wait += (int64_t)(util_random() % (uint32_t)(wait / 2 + 1));
+		dp->next_ms = now + wait;
+		if (now + wait > d->throttle_until)
+			d->throttle_until = now + wait;
+		if (now - d->window_cut_ms >= 1000 && d->window > 1) {
+			d->window /= 2;
+			d->window_cut_ms = now;
+		}
+		d->streak = 0;
 		log_limited(d->lg, &d->ll, 5000, LV_WARNING, "drain: %s of pod %s/%s throttled by the "
 		    "API server (429, Retry-After %lld ms): %s", verb, p->ns, p->name, (long long)retry_ms,
 		    msg);
@@ -455,6 +490,10 @@ settle(struct drain *d, int i, int del, enum drain_outcome o, int status, int64_
 		log_error(d->lg, "drain: %s of pod %s/%s refused: %d: %s", verb, p->ns, p->name, status,
 		    msg);
 		break;
+	}
+	if (o != DRAIN_THROTTLED && d->window < d->max_workers && ++d->streak >= d->window) {
+		d->window++;
+		d->streak = 0;
 	}
 	pthread_cond_broadcast(&d->progress_cv);
 }
@@ -479,7 +518,7 @@ worker_main(void *arg)
 		i = -1;
 		if (d->throttle_until > now)
 			wake = d->throttle_until;
-		else
+		else if (d->inflight < d->window)
 			i = pick(d, now, &wake);
 		if (i < 0) {
 			wait_until(&d->work_cv, &d->mu, wake);
@@ -487,16 +526,20 @@ worker_main(void *arg)
 		}
 		del = d->pods[i].blocked && d->delete_at > 0 && now >= d->delete_at;
 		d->pods[i].state = P_INFLIGHT;
+		d->inflight++;
 		p = d->pods[i].p;
 		pthread_mutex_unlock(&d->mu);
 
+		now = util_now_ms();
 		o = send_one(w, &p, del, &status, &retry_ms, msg, sizeof msg);
 
 		pthread_mutex_lock(&d->mu);
-		settle(d, i, del, o, status, retry_ms, msg);
+		d->inflight--;
+		settle(d, i, del, o, status, retry_ms, msg, now);
+		pthread_cond_signal(&d->work_cv);
 		if (del && o == DRAIN_OK && status != K8S_DRY_RUN) {
 			pthread_mutex_unlock(&d->mu);
-			k8s_event(d->k, d->node, "Warning", "PodDeleted", "Deleted pod %s/%s: its "
+			event(d, "Warning", "PodDeleted", "Deleted pod %s/%s: its "
 			    "PodDisruptionBudget still blocked its eviction close to the node's termination",
 			    p.ns, p.name);
 			pthread_mutex_lock(&d->mu);
@@ -509,16 +552,19 @@ worker_main(void *arg)
 
 /* Counts of the pods still to act on and still to see go. Called with d->mu held. */
 static void
-outstanding(const struct drain *d, int *todo, int *waiting)
+outstanding(const struct drain *d, int *todo, int *waiting, int *blocked)
 {
 	int i;
 
-	*todo = *waiting = 0;
+	*todo = *waiting = *blocked = 0;
 	for (i = 0; i < d->npods; i++)
 		switch (d->pods[i].state) {
+		case P_WAIT:
+			if (d->pods[i].blocked)
+				(*blocked)++;
+			/* FALLTHROUGH */
 		case P_PENDING:
 		case P_INFLIGHT:
-		case P_WAIT:
 			(*todo)++;
 			break;
 		case P_EVICTED:
@@ -532,7 +578,7 @@ outstanding(const struct drain *d, int *todo, int *waiting)
 
 /* Lists the node again: pods no longer there are gone. Called without d->mu. */
 static void
-relist(struct drain *d)
+relist(struct drain *d, int64_t until)
 {
 	char err[512];
 	int i;
@@ -541,7 +587,7 @@ relist(struct drain *d)
 	for (i = 0; i < d->npods; i++)
 		d->pods[i].seen = 0;
 	pthread_mutex_unlock(&d->mu);
-	if (k8s_list_pods(d->k, d->node, on_pod, d, d->stop_at, err, sizeof err) < 0) {
+	if (k8s_list_pods(d->k, d->node, on_pod, d, until, err, sizeof err) < 0) {
 		log_warning(d->lg, "drain: re-listing pods: %s", err);
 		return;
 	}
@@ -568,8 +614,8 @@ drain_node(struct k8s *k, const char *node, int64_t deadline_ms, struct drain_re
 	struct drain d;
 	pthread_condattr_t ca;
 	char err[512], skipmsg[256];
-	int64_t last_list, now;
-	int i, todo, waiting, n, a;
+	int64_t last_list, now, wake;
+	int i, todo, waiting, blocked, n, a;
 
 	memset(r, 0, sizeof *r);
 	memset(&d, 0, sizeof d);
@@ -588,6 +634,7 @@ drain_node(struct k8s *k, const char *node, int64_t deadline_ms, struct drain_re
 		d.max_workers = 1;
 	if (d.max_workers > DRAIN_MAX_WORKERS)
 		d.max_workers = DRAIN_MAX_WORKERS;
+	d.window = d.max_workers;
 	r->cordon_ms = k->cordon_ms;
 	r->last_eviction_ms = -1;
 	pthread_mutex_init(&d.mu, NULL);
@@ -621,31 +668,43 @@ drain_node(struct k8s *k, const char *node, int64_t deadline_ms, struct drain_re
 	    d.nevictable, r->skipped, skipmsg);
 	pthread_mutex_unlock(&d.mu);
 	if (n >= 0)
-		k8s_event(k, node, "Normal", "Draining", "Draining node: evicting %d pods (%d skipped), "
+		event(&d, "Normal", "Draining", "Draining node: evicting %d pods (%d skipped), "
 		    "deadline in %lld s", d.nevictable, r->skipped,
 		    (long long)((deadline_ms - util_now_ms()) / 1000));
 
-	/* Wait for the evictions to be sent and the pods to go, re-listing now and then. */
+	/*
+	 * Wait for the evictions to be sent and the pods to go. The node is
+	 * listed again only when that can tell something — evicted pods gone,
+	 * blocked ones gone by themselves (and new ones) — and only once every
+	 * eviction that can be sent has been: with hundreds of nodes draining at
+	 * once, lists would crowd out evictions. Half as often while the API
+	 * server throttles us.
+	 */
 	pthread_mutex_lock(&d.mu);
 	last_list = util_now_ms();
 	for (;;) {
+		int64_t period = K8S_WAIT_POLL_MS;
+
 		now = util_now_ms();
-		outstanding(&d, &todo, &waiting);
+		outstanding(&d, &todo, &waiting, &blocked);
 		if (todo == 0 && waiting == 0)
 			break;
 		if (now >= d.stop_at) {
 			r->deadline_hit = 1;
 			break;
 		}
-		if (now >= last_list + K8S_WAIT_POLL_MS) {
+		if (d.throttle_until > now - 5000)
+			period *= 2;
+		if (now >= last_list + period && (waiting > 0 || blocked > 0) && todo == blocked) {
 			pthread_mutex_unlock(&d.mu);
-			relist(&d);
+			relist(&d, d.stop_at);
 			pthread_mutex_lock(&d.mu);
 			last_list = util_now_ms();
 			continue;
 		}
-		wait_until(&d.progress_cv, &d.mu, last_list + K8S_WAIT_POLL_MS < d.stop_at ?
-		    last_list + K8S_WAIT_POLL_MS : d.stop_at);
+		/* Until the next listing is due; if it is due already but pointless, until progress. */
+		wake = last_list + period > now ? last_list + period : d.stop_at;
+		wait_until(&d.progress_cv, &d.mu, wake < d.stop_at ? wake : d.stop_at);
 	}
 	d.stop = 1;
 	pthread_cond_broadcast(&d.work_cv);
@@ -654,12 +713,17 @@ drain_node(struct k8s *k, const char *node, int64_t deadline_ms, struct drain_re
 		pthread_join(d.workers[i]->tid, NULL);
 		free(d.workers[i]);
 	}
+	/* Out of time with evicted pods unconfirmed: one last look says which are still there. */
+	if (r->deadline_hit && waiting > 0 && d.deadline - util_now_ms() > 500)
+		relist(&d, d.deadline - 300);
 
 	for (i = 0; i < d.npods; i++) {
 		const struct dpod *dp = &d.pods[i];
 
 		if (dp->state == P_DONE || dp->state == P_GONE || dp->state == P_SKIPPED)
 			continue;
+		if (dp->state == P_EVICTED || dp->state == P_DELETED)
+			r->terminating++;
 		if (r->nleft_names < DRAIN_MAX_LEFT)
 			snprintf(r->left_names[r->nleft_names++], sizeof r->left_names[0], "%s/%s",
 			    dp->p.ns, dp->p.name);
@@ -669,11 +733,11 @@ drain_node(struct k8s *k, const char *node, int64_t deadline_ms, struct drain_re
 		r->last_eviction_ms = d.last_sent - d.start;
 	r->total_ms = util_now_ms() - d.start;
 	if (r->left == 0 && n >= 0)
-		k8s_event(k, node, "Normal", "Drained", "Node drained: %d pods evicted, %d deleted, "
+		event(&d, "Normal", "Drained", "Node drained: %d pods evicted, %d deleted, "
 		    "%d already gone, %d skipped, in %lld ms", r->evicted, r->deleted, r->gone, r->skipped,
 		    (long long)r->total_ms);
 	else
-		k8s_event(k, node, "Warning", "DrainIncomplete", "Drain incomplete: %d pods left "
+		event(&d, "Warning", "DrainIncomplete", "Drain incomplete: %d pods left "
 		    "(first: %s)%s%s", r->left, r->nleft_names > 0 ? r->left_names[0] : "none",
 		    r->error[0] ? "; " : "", r->error);
 	free(d.pods);

@@ -40,10 +40,12 @@ struct drain_result {
 	int gone;             /* gone before their eviction was accepted (404, vanished) */
 	int skipped;          /* DaemonSet, mirror, finished, own pod, or emptyDir/unmanaged not allowed */
 	int left;             /* still on the node at the end (blocked, refused, or not gone in time) */
+	int terminating;      /* of those, evicted or deleted but not seen gone before the deadline */
 	char left_names[DRAIN_MAX_LEFT][K8S_MAX_NS + K8S_MAX_NAME]; /* "ns/name" of the first ones left */
 	int nleft_names;
 	int64_t cordon_ms;          /* k8s_cordon's duration (-1: not cordoned through this k8s) */
-	int64_t last_eviction_ms;   /* from the start of the drain to the last eviction or deletion sent */
+	int64_t last_eviction_ms;   /* from the start of the drain to the sending of the last eviction or
+	                               deletion the server accepted (-1: none) */
 	int64_t total_ms;           /* the whole drain, waiting included */
 	int deadline_hit;           /* 1 if the drain stopped at the deadline */
 	char error[512];            /* why the pods could not be listed at all, else "" */
@@ -61,7 +63,8 @@ int drain_node(struct k8s *k, const char *node, int64_t deadline_ms, struct drai
 /*
  * Writes the one-line summary of r main logs ("drain: 97 evicted, 1 deleted,
  * 0 gone, 12 skipped, 0 left; cordon 35 ms, last eviction at 420 ms, total
- * 1.9 s"; with the first names left when some are). Returns buf.
+ * 1900 ms"; "N left (M terminating)" and the first names left when some
+ * are). Returns buf.
  */
 char *drain_result_summary(const struct drain_result *r, char *buf, size_t n);
 

@@ -705,6 +705,18 @@ k8s_request(struct k8s *k, struct http_client *hc, const char *method, const cha
 	}
 }
 
+/* k8s_vevent with variadic arguments. */
+static void __attribute__((format(printf, 6, 7)))
+event_by(struct k8s *k, int64_t deadline_ms, const char *node, const char *type,
+    const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	k8s_vevent(k, deadline_ms, node, type, reason, fmt, ap);
+	va_end(ap);
+}
+
 /* Sleeps ms, but never past deadline_ms. */
 static void
 sleep_before(int64_t ms, int64_t deadline_ms)
@@ -723,8 +735,12 @@ retry_wait(const struct http_response *resp, int attempt)
 	int64_t ms;
 
 	if (resp != NULL && (v = http_header(resp, "Retry-After", &n)) != NULL &&
-	    k8s_retry_after_parse(v, n, util_wall_ms() / 1000, &ms) == 0)
-		return ms > 0 ? ms : K8S_RETRY_MIN_MS;
+	    k8s_retry_after_parse(v, n, util_wall_ms() / 1000, &ms) == 0) {
+		/* As asked, and up to half as long again: throttled clients should not return together. */
+		if (ms < K8S_RETRY_MIN_MS)
+			ms = K8S_RETRY_MIN_MS;
+		return ms + (int64_t)(util_random() % (uint32_t)(ms / 2 + 1));
+	}
 	return k8s_backoff_ms(attempt);
 }
 
@@ -841,7 +857,7 @@ k8s_cordon(struct k8s *k, const char *node, int64_t deadline_ms, char *err, size
 	free(patch);
 	k->cordon_ms = util_now_ms() - t0;
 	if (changed)
-		k8s_event(k, node, "Normal", "Cordoned", "Node cordoned by despotify%s%s",
+		event_by(k, deadline_ms, node, "Normal", "Cordoned", "Node cordoned by despotify%s%s",
 		    tp ? " and tainted " : "", tp ? k->cfg->taint : "");
 	return 0;
 fail:
@@ -950,18 +966,32 @@ void
 k8s_event(struct k8s *k, const char *node, const char *type, const char *reason,
     const char *fmt, ...)
 {
+	va_list ap;
+
+	va_start(ap, fmt);
+	k8s_vevent(k, util_now_ms() + K8S_EVENT_TIMEOUT_MS, node, type, reason, fmt, ap);
+	va_end(ap);
+}
+
+void
+k8s_vevent(struct k8s *k, int64_t deadline_ms, const char *node, const char *type,
+    const char *reason, const char *fmt, va_list ap)
+{
 	struct http_response resp;
 	char msg[K8S_MAX_EVENT_MSG], uid[K8S_MAX_NAME], body[K8S_MAX_EVENT_MSG * 6 + 4 * K8S_MAX_NAME];
 	char rbuf[4096], e[256];
-	va_list ap;
 	int64_t now = util_now_ms();
 	int n;
 
 	if (!k->cfg->events)
 		return;
-	va_start(ap, fmt);
+	if (deadline_ms > now + K8S_EVENT_TIMEOUT_MS)
+		deadline_ms = now + K8S_EVENT_TIMEOUT_MS;
+	if (deadline_ms <= now) {
+		log_debug(k->lg, "k8s: event %s about node %s dropped: no time left", reason, node);
+		return;
+	}
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	pthread_mutex_lock(&k->mu);
 	snprintf(uid, sizeof uid, "%s", k->node_uid);
 	pthread_mutex_unlock(&k->mu);
@@ -984,7 +1014,7 @@ k8s_event(struct k8s *k, const char *node, const char *type, const char *reason,
 	}
 	resp = (struct http_response){ .body = rbuf, .body_cap = sizeof rbuf };
 	if (k8s_request(k, &k->ev_hc, "POST", "/api/v1/namespaces/default/events",
-	    "application/json", body, (size_t)n, &resp, now + K8S_EVENT_TIMEOUT_MS, e, sizeof e) < 0) {
+	    "application/json", body, (size_t)n, &resp, deadline_ms, e, sizeof e) < 0) {
 		k->ev_pause_until = util_now_ms() + K8S_EVENT_PAUSE_MS;
 		log_warning(k->lg, "k8s: event %s about node %s not posted: %s", reason, node, e);
 	} else if (resp.status != 201 && resp.status != 200 && resp.status != K8S_DRY_RUN) {

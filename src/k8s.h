@@ -28,6 +28,7 @@
 #define DESPOTIFY_K8S_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -252,6 +253,13 @@ int k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
  */
 void k8s_event(struct k8s *k, const char *node, const char *type, const char *reason,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/*
+ * The same with a va_list, waiting no later than deadline_ms either (an
+ * Event due after the deadline is dropped): for callers bound by a deadline.
+ */
+void k8s_vevent(struct k8s *k, int64_t deadline_ms, const char *node, const char *type,
+    const char *reason, const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 
 /*
  * The backoff before try number attempt (0-based) of a failing request:

@@ -353,6 +353,18 @@ class TestDrain(Base):
         self.assertLess(o["last_eviction_ms"], 2500)
         self.assertEqual(self.pods_left(), [])
 
+    def test_waiting_costs_no_cpu(self):
+        # Evicted pods to wait for while another waits out a long Retry-After:
+        # the drain thread must sleep, not spin.
+        self.seed(pods=[rs_pod(f"w-{i}", terminate_s=8) for i in range(3)])
+        self.fk.faults([{"method": "POST", "path": "w-1/eviction$", "action": "apf", "retry_after": 5,
+                         "count": 1}])
+        o = self.drain("--concurrency", "1")
+        self.assertEqual(o.rc, 0, o)
+        self.assertGreaterEqual(o["total_ms"], 5000)
+        cpu = int(re.search(r"cpu_ms=(\d+)", o.stdout).group(1))
+        self.assertLess(cpu, 1500, o)
+
     def test_grace_is_the_pods_own_when_time_allows(self):
         self.seed(pods=[rs_pod("g-1", grace=7), rs_pod("g-2", grace=600), rs_pod("g-3", grace=None)])
         o = self.drain("--deadline-s", "40")

@@ -32,15 +32,17 @@
  * Output on stdout:
  *   cordon: "cordon rc=0 ms=N" (and "error ..." on failure)
  *   drain:  "cordon rc=N ms=N", then "result rc=N found=N evicted=N deleted=N gone=N skipped=N
- *           left=N deadline_hit=N cordon_ms=N last_eviction_ms=N total_ms=N token_reads=N",
+ *           left=N terminating=N deadline_hit=N cordon_ms=N last_eviction_ms=N total_ms=N token_reads=N",
  *           one "left NS/NAME" line per name kept, "summary ..." (drain_result_summary),
- *           "events_posted=N" with --event-thread, and "vmhwm_kb=N"
+ *           "events_posted=N" with --event-thread, and "vmhwm_kb=N cpu_ms=N" (peak
+ *           memory, CPU time used)
  *   list:   one "pod NS/NAME uid=U grace=G flags=F" line per pod, then "count=N"
  *   event:  "event done"
  * Exit status: 0 if the command worked (drain: nothing left), 1 otherwise, 2 on usage errors.
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +77,16 @@ vmhwm_kb(void)
 			kb = strtol(line + 6, NULL, 10);
 	fclose(f);
 	return kb;
+}
+
+static long
+cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000L +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000L;
 }
 
 static int
@@ -238,14 +250,16 @@ probe_k8s(int argc, char **argv)
 			printf("events_posted=%d\n", et.posted);
 		}
 		printf("result rc=%d found=%d evicted=%d deleted=%d gone=%d skipped=%d left=%d "
-		    "deadline_hit=%d cordon_ms=%lld last_eviction_ms=%lld total_ms=%lld token_reads=%u\n",
-		    rc, r.found, r.evicted, r.deleted, r.gone, r.skipped, r.left, r.deadline_hit,
+		    "terminating=%d deadline_hit=%d cordon_ms=%lld last_eviction_ms=%lld total_ms=%lld "
+		    "token_reads=%u\n",
+		    rc, r.found, r.evicted, r.deleted, r.gone, r.skipped, r.left, r.terminating,
+		    r.deadline_hit,
 		    (long long)r.cordon_ms, (long long)r.last_eviction_ms, (long long)r.total_ms,
 		    k.token_reads);
 		for (n = 0; n < r.nleft_names; n++)
 			printf("left %s\n", r.left_names[n]);
 		printf("summary %s\n", drain_result_summary(&r, summary, sizeof summary));
-		printf("vmhwm_kb=%ld\n", vmhwm_kb());
+		printf("vmhwm_kb=%ld cpu_ms=%ld\n", vmhwm_kb(), cpu_ms());
 	} else {
 		k8s_close(&k);
 		return usage();

@@ -520,6 +520,9 @@ test_drain_summary(void)
 	drain_result_summary(&r, buf, sizeof buf);
 	CHECK(strstr(buf, "3 left") != NULL);
 	CHECK(strstr(buf, "(deadline reached); left: default/a, default/b and 1 more") != NULL);
+	r.terminating = 2;
+	drain_result_summary(&r, buf, sizeof buf);
+	CHECK(strstr(buf, "3 left (2 terminating); cordon") != NULL);
 	/* A short buffer is cut cleanly, NUL-terminated. */
 	drain_result_summary(&r, buf, 30);
 	CHECK_INT(strlen(buf), 29);
