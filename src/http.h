@@ -76,6 +76,7 @@ struct http_request {
 	const struct url *url;              /* scheme, host, port, path and query */
 	const struct http_header *headers;  /* extra headers; Host, Content-Length,   */
 	size_t nheaders;                    /* User-Agent and Connection are added    */
+	                                    /* (see http_do)                          */
 	const char *body;
 	size_t body_len;
 	int idempotent;                     /* may be resent on a fresh connection if a
@@ -104,6 +105,28 @@ struct http_response {
  * ("connect 127.0.0.1:8443: Connection refused", "127.0.0.1:8443: TLS:
  * certificate is not trusted", "127.0.0.1:8080: response body over 65535
  * bytes", "127.0.0.1:8080: timed out"). Never blocks past deadline_ms.
+ *
+ * Request head: Host (as http_host_header writes it), User-Agent
+ * "despotify/VERSION" and Connection: keep-alive are added unless the
+ * caller's headers carry them; Content-Length is always computed (sent for
+ * a body, and for POST, PUT and PATCH without one); a caller's
+ * Content-Length or Transfer-Encoding is dropped. A header value holding a
+ * control character is refused, never sent. Secrets in header values never
+ * appear in err.
+ *
+ * Connections: kept alive per "scheme://host:port" (and proxy) unless the
+ * response is close-delimited, says Connection: close, is HTTP/1.0 without
+ * keep-alive, or the request said Connection: close. A kept-alive
+ * connection that the server has closed is replaced before use; if it
+ * fails under a request (end of stream or reset, not a time-out) the
+ * request is sent once more on a fresh connection when req->idempotent, or
+ * when the server cannot have acted on it (the write failed, or not one
+ * byte of response came back).
+ *
+ * Proxies (hc->proxy): https goes through a CONNECT tunnel to the https
+ * proxy, http as an absolute-form request to the http proxy, except for
+ * hosts no_proxy matches and for the instance metadata addresses
+ * 169.254.169.254 and fd00:ec2::254, which are always reached directly.
  */
 int http_do(struct http_client *hc, const struct http_request *req,
     struct http_response *resp, int64_t deadline_ms, char *err, size_t errlen);
