@@ -265,7 +265,6 @@ add_anchor(void *ctx, const char *name, const unsigned char *der, size_t len, ch
 		ta.pkey.key.ec.curve = pk->key.ec.curve;
 		ta.pkey.key.ec.q = dup_bytes(pk->key.ec.q, pk->key.ec.qlen);
 		ta.pkey.key.ec.qlen = pk->key.ec.qlen;
-		ta.pkey.key.rsa.e = NULL;
 	}
 	if (tc->ntas == tc->cap) {
 		size_t ncap = tc->cap ? 2 * tc->cap : 8;
@@ -844,9 +843,15 @@ tls_disconnect(struct tls_conn *c)
 
 /*
  * Sets the engine up for one connection: TLS 1.2 only, ECDHE suites with
- * AES-GCM and ChaCha20-Poly1305 (plus RSA key exchange with AES-GCM for old
- * servers). Fewer suites than br_ssl_client_init_full keeps CBC, CCM, 3DES
- * and MD5 out of the binary; every AWS and Kubernetes endpoint speaks these.
+ * AES-GCM (plus RSA key exchange with AES-GCM for old servers), which every
+ * AWS and Kubernetes endpoint speaks. The implementations are chosen for
+ * size rather than speed (a handful of handshakes and a few KB of traffic a
+ * minute): the 31-bit big-integer code for RSA and for one generic
+ * constant-time EC implementation of P-256, P-384 and P-521 (no X25519,
+ * no 62-bit variants beside them), the portable constant-time AES and GHASH (no AES-NI
+ * variants beside them), no ChaCha20, CBC, CCM, 3DES or MD5. That keeps
+ * BearSSL's share of the static binary near 60 KB, against about 100 KB
+ * for br_ssl_client_init_full.
  */
 static void
 engine_setup(struct tls_conn *c, const struct tls_config *cfg)
@@ -854,8 +859,6 @@ engine_setup(struct tls_conn *c, const struct tls_config *cfg)
 	static const uint16_t suites[] = {
 		BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 		BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-		BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-		BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 		BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
 		BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 		BR_TLS_RSA_WITH_AES_128_GCM_SHA256,
@@ -877,28 +880,29 @@ engine_setup(struct tls_conn *c, const struct tls_config *cfg)
 	br_ssl_engine_set_versions(&cc->eng, BR_TLS12, BR_TLS12);
 	br_x509_minimal_init(xm, &br_sha256_vtable, cfg->tas, cfg->ntas);
 	br_ssl_engine_set_suites(&cc->eng, suites, sizeof suites / sizeof suites[0]);
-	br_ssl_client_set_default_rsapub(cc);
-	br_ssl_engine_set_default_rsavrfy(&cc->eng);
-	br_ssl_engine_set_default_ecdsa(&cc->eng);
+	br_ssl_client_set_rsapub(cc, &br_rsa_i31_public);
+	br_ssl_engine_set_rsavrfy(&cc->eng, &br_rsa_i31_pkcs1_vrfy);
+	br_ssl_engine_set_ec(&cc->eng, &br_ec_prime_i31);
+	br_ssl_engine_set_ecdsa(&cc->eng, &br_ecdsa_i31_vrfy_asn1);
 	br_x509_minimal_set_rsa(xm, br_ssl_engine_get_rsavrfy(&cc->eng));
-	br_x509_minimal_set_ecdsa(xm, br_ssl_engine_get_ec(&cc->eng), br_ssl_engine_get_ecdsa(&cc->eng));
+	br_x509_minimal_set_ecdsa(xm, &br_ec_prime_i31, &br_ecdsa_i31_vrfy_asn1);
 	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++) {
 		br_ssl_engine_set_hash(&cc->eng, hashes[i].id, hashes[i].impl);
 		br_x509_minimal_set_hash(xm, hashes[i].id, hashes[i].impl);
 	}
 	br_ssl_engine_set_prf_sha256(&cc->eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(&cc->eng, &br_tls12_sha384_prf);
-	br_ssl_engine_set_default_aes_gcm(&cc->eng);
-	br_ssl_engine_set_default_chapol(&cc->eng);
+	br_ssl_engine_set_gcm(&cc->eng, &br_sslrec_in_gcm_vtable, &br_sslrec_out_gcm_vtable);
+	br_ssl_engine_set_aes_ctr(&cc->eng, &br_aes_ct64_ctr_vtable);
+	br_ssl_engine_set_ghash(&cc->eng, &br_ghash_ctmul64);
 	c->xc.vtable = &xip_vtable;
 	br_ssl_engine_set_x509(&cc->eng, &c->xc.vtable);
 	if (cfg->key_type == BR_KEYTYPE_RSA)
 		br_ssl_client_set_single_rsa(cc, cfg->chain, cfg->chain_len, &cfg->rsa,
-		    br_rsa_pkcs1_sign_get_default());
+		    &br_rsa_i31_pkcs1_sign);
 	else if (cfg->key_type == BR_KEYTYPE_EC)
 		br_ssl_client_set_single_ec(cc, cfg->chain, cfg->chain_len, &cfg->ec,
-		    BR_KEYTYPE_SIGN, cfg->issuer_key_type, br_ec_get_default(),
-		    br_ecdsa_sign_asn1_get_default());
+		    BR_KEYTYPE_SIGN, cfg->issuer_key_type, &br_ec_prime_i31, &br_ecdsa_i31_sign_asn1);
 	br_ssl_engine_set_buffer(&cc->eng, c->iobuf, sizeof c->iobuf, 0);
 }
 

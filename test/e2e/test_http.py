@@ -71,6 +71,15 @@ class HttpTestBase(unittest.TestCase):
                        cwd=d, check=True, capture_output=True, timeout=60)
         subprocess.run(["openssl", "ec", "-in", "clientec.key", "-out", "clientec_trad.key"],
                        cwd=d, check=True, capture_output=True, timeout=60)
+        # A P-384 CA and server, signed with SHA-384 (like Amazon Root CA 4's chains).
+        ec384 = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384", "-sha384", "-nodes"]
+        for args in (["req", "-x509", *ec384, "-keyout", "ca384.key", "-out", "ca384.crt", "-days", "2",
+                      "-subj", "/CN=despotify test ca384", "-addext", "basicConstraints=critical,CA:TRUE",
+                      "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+                     ["req", *ec384, "-keyout", "server384.key", "-out", "server384.csr", "-subj", "/CN=s384"],
+                     ["x509", "-req", "-sha384", "-in", "server384.csr", "-CA", "ca384.crt", "-CAkey", "ca384.key",
+                      "-CAcreateserial", "-out", "server384.crt", "-days", "2", "-extfile", "server.ext"]):
+            subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=60)
         with open(os.path.join(d, "empty.pem"), "w") as f:
             f.write("no certificates here\n")
 
@@ -363,6 +372,12 @@ class TlsTest(HttpTestBase):
         self.assertEqual(json.loads(r.bodies[0])["body"], body)
         self.fails("--ca", self.pki["ca"], "--max-body", "65536", "GET",
                    s.url("/big?n=10485760&mode=chunked"), want="response body over 65535 bytes")
+
+    def test_p384_sha384_chain(self):
+        s = self.tls_server("server384.crt", "server384.key")
+        r = self.ok("--ca", self.p("ca384.crt"), "GET", s.url("/hello"))
+        self.assertEqual(r.bodies, ["hello"])
+        self.fails("--ca", self.pki["ca"], "GET", s.url("/hello"), want="X509_NOT_TRUSTED")
 
     def test_untrusted_certificate_refused(self):
         s = self.tls_server("untrusted.crt", "untrusted.key")
