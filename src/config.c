@@ -35,6 +35,28 @@ struct key {
 	const char *alias;
 };
 
+/*
+ * Keys that fall back on the standard environment (apply_standard_env):
+ * for them an empty value in the file or in DESPOTIFY_<KEY> means "not
+ * set here", so that the shipped despotify.ini, which lists every key,
+ * does not hide KUBERNETES_SERVICE_HOST or AWS_REGION.
+ */
+static const char *const env_fallback_keys[] = {
+	"imds_base", "region", "asg_endpoint", "sts_endpoint", "aws_ca_file", "node_name",
+	"api_server",
+};
+
+static int
+falls_back(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof env_fallback_keys / sizeof env_fallback_keys[0]; i++)
+		if (strcmp(env_fallback_keys[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 #define S(f) offsetof(struct config, f)
 
 /* Every key of shared/DESIGN.md, in the order -n prints them. */
@@ -266,6 +288,8 @@ on_ini_key(void *ctx, const char *section, const char *key, const char *value,
 		snprintf(err, errlen, "%s: unknown key \"%s\"", origin, key);
 		return -1;
 	}
+	if (value[0] == '\0' && falls_back(k->name))
+		return 0;
 	return set_value(ld, i, value, origin, err, errlen);
 }
 
@@ -364,6 +388,8 @@ apply_despotify_env(struct loader *ld, char *const *envp, char *err, size_t errl
 			warn(ld->c, "%s: not a despotify setting, ignored%s", origin, "");
 			continue;
 		}
+		if (eq[1] == '\0' && falls_back(keys[i].name))
+			continue;
 		if (set_value(ld, i, eq + 1, origin, err, errlen) < 0)
 			return -1;
 	}

@@ -83,6 +83,8 @@ class ScratchRoot(unittest.TestCase):
             "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": port,
             "NODE_NAME": c.node, "POD_NAME": "despotify-abcde", "POD_NAMESPACE": "kube-system",
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": c.imds.url,
+            # Belt and braces: never let a test reach the real 169.254.169.254.
+            "DESPOTIFY_IMDS_BASE": c.imds.url,
             "AWS_ENDPOINT_URL_AUTO_SCALING": c.aws.url, "AWS_REGION": "us-east-1",
             "AWS_CA_BUNDLE": "/" + SA + "/ca.crt",
             "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,

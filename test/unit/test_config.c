@@ -74,6 +74,24 @@ file_and_env(void)
 	unlink(path);
 }
 
+/* The shipped file lists every key, some empty: they must not hide the environment. */
+static void
+empty_means_unset(void)
+{
+	static struct config c;
+	char *envp[] = { "KUBERNETES_SERVICE_HOST=fd00::1", "KUBERNETES_SERVICE_PORT=6443",
+		"AWS_DEFAULT_REGION=ap-south-1", "DESPOTIFY_NODE_NAME=", "NODE_NAME=n1", NULL };
+	char err[512];
+
+	write_file("[DEFAULT]\napi_server =\nregion =\nnode_name =\ntaint =\n");
+	CHECK_INT(config_load(&c, path, 1, envp, err, sizeof err), 0);
+	CHECK_STR(c.api_server, "https://[fd00::1]:6443");
+	CHECK_STR(c.region, "ap-south-1");
+	CHECK_STR(c.node_name, "n1");
+	CHECK_STR(c.taint, "");   /* an empty taint is a choice: no taint */
+	unlink(path);
+}
+
 static void
 bad_values(void)
 {
@@ -148,6 +166,7 @@ main(void)
 {
 	RUN(defaults);
 	RUN(file_and_env);
+	RUN(empty_means_unset);
 	RUN(bad_values);
 	RUN(bad_env);
 	RUN(print_redacts);
