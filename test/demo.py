@@ -80,7 +80,8 @@ def main():
         say("== the node")
         say(f"   unschedulable: {node['spec'].get('unschedulable', False)}")
         for taint in node["spec"].get("taints") or []:
-            say(f"   taint: {taint['key']}={taint.get('value', '')}:{taint['effect']}")
+            value = f"={taint['value']}" if taint.get("value") else ""
+            say(f"   taint: {taint['key']}{value}:{taint['effect']}")
         lb = node["metadata"]["labels"].get("node.kubernetes.io/exclude-from-external-load-balancers")
         say(f"   label node.kubernetes.io/exclude-from-external-load-balancers: {lb}")
         say()
@@ -119,7 +120,7 @@ def main():
         say("== events on the node: " + ", ".join(e.get("reason", "?") for e in st["events"]))
         d.signal()
         d.wait_exit(10)
-        say("== despotify stopped on SIGTERM; the demo's files were in " + tmp)
+        say("== despotify stopped on SIGTERM (exit status %d)" % d.proc.returncode)
     finally:
         if c:
             c.stop()
