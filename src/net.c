@@ -138,7 +138,12 @@ resolve_thread(void *arg)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+	/*
+	 * No AI_ADDRCONFIG: it hides IPv4 answers on hosts whose only IPv4
+	 * address is loopback; an address family that cannot be reached fails
+	 * its connect at once and the next address is tried.
+	 */
+	hints.ai_flags = AI_NUMERICSERV;
 	rc = getaddrinfo(j->host, j->port, &hints, &res);
 	pthread_mutex_lock(&j->mu);
 	j->rc = rc;
