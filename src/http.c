@@ -872,8 +872,10 @@ build_head(const struct http_request *req, const struct route *rt, char *buf, si
 		snprintf(err, errlen, "%s: bad request method", rt->target_hp);
 		return -1;
 	}
-	if (http_host_header(u, host, sizeof host) < 0)
+	if (http_host_header(u, host, sizeof host) < 0) {
+		snprintf(err, errlen, "%s: host too long", rt->target_hp);
 		return -1;
+	}
 	/* Through a plain proxy the target is the absolute URL (RFC 9112 3.2.2). */
 	if (rt->via != NULL && !rt->tunnel)
 		ok |= put(buf, cap, &at, "%s http://%s%s HTTP/1.1\r\n", req->method, host, u->path);
@@ -928,8 +930,10 @@ tunnel(struct http_client *hc, const struct route *rt, int64_t deadline_ms, char
 	snprintf(peer, sizeof peer, "proxy %s", rt->via_hp);
 	n = snprintf(req, sizeof req, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n"
 	    "User-Agent: despotify/" DESPOTIFY_VERSION "\r\n\r\n", rt->target_hp, rt->target_hp);
-	if (n < 0 || (size_t)n >= sizeof req)
+	if (n < 0 || (size_t)n >= sizeof req) {
+		snprintf(err, errlen, "%s: CONNECT request too long", peer);
 		return -1;
+	}
 	r = net_write(hc->fd, req, (size_t)n, deadline_ms, why, sizeof why);
 	if (r < 0)
 		return io_fail(&oc, r, peer, why, err, errlen);
@@ -1136,8 +1140,10 @@ http_do(struct http_client *hc, const struct http_request *req,
 		if (via->host[0] != '\0') {
 			rt.via = via;
 			rt.tunnel = rt.target->tls;
-			if (url_hostport(via, rt.via_hp, sizeof rt.via_hp) < 0)
+			if (url_hostport(via, rt.via_hp, sizeof rt.via_hp) < 0) {
+				snprintf(err, errlen, "proxy %s: host too long", via->host);
 				return -1;
+			}
 		}
 	}
 	snprintf(key, sizeof key, "%s://%s%s%s", rt.target->tls ? "https" : "http", rt.target_hp,
