@@ -50,6 +50,7 @@ LDFLAGS_SAN := -fsanitize=address,undefined -pthread
 
 REL := build/rel
 SAN := build/asan
+VG  := build/vg
 
 OBJS_REL := $(SRCS:src/%.c=$(REL)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(REL)/obj/gen_%.o)
 OBJS_SAN := $(SRCS:src/%.c=$(SAN)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(SAN)/obj/gen_%.o)
@@ -148,7 +149,6 @@ $(FUZZ)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ)/libdespotify.a $(SAN)/bearssl/libbear
 
 # Valgrind build: gcc + glibc, dynamically linked, so that memcheck can
 # replace malloc (it cannot in a static binary). For test/e2e/test_soak.py.
-VG := build/vg
 CFLAGS_VG := -std=c11 -O1 -g -fno-omit-frame-pointer -pthread
 OBJS_VG := $(SRCS:src/%.c=$(VG)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(VG)/obj/gen_%.o)
 
