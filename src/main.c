@@ -7,14 +7,10 @@
  * main.c owns the command line, the configuration, the signals and the poll
  * loop, and the handling of one notice.
  */
-#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <pthread.h>
 
 #include "aws.h"
 #include "config.h"
@@ -50,24 +46,13 @@ on_signal(int sig)
 /* Threads' stacks: every large buffer lives in the heap or in struct app. */
 #define THREAD_STACK         (256 * 1024)
 
-/* Everything the daemon holds, passed explicitly; one, in static storage. */
-struct app {
-	struct config cfg;
-	struct log lg;
-	char *const *envp;
-	struct imds imds;           /* the poll loop's client */
-	struct imds_facts facts;
-	char node[CONFIG_MAX_STR];
-	struct k8s k8s;
-	struct aws aws;
-	struct notify notify;
-	int imds_ready, k8s_ready, aws_ready;
-};
+struct app;
 
 /* One notice's handling: the detach job and the drain job run side by side. */
 struct handling {
 	struct app *app;
 	struct imds_notice notice;
+	char when[32];              /* the notice's time, RFC 3339 */
 	int64_t start_ms;           /* monotonic, at detection */
 	int64_t deadline_ms;        /* monotonic */
 	int drain_only;             /* a rebalance recommendation: no detach */
@@ -87,6 +72,24 @@ struct handling {
 	int64_t cordon_ms;
 	int drain_rc;
 	struct drain_result dr;
+
+	char start_text[1536];      /* the webhook message that announces it */
+};
+
+/* Everything the daemon holds, passed explicitly; one, in static storage. */
+struct app {
+	struct config cfg;
+	struct log lg;
+	char *const *envp;
+	struct imds imds;           /* the poll loop's client */
+	struct imds_facts facts;
+	char node[CONFIG_MAX_STR];
+	struct k8s k8s;
+	struct aws aws;
+	struct notify notify;
+	int imds_ready, k8s_ready, aws_ready;
+	struct handling h;          /* the notice being handled */
+	int jobs_running;           /* a signal cut a handling short: its threads still run */
 };
 
 static void
@@ -171,8 +174,6 @@ drain_job(void *arg)
 	h->cordon_ms = util_now_ms() - t0;
 	if (h->cordon_rc < 0)
 		log_error(&a->lg, "k8s: cordon of node %s failed: %s", a->node, h->cordon_err);
-	else
-		log_info(&a->lg, "k8s: node %s cordoned in %lld ms", a->node, (long long)h->cordon_ms);
 	/* A failed cordon does not stop the drain: evictions still move the pods. */
 	if (!h->cordon_only)
 		h->drain_rc = drain_node(&a->k8s, a->node, h->deadline_ms, &h->dr);
@@ -180,18 +181,22 @@ drain_job(void *arg)
 	return NULL;
 }
 
-struct notify_job {
-	struct notify *n;
-	char text[1536];
-	int64_t deadline_ms;
-};
-
+/*
+ * Says that handling has begun: an Event on the node and the webhook. In
+ * a thread of its own, off the path of the cordon and the first evictions.
+ */
 static void *
-notify_job(void *arg)
+announce_job(void *arg)
 {
-	struct notify_job *j = arg;
+	struct handling *h = arg;
+	struct app *a = h->app;
 
-	notify_send(j->n, j->text, j->deadline_ms);
+	k8s_event(&a->k8s, a->node, "Warning", h->drain_only ? "RebalanceRecommendation" :
+	    "SpotInterruption", "spot %s notice (%s) for instance %s, effective %s; despotify is %s the node",
+	    imds_kind_name(h->notice.kind), imds_action_name(h->notice.action), a->facts.instance_id,
+	    h->when, h->cordon_only ? "cordoning" : "draining");
+	if (a->notify.enabled)
+		notify_send(&a->notify, h->start_text, h->deadline_ms);
 	return NULL;
 }
 
@@ -234,112 +239,104 @@ notice_deadline(const struct config *cfg, const struct imds_notice *n, int64_t n
 static int
 handle_notice(struct app *a, const struct imds_notice *n, int rebalance_drain)
 {
-	static struct handling h;
-	struct notify_job start_msg;
+	struct handling *h = &a->h;
 	pthread_t td, tk, tn;
 	int have_td = 0, have_tn = 0, ok = 1;
-	char when[32], summary[2048], drained[1024];
-	int64_t now_wall = util_wall_ms();
+	char summary[2048], drained[1024];
+	int64_t now_wall = util_wall_ms(), left_ms;
 
-	memset(&h, 0, sizeof h);
-	h.app = a;
-	h.notice = *n;
-	h.start_ms = util_now_ms();
-	h.deadline_ms = notice_deadline(&a->cfg, n, h.start_ms, now_wall);
-	h.drain_only = n->kind == IMDS_KIND_REBALANCE;
-	h.cordon_only = h.drain_only && !rebalance_drain;
-	util_fmt_time(when, sizeof when, n->time_s);
-	log_info(&a->lg, "notice: %s %s at %s (from %s%s); handling node %s, deadline in %.1f s%s",
-	    imds_kind_name(n->kind), imds_action_name(n->action), when,
+	memset(h, 0, sizeof *h);
+	h->app = a;
+	h->notice = *n;
+	h->start_ms = util_now_ms();
+	h->deadline_ms = notice_deadline(&a->cfg, n, h->start_ms, now_wall);
+	h->drain_only = n->kind == IMDS_KIND_REBALANCE;
+	h->cordon_only = h->drain_only && !rebalance_drain;
+	util_fmt_time(h->when, sizeof h->when, n->time_s);
+	left_ms = h->deadline_ms - h->start_ms;
+	log_info(&a->lg, "notice: %s %s at %s (from %s%s); handling node %s, deadline in %lld.%lld s%s",
+	    imds_kind_name(n->kind), imds_action_name(n->action), h->when,
 	    imds_source_name(n->source), n->time_given ? "" : ", no time given",
-	    a->node, (double)(h.deadline_ms - h.start_ms) / 1000,
+	    a->node, (long long)(left_ms / 1000), (long long)(left_ms % 1000 / 100),
 	    a->cfg.dry_run ? " (dry run: nothing will be changed)" : "");
-	k8s_event(&a->k8s, a->node, "Warning", n->kind == IMDS_KIND_REBALANCE ?
-	    "RebalanceRecommendation" : "SpotInterruption",
-	    "spot %s notice (%s) for instance %s, effective %s; despotify is %s the node",
-	    imds_kind_name(n->kind), imds_action_name(n->action), a->facts.instance_id, when,
-	    h.cordon_only ? "cordoning" : "draining");
 
-	if (a->notify.enabled) {
-		memset(&start_msg, 0, sizeof start_msg);
-		start_msg.n = &a->notify;
-		start_msg.deadline_ms = h.deadline_ms;
-		snprintf(start_msg.text, sizeof start_msg.text,
-		    "Spot %s notice for %s (%s, node %s) effective %s: %s.",
-		    imds_kind_name(n->kind), a->facts.instance_id, a->facts.instance_type, a->node,
-		    when, h.cordon_only ? "cordoning the node" : h.drain_only ? "draining the node" :
-		    "detaching from the Auto Scaling group and draining the node");
-		have_tn = start_thread(&tn, notify_job, &start_msg) == 0;
-	}
-	if (!h.drain_only && a->cfg.detach_from_asg && a->aws_ready) {
-		h.detach_run = 1;
-		have_td = start_thread(&td, detach_job, &h) == 0;
+	snprintf(h->start_text, sizeof h->start_text,
+	    "Spot %s notice for %s (%s, node %s) effective %s: %s.",
+	    imds_kind_name(n->kind), a->facts.instance_id, a->facts.instance_type, a->node,
+	    h->when, h->cordon_only ? "cordoning the node" : h->drain_only ? "draining the node" :
+	    "detaching from the Auto Scaling group and draining the node");
+	have_tn = start_thread(&tn, announce_job, h) == 0;
+	if (!h->drain_only && a->cfg.detach_from_asg && a->aws_ready) {
+		h->detach_run = 1;
+		have_td = start_thread(&td, detach_job, h) == 0;
 		if (!have_td) {
 			log_error(&a->lg, "cannot start the detach thread; detaching inline after the drain");
-			h.detach_run = 2;
+			h->detach_run = 2;
 		}
 	}
-	if (start_thread(&tk, drain_job, &h) != 0) {
+	if (start_thread(&tk, drain_job, h) != 0) {
 		log_error(&a->lg, "cannot start the drain thread");
+		a->jobs_running = have_td || have_tn;
 		return -1;
 	}
-	if (h.detach_run != 1)
-		h.detach_done = 1;
+	if (h->detach_run != 1)
+		h->detach_done = 1;
 	/*
 	 * Wait for both jobs, but leave at once on SIGTERM: the jobs are
 	 * idempotent, so the next despotify resumes where these stopped.
 	 */
-	while (!stop_requested && !(__atomic_load_n(&h.drain_done, __ATOMIC_ACQUIRE) &&
-	    __atomic_load_n(&h.detach_done, __ATOMIC_ACQUIRE)))
+	while (!stop_requested && !(__atomic_load_n(&h->drain_done, __ATOMIC_ACQUIRE) &&
+	    __atomic_load_n(&h->detach_done, __ATOMIC_ACQUIRE)))
 		util_sleep_ms(50);
 	if (stop_requested) {
 		log_warning(&a->lg, "stopping on signal in the middle of handling the notice; "
 		    "a restarted despotify resumes it");
+		a->jobs_running = 1;
 		return -1;
 	}
 	pthread_join(tk, NULL);
 	if (have_td)
 		pthread_join(td, NULL);
-	else if (h.detach_run == 2)
-		detach_job(&h);
+	else if (h->detach_run == 2)
+		detach_job(h);
 	if (have_tn)
 		pthread_join(tn, NULL);
 
 	/* One line says it all. */
-	if (h.cordon_rc < 0)
+	if (h->cordon_rc < 0)
 		ok = 0;
-	if (h.cordon_only) {
+	if (h->cordon_only) {
 		snprintf(summary, sizeof summary, "summary: node %s %s in %lld ms",
-		    a->node, h.cordon_rc == 0 ? "cordoned" : "NOT cordoned", (long long)h.cordon_ms);
+		    a->node, h->cordon_rc == 0 ? "cordoned" : "NOT cordoned", (long long)h->cordon_ms);
 	} else {
 		char det[512];
 
-		if (h.drain_rc < 0)
+		if (h->drain_rc < 0)
 			ok = 0;
-		if (!h.detach_run) {
-			snprintf(det, sizeof det, "%s", h.drain_only ? "not asked (rebalance)" :
+		if (!h->detach_run) {
+			snprintf(det, sizeof det, "%s", h->drain_only ? "not asked (rebalance)" :
 			    a->cfg.detach_from_asg ? "not possible (AWS not set up)" : "disabled");
-			if (!h.drain_only && a->cfg.detach_from_asg)
+			if (!h->drain_only && a->cfg.detach_from_asg)
 				ok = 0;
 		} else {
-			aws_outcome_describe(&h.det, det, sizeof det);
-			if (h.det.outcome == AWS_FAILED)
+			aws_outcome_describe(&h->det, det, sizeof det);
+			if (h->det.outcome == AWS_FAILED)
 				ok = 0;
 			snprintf(det + strlen(det), sizeof det - strlen(det), " in %lld ms",
-			    (long long)h.detach_ms);
+			    (long long)h->detach_ms);
 		}
 		snprintf(summary, sizeof summary,
 		    "summary: node %s %s; %s; ASG: %s; total %lld ms",
-		    a->node, h.cordon_rc == 0 ? "cordoned" : "NOT cordoned",
-		    drain_result_summary(&h.dr, drained, sizeof drained), det,
-		    (long long)(util_now_ms() - h.start_ms));
+		    a->node, h->cordon_rc == 0 ? "cordoned" : "NOT cordoned",
+		    drain_result_summary(&h->dr, drained, sizeof drained), det,
+		    (long long)(util_now_ms() - h->start_ms));
 	}
 	if (ok)
 		log_info(&a->lg, "%s", summary);
 	else
 		log_error(&a->lg, "%s", summary);
 	if (a->notify.enabled) {
-		int64_t d = h.deadline_ms > util_now_ms() + NOTIFY_END_MIN_MS ? h.deadline_ms :
+		int64_t d = h->deadline_ms > util_now_ms() + NOTIFY_END_MIN_MS ? h->deadline_ms :
 		    util_now_ms() + NOTIFY_END_MIN_MS;
 
 		notify_send(&a->notify, summary + strlen("summary: "), d);
@@ -397,9 +394,9 @@ run(struct app *a)
 		}
 		a->aws_ready = 1;
 	}
-	log_info(&a->lg, "watching instance %s (%s, %s) for node %s; polling IMDS every %.1f s%s",
+	log_info(&a->lg, "watching instance %s (%s, %s) for node %s; polling IMDS every %lld ms%s",
 	    a->facts.instance_id, a->facts.instance_type, a->facts.availability_zone, a->node,
-	    (double)a->cfg.poll_interval_ms / 1000, a->cfg.dry_run ? " (dry run)" : "");
+	    (long long)a->cfg.poll_interval_ms, a->cfg.dry_run ? " (dry run)" : "");
 
 	while (!stop_requested) {
 		r = imds_poll(&a->imds, &n, util_now_ms() + POLL_BUDGET_MS);
@@ -503,6 +500,8 @@ main(int argc, char **argv)
 	log_info(&app.lg, "despotify %s starting (config: %s)", DESPOTIFY_VERSION,
 	    cfg->file_loaded ? cfg->path : "built-in defaults");
 	rc = run(&app);
+	if (app.jobs_running)
+		return rc;  /* the handling threads still use everything: let exit end them */
 	if (app.aws_ready)
 		aws_close(&app.aws);
 	if (app.k8s_ready)

@@ -120,6 +120,35 @@ class HappyPath(DaemonTest):
         self.assertNotRegex(log, r"X-aws-ec2-metadata-token:\s*\S{20,}")
 
 
+class Rebalance(DaemonTest):
+    def test_rebalance_cordons_then_termination_drains(self):
+        c = self.c
+        made = c.k8s.generate(c.node, 8, mix=True)
+        d = c.start(rebalance_action="cordon")
+        d.wait_for(r"watching instance", 60)
+        c.imds.notice(rebalance={"noticeTime": cluster.utc(time.time())})
+        d.wait_for(r"summary: node \S+ cordoned in", 60)
+        st = c.k8s.state(c.node)
+        self.assertTrue(st["node"]["spec"].get("unschedulable"))
+        self.assertEqual(st["evictions"], [])
+        self.assertEqual(c.aws.calls("DetachInstances"), [])
+        self.assertIn("RebalanceRecommendation", event_reasons(st))
+        # Still watching: the interruption itself is handled in full.
+        c.notice_in(100)
+        d.wait_for(r"summary: .*ASG: detached", 60)
+        self.assertDrained(made, c.k8s.state(c.node))
+        self.assertEqual(len(c.aws.calls("DetachInstances")), 1)
+
+    def test_rebalance_ignored_by_default(self):
+        c = self.c
+        c.k8s.generate(c.node, 3, mix=False)
+        c.imds.notice(rebalance={"noticeTime": cluster.utc(time.time())})
+        rc, log = c.run_once()
+        self.assertEqual(rc, 0, log)
+        self.assertIn("rebalance_action = none", log)
+        self.assertFalse(c.k8s.state(c.node)["node"]["spec"].get("unschedulable"))
+
+
 class NotInASG(DaemonTest):
     cluster_args = {"in_asg": False}
 
