@@ -130,18 +130,6 @@ enum {
 
 #define CHUNK_MAX_SIZE ((uint64_t)1 << 40)
 
-static int
-hexdigit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 http_chunk_decode(struct http_chunked *st, char *buf, size_t *len, size_t *consumed)
 {
@@ -169,7 +157,7 @@ http_chunk_decode(struct http_chunked *st, char *buf, size_t *len, size_t *consu
 		case CS_SIZE:
 			if (++st->line_len > HTTP_MAX_CHUNK_LINE)
 				return -1;
-			if ((d = hexdigit(c)) >= 0) {
+			if ((d = util_hexval(c)) >= 0) {
 				st->remaining = st->remaining * 16 + (uint64_t)d;
 				if (st->remaining > CHUNK_MAX_SIZE)
 					return -1;

@@ -9,6 +9,8 @@
 #define JSMN_STRICT
 #include "jsmn.h"
 
+#include "util.h"
+
 /* struct json_tok mirrors jsmntok_t, so jsmn can fill the caller's array directly. */
 _Static_assert(sizeof(struct json_tok) == sizeof(jsmntok_t), "json_tok layout");
 _Static_assert((int)JSON_STRING == (int)JSMN_STRING && (int)JSON_OBJECT == (int)JSMN_OBJECT &&
@@ -236,17 +238,11 @@ hex4(const char *p, const char *end, unsigned *out)
 	if (end - p < 4)
 		return -1;
 	for (k = 0; k < 4; k++) {
-		char c = p[k];
+		int d = util_hexval(p[k]);
 
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
+		if (d < 0)
 			return -1;
+		v = v << 4 | (unsigned)d;
 	}
 	*out = v;
 	return 0;

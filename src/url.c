@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util.h"
+
 /* How much of a bad URL an error message quotes: enough to recognise it, never a page. */
 #define URL_SHOW 96
 
@@ -166,18 +168,6 @@ url_encode(const char *s, size_t len, char *out, size_t cap, int keep_slash)
 	return (int)at;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 url_decode(const char *s, size_t len, char *out, size_t cap, int plus_space)
 {
@@ -189,8 +179,8 @@ url_decode(const char *s, size_t len, char *out, size_t cap, int plus_space)
 		if (c == '%') {
 			int hi, lo;
 
-			if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0)
+			if (i + 2 >= len || (hi = util_hexval(s[i + 1])) < 0 ||
+			    (lo = util_hexval(s[i + 2])) < 0)
 				return -1;
 			c = hi * 16 + lo;
 			i += 2;

@@ -305,6 +305,18 @@ util_trim(const char *s, size_t *len)
 }
 
 int
+util_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
 util_entropy(void *buf, size_t n)
 {
 	unsigned char *p = buf;

@@ -71,6 +71,9 @@ int util_strncaseeq(const char *a, size_t alen, const char *b);
 /* Trims ASCII white space from both ends of s[0..*len); returns the new start. */
 const char *util_trim(const char *s, size_t *len);
 
+/* The value of a hexadecimal digit (either case), or -1. */
+int util_hexval(int c);
+
 /* A uniformly random 32-bit number from getrandom(); for jitter, not keys. */
 uint32_t util_random(void);
 
