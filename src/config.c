@@ -18,7 +18,7 @@ enum kind {
 	K_URL,      /* http(s) URL, may be empty; "{imds_base}" is expanded */
 	K_BOOL,
 	K_SECONDS,  /* decimal seconds, stored as int64 ms */
-	K_COUNT,    /* integer 1..1024 */
+	K_COUNT,    /* integer 1..DRAIN_MAX_WORKERS */
 	K_LEVEL,
 	K_FORMAT,
 	K_IMDSVER,
@@ -217,8 +217,8 @@ set_value(struct loader *ld, size_t i, const char *v, const char *origin,
 			*(int64_t *)(void *)field = ms;
 		break;
 	case K_COUNT:
-		if (util_parse_uint(v, &n) < 0 || n < 1 || n > 1024)
-			snprintf(why, sizeof why, "expected a whole number from 1 to 1024");
+		if (util_parse_uint(v, &n) < 0 || n < 1 || n > DRAIN_MAX_WORKERS)
+			snprintf(why, sizeof why, "expected a whole number from 1 to %d", DRAIN_MAX_WORKERS);
 		else
 			*(int *)(void *)field = n;
 		break;

@@ -104,6 +104,7 @@ bad_values(void)
 		{ "[DEFAULT]\nfrobnicate = 1\n", ":2: unknown key \"frobnicate\"" },
 		{ "[DEFAULT]\ntaint = foo:Sometimes\n", ":2: taint: \"foo:Sometimes\": effect must be" },
 		{ "[DEFAULT]\neviction_concurrency = 0\n", ":2: eviction_concurrency" },
+		{ "[DEFAULT]\neviction_concurrency = 65\n", ":2: eviction_concurrency: \"65\": expected a whole number from 1 to 64" },
 		{ "[DEFAULT]\nforce = maybe\n", ":2: force: \"maybe\": expected true or false" },
 		{ "[DEFAULT]\nimds_version = v3\n", ":2: imds_version" },
 		{ "[DEFAULT]\nrebalance_action = panic\n", ":2: rebalance_action" },
