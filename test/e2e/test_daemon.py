@@ -1,13 +1,16 @@
 """End to end: despotify (the sanitizer build) against the fake IMDS, Auto
 Scaling and Kubernetes API on 127.0.0.1, through whole notices."""
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cluster
 from cluster import ACCESS_KEY, GROUP, K8S_TOKEN, SECRET_KEY, Cluster
@@ -147,6 +150,70 @@ class Rebalance(DaemonTest):
         self.assertEqual(rc, 0, log)
         self.assertIn("rebalance_action = none", log)
         self.assertFalse(c.k8s.state(c.node)["node"]["spec"].get("unschedulable"))
+
+
+class WebhookSink:
+    """A Slack-compatible webhook endpoint on 127.0.0.1 that keeps what it is sent."""
+
+    def __init__(self):
+        self.messages = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                sink.messages.append((self.path, self.headers.get("Content-Type"), json.loads(body)))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/webhook-secret"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Webhook(DaemonTest):
+    def test_webhook_at_start_and_end(self):
+        c = self.c
+        sink = WebhookSink()
+        try:
+            c.k8s.generate(c.node, 5, mix=False)
+            c.notice_in(100)
+            rc, log = c.run_once(slack_url=sink.url, slack_channel="#spot", slack_username="despotify-bot")
+            self.assertEqual(rc, 0, log)
+            self.assertEqual(len(sink.messages), 2, sink.messages)
+            paths = {m[0] for m in sink.messages}
+            self.assertEqual(paths, {"/services/T000/B000/webhook-secret"})
+            texts = [m[2]["text"] for m in sink.messages]
+            self.assertTrue(any("Spot termination notice for " + c.instance in t for t in texts), texts)
+            self.assertTrue(any("5 evicted" in t and "detached from spot-workers" in t for t in texts), texts)
+            for _, ctype, msg in sink.messages:
+                self.assertEqual(ctype, "application/json")
+                self.assertEqual(msg["channel"], "#spot")
+                self.assertEqual(msg["username"], "despotify-bot")
+            self.assertNotIn("webhook-secret", log)
+        finally:
+            sink.stop()
+
+    def test_webhook_down_does_not_stop_the_handling(self):
+        c = self.c
+        made = c.k8s.generate(c.node, 5, mix=False)
+        c.notice_in(100)
+        rc, log = c.run_once(webhook_url="http://127.0.0.1:1/hook")
+        self.assertEqual(rc, 0, log)
+        self.assertRegex(log, r"webhook: .*(?i:refused)")
+        self.assertDrained(made, c.k8s.state(c.node))
 
 
 class NotInASG(DaemonTest):
