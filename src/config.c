@@ -36,25 +36,34 @@ struct key {
 };
 
 /*
- * Keys that fall back on the standard environment (apply_standard_env):
- * for them an empty value in the file or in DESPOTIFY_<KEY> means "not
- * set here", so that the shipped despotify.ini, which lists every key,
- * does not hide KUBERNETES_SERVICE_HOST or AWS_REGION.
+ * The standard environment variables behind some keys, below the file in
+ * precedence (apply_standard_env); the first set and non-empty one counts.
+ * api_server falls back on KUBERNETES_SERVICE_HOST/PORT, handled apart.
  */
-static const char *const env_fallback_keys[] = {
-	"imds_base", "region", "asg_endpoint", "sts_endpoint", "aws_ca_file", "node_name",
-	"api_server",
+static const struct { const char *key, *a, *b; } env_map[] = {
+	{ "imds_base", "AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL },
+	{ "region", "AWS_REGION", "AWS_DEFAULT_REGION" },
+	{ "asg_endpoint", "AWS_ENDPOINT_URL_AUTO_SCALING", "AWS_ENDPOINT_URL" },
+	{ "sts_endpoint", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL" },
+	{ "aws_ca_file", "AWS_CA_BUNDLE", NULL },
+	{ "node_name", "NODE_NAME", "POD_NODE_NAME" },
 };
 
+/*
+ * Whether key name falls back on the environment: for those an empty value
+ * in the file or in DESPOTIFY_<KEY> means "not set here", so that the
+ * shipped despotify.ini, which lists every key, does not hide
+ * KUBERNETES_SERVICE_HOST or AWS_REGION.
+ */
 static int
 falls_back(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof env_fallback_keys / sizeof env_fallback_keys[0]; i++)
-		if (strcmp(env_fallback_keys[i], name) == 0)
+	for (i = 0; i < sizeof env_map / sizeof env_map[0]; i++)
+		if (strcmp(env_map[i].key, name) == 0)
 			return 1;
-	return 0;
+	return strcmp(name, "api_server") == 0;
 }
 
 #define S(f) offsetof(struct config, f)
@@ -320,25 +329,17 @@ env_first(char *const *envp, const char *a, const char *b)
 static int
 apply_standard_env(struct loader *ld, char *const *envp, char *err, size_t errlen)
 {
-	static const struct { const char *key, *a, *b; } map[] = {
-		{ "imds_base", "AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL },
-		{ "region", "AWS_REGION", "AWS_DEFAULT_REGION" },
-		{ "asg_endpoint", "AWS_ENDPOINT_URL_AUTO_SCALING", "AWS_ENDPOINT_URL" },
-		{ "sts_endpoint", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL" },
-		{ "aws_ca_file", "AWS_CA_BUNDLE", NULL },
-		{ "node_name", "NODE_NAME", "POD_NODE_NAME" },
-	};
 	const char *host, *port, *v;
 	size_t m, i;
 
-	for (m = 0; m < sizeof map / sizeof map[0]; m++) {
+	for (m = 0; m < sizeof env_map / sizeof env_map[0]; m++) {
 		char origin[96];
 
-		if ((v = env_first(envp, map[m].a, map[m].b)) == NULL)
+		if ((v = env_first(envp, env_map[m].a, env_map[m].b)) == NULL)
 			continue;
-		find_key(map[m].key, &i);
+		find_key(env_map[m].key, &i);
 		snprintf(origin, sizeof origin, "environment %s",
-		    env_first(envp, map[m].a, NULL) ? map[m].a : map[m].b);
+		    env_first(envp, env_map[m].a, NULL) ? env_map[m].a : env_map[m].b);
 		if (set_value(ld, i, v, origin, err, errlen) < 0)
 			return -1;
 	}
