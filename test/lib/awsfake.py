@@ -12,21 +12,14 @@ fa.plain_url "http://127.0.0.1:PORT2" (the container-credentials endpoint),
 fa.pki the dict of test/lib/pki.py (fa.pki["ca"] is the CA to trust). Every
 control call of the fake (see its docstring) is a method here.
 """
-import json
 import os
 import ssl
-import subprocess
-import sys
-import time
-import urllib.request
 
+from fakeproc import FakeProcess, control
 from pki import make_pki
 
-ROOT = os.environ.get("DESPOTIFY_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FAKE = os.path.join(ROOT, "test", "fakes", "fake_aws.py")
 
-
-class FakeAWS:
+class FakeAWS(FakeProcess):
     def __init__(self, tmpdir, access_key=None, secret_key=None, session_token=None, instances=None,
                  web_identity_tokens=(), container_token=None, region="us-east-1", args=(), pki_dir=None,
                  name="aws"):
@@ -34,10 +27,7 @@ class FakeAWS:
         self.pki = make_pki(pki_dir or os.path.join(tmpdir, "pki"))
         self.port_file = os.path.join(tmpdir, name + ".port")
         self.plain_port_file = os.path.join(tmpdir, name + ".plainport")
-        for f in (self.port_file, self.plain_port_file):
-            if os.path.exists(f):
-                os.unlink(f)
-        cmd = [sys.executable, FAKE, "--port", "0", "--port-file", self.port_file,
+        cmd = ["--port", "0", "--port-file", self.port_file,
                "--plain-port-file", self.plain_port_file, "--region", region,
                "--cert", self.pki["server_crt"], "--key", self.pki["server_key"]]
         if access_key:
@@ -51,27 +41,13 @@ class FakeAWS:
         if container_token:
             cmd += ["--container-token", container_token]
         cmd += list(args)
-        self.errlog = open(os.path.join(tmpdir, name + ".stderr"), "ab")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.errlog)
-        deadline = time.monotonic() + 15
-        while not os.path.exists(self.port_file):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("fake_aws did not start; see " + os.path.join(tmpdir, name + ".stderr"))
-            time.sleep(0.02)
-        with open(self.port_file) as f:
-            self.port = int(f.read())
-        with open(self.plain_port_file) as f:
-            self.plain_port = int(f.read())
+        super().__init__("fake_aws.py", cmd, tmpdir, name, [self.port_file, self.plain_port_file])
+        self.port, self.plain_port = self.ports
         self.url = f"https://127.0.0.1:{self.port}"
         self.plain_url = f"http://127.0.0.1:{self.plain_port}"
 
     def call(self, method, path, body=None, timeout=30):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.plain_url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return json.loads(r.read().decode() or "null")
+        return control(self.plain_url, method, path, body, timeout)
 
     def instances(self, instances, replace=True):
         """instances: list of {"id","group","state","az"}."""
@@ -117,13 +93,3 @@ class FakeAWS:
 
     def ssl_context(self):
         return ssl.create_default_context(cafile=self.pki["ca"])
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.errlog.close()

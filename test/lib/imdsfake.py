@@ -10,42 +10,22 @@
 fi.url is "http://127.0.0.1:PORT" (use it as imds_base); every control call
 of the fake (see its docstring) is a method here.
 """
-import json
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 
-ROOT = os.environ.get("DESPOTIFY_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FAKE = os.path.join(ROOT, "test", "fakes", "fake_imds.py")
+from fakeproc import FakeProcess, control
 
 
-class FakeIMDS:
+class FakeIMDS(FakeProcess):
     def __init__(self, tmpdir, args=(), name="imds"):
         self.dir = tmpdir
         self.port_file = os.path.join(tmpdir, name + ".port")
-        if os.path.exists(self.port_file):
-            os.unlink(self.port_file)
-        cmd = [sys.executable, FAKE, "--port", "0", "--port-file", self.port_file] + list(args)
-        self.errlog = open(os.path.join(tmpdir, name + ".stderr"), "ab")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.errlog)
-        deadline = time.monotonic() + 15
-        while not os.path.exists(self.port_file):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("fake_imds did not start")
-            time.sleep(0.02)
-        with open(self.port_file) as f:
-            self.port = int(f.read())
+        super().__init__("fake_imds.py", ["--port", "0", "--port-file", self.port_file] + list(args),
+                         tmpdir, name, [self.port_file])
+        self.port = self.ports[0]
         self.url = f"http://127.0.0.1:{self.port}"
 
     def call(self, method, path, body=None, timeout=30):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return json.loads(r.read().decode() or "null")
+        return control(self.url, method, path, body, timeout)
 
     def notice(self, **kw):
         """termination_time=..., instance_action=..., rebalance=... (None clears)."""
@@ -74,13 +54,3 @@ class FakeIMDS:
 
     def stats(self):
         return self.call("GET", "/_fake/stats")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.errlog.close()

@@ -12,26 +12,19 @@ fk.url is "https://127.0.0.1:PORT"; fk.pki the dict of test/lib/pki.py.
 import json
 import os
 import ssl
-import subprocess
-import sys
 import time
-import urllib.request
 
+from fakeproc import FakeProcess, control
 from pki import make_pki
 
-ROOT = os.environ.get("DESPOTIFY_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FAKE = os.path.join(ROOT, "test", "fakes", "fake_k8s.py")
 
-
-class FakeK8s:
+class FakeK8s(FakeProcess):
     def __init__(self, tmpdir, token="test-token", tokens=None, args=(), plain=False, client_ca=False,
                  start_delay_s=0, wait=True, pki_dir=None, seed=None):
         self.dir = tmpdir
         self.pki = make_pki(pki_dir or os.path.join(tmpdir, "pki"))
         self.port_file = os.path.join(tmpdir, "k8s.port")
-        if os.path.exists(self.port_file):
-            os.unlink(self.port_file)
-        cmd = [sys.executable, FAKE, "--port", "0", "--port-file", self.port_file]
+        cmd = ["--port", "0", "--port-file", self.port_file]
         for t in ([token] if token else []) + list(tokens or []):
             cmd += ["--token", t]
         if plain:
@@ -49,17 +42,9 @@ class FakeK8s:
                 json.dump(seed, f)
             cmd += ["--seed", seed_file]
         cmd += list(args)
-        self.errlog = open(os.path.join(tmpdir, "fake_k8s.stderr"), "ab")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.errlog)
+        super().__init__("fake_k8s.py", cmd, tmpdir, "fake_k8s", [self.port_file])
         self.plain = plain
-        deadline = time.monotonic() + 15
-        while not os.path.exists(self.port_file):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("fake_k8s did not start")
-            time.sleep(0.02)
-        with open(self.port_file) as f:
-            self.port = int(f.read())
+        self.port = self.ports[0]
         self.url = ("http" if plain else "https") + f"://127.0.0.1:{self.port}"
         self.ctx = None
         if not plain:
@@ -79,11 +64,7 @@ class FakeK8s:
                 time.sleep(0.05)
 
     def call(self, method, path, body=None, timeout=30):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=timeout, context=self.ctx) as r:
-            return json.loads(r.read().decode() or "null")
+        return control(self.url, method, path, body, timeout, self.ctx)
 
     def ctl(self, name, body=None):
         return self.call("POST", "/_fake/" + name, body or {})
@@ -112,16 +93,6 @@ class FakeK8s:
 
     def tokens(self, tokens):
         return self.ctl("tokens", {"tokens": tokens})
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self.errlog.close()
 
     def kubeconfig(self, path, token):
         """Writes a kubeconfig for kubectl pointing at the fake with a bearer token."""

@@ -1,0 +1,57 @@
+"""What the drivers of the fakes (imdsfake, awsfake, k8sfake) share: start
+one of test/fakes/*.py as a process, wait for the ports it picked, send it
+control requests, stop it."""
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = os.environ.get("DESPOTIFY_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+START_TIMEOUT = 15  # seconds for a fake to write its port files
+
+
+class FakeProcess:
+    """One fake server process; its stderr goes to TMPDIR/NAME.stderr."""
+
+    def __init__(self, script, args, tmpdir, name, port_files):
+        """Runs test/fakes/SCRIPT with args and waits until each of
+        port_files (paths the fake writes its chosen port to) exists;
+        self.ports holds their ports in the same order."""
+        for f in port_files:
+            if os.path.exists(f):
+                os.unlink(f)
+        self.errlog_path = os.path.join(tmpdir, name + ".stderr")
+        self.errlog = open(self.errlog_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "test", "fakes", script)]
+                                     + list(args), stdout=subprocess.DEVNULL, stderr=self.errlog)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not all(os.path.exists(f) for f in port_files):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{script} did not start; see {self.errlog_path}")
+            time.sleep(0.02)
+        self.ports = []
+        for f in port_files:
+            with open(f) as fh:
+                self.ports.append(int(fh.read()))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.errlog.close()
+
+
+def control(base_url, method, path, body=None, timeout=30, context=None):
+    """A JSON control request to a fake; returns the decoded answer."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base_url + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
+        return json.loads(r.read().decode() or "null")
