@@ -187,7 +187,9 @@ distclean: clean
 # aarch64-linux-musl-gcc (musl-dev:arm64 + gcc-aarch64-linux-gnu), same flags.
 # `make image`: build/despotify-oci.tar (a multi-arch OCI index, linux/amd64 +
 # linux/arm64) and build/despotify-docker{,-arm64}.tar (docker-archives, one
-# per architecture), with umoci and skopeo; see tools/mkimage.sh.
+# per architecture), with umoci and skopeo; see tools/mkimage.py. For a
+# published image: make image IMAGE_SOURCE=URL (default: the git remote
+# origin) IMAGE_LICENSES=SPDX (default NOASSERTION: the project declares none).
 RELEASE_DIR := build/release
 ARM64       := build/arm64
 CC_ARM64    := aarch64-linux-musl-gcc
@@ -247,8 +249,8 @@ release: $(RELEASE_DIR)/SHA256SUMS
 	@cat $(RELEASE_DIR)/SHA256SUMS
 	@stat -c '%n %s bytes' $(RELEASE_BINS)
 
-image: $(RELEASE_DIR)/SHA256SUMS despotify.ini tools/mkimage.sh
-	tools/mkimage.sh
+image: $(RELEASE_DIR)/SHA256SUMS
+	/usr/bin/python3 tools/mkimage.py
 
 # `make test` also runs the unit programs and a representative set of
 # end-to-end tests against the arm64 binary under qemu (test_arm64.py), the
