@@ -72,7 +72,7 @@ class Image(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def manifests(self):
-        """{arch: (manifest, config, layer members)} from the layout's index."""
+        """{arch: (its descriptor in the index, its config, its layer's members)}."""
         index = json.loads(blob(self.layout, self.digest))
         self.assertEqual(index["mediaType"], "application/vnd.oci.image.index.v1+json")
         got = {}
