@@ -298,7 +298,7 @@ metrics_render(struct metrics *m, const struct metrics_proc *p, const char *vers
 	if (p->have_stat) {
 		head(buf, cap, &at, "process_cpu_seconds_total", "counter",
 		    "Total user and system CPU time spent in seconds.");
-		util_append(buf, cap, &at, "process_cpu_seconds_total %.17g\n", p->cpu_seconds);
+		util_append(buf, cap, &at, "process_cpu_seconds_total %.15g\n", p->cpu_seconds);
 	}
 	v[G_HEALTHY] = metrics_health(m, util_now_ms(), why, sizeof why);
 	v[G_HANDLING] = (double)LOAD(&m->handling);
@@ -313,7 +313,7 @@ metrics_render(struct metrics *m, const struct metrics_proc *p, const char *vers
 	/* Every despotify_ gauge is known; a process_ one at -1 is unknown and left out. */
 	for (i = 0; i < G_N; i++)
 		if (i < G_RSS || v[i] >= 0)
-			util_append(buf, cap, &at, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", gauges[i][0],
+			util_append(buf, cap, &at, "# HELP %s %s\n# TYPE %s gauge\n%s %.15g\n", gauges[i][0],
 			    gauges[i][1], gauges[i][0], gauges[i][0], v[i]);
 	return at >= cap ? -1 : (int)at;
 }

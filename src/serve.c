@@ -418,6 +418,10 @@ accept_burst(struct serve *s)
 		for (i = 0; i < SERVE_MAX_CONNS && s->conns[i].fd >= 0; i++)
 			;
 		if (i == SERVE_MAX_CONNS) {
+			char junk[512];
+
+			/* Read what already came, so that the close is a FIN, not a reset that eats the 503. */
+			(void)recv(fd, junk, sizeof junk, MSG_DONTWAIT);
 			(void)send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 			close(fd);
 			continue;
