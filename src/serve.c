@@ -541,6 +541,7 @@ serve_start(struct serve *s, const char *listen_addr, const struct log *lg, stru
 	if ((s->lfd = listen_on(listen_addr, &sa, sl, err, errlen)) < 0)
 		return -1;
 	start_time_read(s);
+	/* The listener's thread: started here, joined by serve_stop (main calls both). */
 	pthread_attr_init(&at);
 	pthread_attr_setstacksize(&at, SERVE_STACK);
 	r = pthread_create(&s->thread, &at, serve_main, s);

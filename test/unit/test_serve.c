@@ -268,9 +268,27 @@ test_health(void)
 	metrics_destroy(&m);
 }
 
+/* util_append, the exposition's writer: fills exactly, then fails for good. */
+static void
+test_append(void)
+{
+	char b[8];
+	size_t at = 0;
+
+	CHECK_INT(util_append(b, sizeof b, &at, "%s", "abc"), 0);
+	CHECK_INT(util_append(b, sizeof b, &at, "%d", 1234), 0);
+	CHECK_STR(b, "abc1234");
+	CHECK_INT(at, 7);
+	CHECK_INT(util_append(b, sizeof b, &at, "x"), -1);
+	CHECK_INT(at, sizeof b);
+	CHECK_INT(util_append(b, sizeof b, &at, "%s", ""), -1);   /* sticky */
+	CHECK(memchr(b, '\0', sizeof b) != NULL);
+}
+
 int
 main(void)
 {
+	RUN(test_append);
 	RUN(test_request_known);
 	RUN(test_request_bad);
 	RUN(test_request_bytewise);
