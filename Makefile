@@ -4,11 +4,11 @@
 VERSION := $(shell cat VERSION)
 
 # Our modules, by layer (shared/DESIGN.md); every .c has its .h beside it.
-SRC_BASE  := src/log.c src/util.c
+SRC_BASE  := src/log.c src/util.c src/metrics.c
 SRC_IO    := src/url.c src/net.c src/tls.c
 SRC_HTTP  := src/http.c
 SRC_PURE  := src/ini.c src/json.c src/sigv4.c src/xml.c
-SRC_JOBS  := src/imds.c src/notify.c src/k8s.c src/drain.c src/aws.c
+SRC_JOBS  := src/imds.c src/notify.c src/k8s.c src/drain.c src/aws.c src/serve.c
 SRC_MAIN  := src/config.c
 SRCS      := $(SRC_BASE) $(SRC_IO) $(SRC_HTTP) $(SRC_PURE) $(SRC_JOBS) $(SRC_MAIN)
 # Generated at build time (trust anchors from Debian's ca-certificates).
@@ -21,7 +21,7 @@ AMAZON_ROOTS := $(addprefix /usr/share/ca-certificates/mozilla/,Amazon_Root_CA_1
 UNIT_TESTS := test/unit/test_ini.c test/unit/test_config.c test/unit/test_util.c \
 	test/unit/test_url.c test/unit/test_http.c test/unit/test_tls.c test/unit/test_json.c test/unit/test_sigv4.c test/unit/test_xml.c \
 	test/unit/test_imds.c test/unit/test_k8s.c \
-	test/unit/test_aws.c
+	test/unit/test_aws.c test/unit/test_serve.c
 
 # The test probe: drives one module at a time against the fakes (test/e2e).
 PROBE_SRCS := test/probe/probe.c test/probe/probe_http.c test/probe/probe_imds.c test/probe/probe_aws.c test/probe/probe_k8s.c
@@ -124,7 +124,7 @@ test: build/despotify san fuzz $(VG)/despotify
 # `make fuzz`: libFuzzer targets build/fuzz/fuzz_NAME from test/fuzz/fuzz_NAME.c
 # (seed corpora in test/fuzz/corpus/NAME/), linked with every module but main.c
 # built with coverage instrumentation. Run one: build/fuzz/fuzz_http test/fuzz/corpus/http
-FUZZ_TARGETS := ini json url http imds tls xml sigv4 k8s
+FUZZ_TARGETS := ini json url http imds tls xml sigv4 k8s serve
 FUZZ := build/fuzz
 CFLAGS_FUZZ := -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined -pthread

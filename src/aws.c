@@ -603,6 +603,7 @@ aws_do(struct aws *a, struct call *c, int64_t deadline_ms, char *err, size_t err
 		if (c->attempts != NULL)
 			(*c->attempts)++;
 		r = http_do(c->hc, &req, &a->resp, attempt_deadline, e, sizeof e);
+		metrics_api(a->metrics, MEP_AWS, r < 0 ? -1 : a->resp.status);
 		sigv4_wipe(&a->sig);
 		log_debug(a->lg, "aws: %s %s://%s%s %s: %s%d in %lld ms (attempt %d)", c->method,
 		    c->url->tls ? "https" : "http", c->url->host, c->url->path, c->name,
@@ -1033,6 +1034,7 @@ aws_credentials(struct aws *a, int force, int64_t deadline_ms, char *err, size_t
 		break;
 	}
 	if (r < 0) {
+		metrics_inc(a->metrics, M_CRED_AWS_ERROR);
 		wipe(c, sizeof *c);
 		/* Credentials that have not expired yet still serve while a refresh fails. */
 		if (!force && a->creds.valid && (a->creds.expiration_s == 0 || now + 10 < a->creds.expiration_s)) {
@@ -1052,6 +1054,7 @@ aws_credentials(struct aws *a, int force, int64_t deadline_ms, char *err, size_t
 	}
 	c->valid = 1;
 	a->cred_fetches++;
+	metrics_inc(a->metrics, M_CRED_AWS_OK);
 	if (a->source != AWS_CRED_ENV)
 		log_info(a->lg, "aws: credentials from %s%s%s", aws_cred_source_name(a->source),
 		    c->expiration_s ? ", valid until " : "",
@@ -1062,6 +1065,11 @@ aws_credentials(struct aws *a, int force, int64_t deadline_ms, char *err, size_t
 }
 
 /* ---- Detach ------------------------------------------------------------------- */
+
+/* aws_detach counts its outcome as M_DETACH_DETACHED + outcome. */
+_Static_assert(M_DETACH_FAILED - M_DETACH_DETACHED == AWS_FAILED - AWS_DETACHED &&
+    M_DETACH_DRY_RUN - M_DETACH_DETACHED == AWS_DRY_RUN - AWS_DETACHED,
+    "the detach counters follow enum aws_outcome");
 
 static void
 asg_call(struct aws *a, struct call *c, const char *name,
@@ -1201,6 +1209,7 @@ failed:
 	    instance_id ? instance_id : "?", r->error);
 done:
 	r->ms = util_now_ms() - t0;
+	metrics_inc(a->metrics, (enum metric)(M_DETACH_DETACHED + (int)r->outcome));
 	a->arg_instance = a->arg_group = NULL;
 	return r->outcome == AWS_FAILED ? -1 : 0;
 }

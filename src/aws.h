@@ -52,6 +52,7 @@
 #include "http.h"
 #include "imds.h"
 #include "log.h"
+#include "metrics.h"
 #include "sigv4.h"
 #include "url.h"
 
@@ -157,6 +158,7 @@ struct aws {
 	char file_buf[FILE_MAX_TOKEN];           /* a token file, read per use, wiped after */
 	struct sigv4_signature sig;
 	struct log_limit ll;
+	struct metrics *metrics;                 /* set by the owner after aws_init; NULL: not counted */
 
 	/* Counters, public, for the probe and benchmarks. */
 	unsigned long cred_fetches, requests;

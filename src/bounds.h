@@ -95,4 +95,19 @@
 #define DRAIN_MAX_WORKERS 64            /* eviction_concurrency is capped here */
 #define DRAIN_WORKER_STACK (256 * 1024) /* stack of one eviction thread */
 
+/* The /healthz and /metrics listener (serve.c) and its counters (metrics.c). */
+#define SERVE_MAX_CONNS   8             /* clients served at once (a probe and a scraper need two); more get 503 */
+#define SERVE_MAX_REQ_HEAD 4096         /* request line + headers of one request (curl sends ~100 bytes); over: 431 */
+#define SERVE_READ_MS     2000          /* the whole request head must arrive within this, else 408 */
+#define SERVE_WRITE_MS    2000          /* a client must take its answer within this, else it is dropped */
+#define SERVE_LINGER_MS   500           /* after answering, unread request bytes are drained this long so a reset does not eat the answer */
+#define SERVE_LINGER_MAX  (64 * 1024)   /* ... and no more than this many bytes */
+#define SERVE_MAX_BODY    (16 * 1024)   /* one response body; /metrics is about 6 KiB with fixed labels */
+#define SERVE_ACCEPT_BURST 64           /* connections accepted per wake-up, so a flood cannot starve the clients being served */
+#define SERVE_BACKLOG     128           /* pending connections the kernel queues for us */
+#define SERVE_WAIT_MS     1000          /* longest poll() of the listener, so a stop is noticed without a wake-up too */
+#define SERVE_MAX_METHOD  16            /* bytes of a request method; longer is garbage (400) */
+#define SERVE_STACK       (128 * 1024)  /* the listener thread's stack: its buffers live in struct serve */
+#define METRICS_MAX_REASON 256          /* the IMDS error /healthz reports (longer ones are cut with "...": a message, not data) */
+
 #endif

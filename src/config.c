@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ini.h"
+#include "serve.h"
 #include "url.h"
 #include "util.h"
 
@@ -24,6 +25,7 @@ enum kind {
 	K_IMDSVER,
 	K_REBAL,
 	K_TAINT,
+	K_LISTEN,   /* ADDR:PORT of the listener (serve_parse_listen), may be empty */
 	K_ALIAS,    /* another name for the key in .alias */
 };
 
@@ -107,6 +109,7 @@ static const struct key keys[] = {
 	{ "slack_url", K_ALIAS, 0, NULL, "webhook_url" },
 	{ "slack_channel", K_STR, S(slack_channel), "", NULL },
 	{ "slack_username", K_STR, S(slack_username), "despotify", NULL },
+	{ "listen", K_LISTEN, S(listen), "", NULL },
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -203,12 +206,19 @@ set_value(struct loader *ld, size_t i, const char *v, const char *origin,
 	switch (k->kind) {
 	case K_STR:
 	case K_TAINT:
+	case K_LISTEN:
 		if (util_strlcpy(field, v, CONFIG_MAX_STR) < 0) {
 			snprintf(why, sizeof why, "longer than %d bytes", CONFIG_MAX_STR - 1);
 			break;
 		}
 		if (k->kind == K_TAINT)
 			check_taint(v, why, sizeof why);
+		if (k->kind == K_LISTEN && v[0] != '\0') {
+			struct sockaddr_storage ss;
+			socklen_t sl;
+
+			serve_parse_listen(v, &ss, &sl, why, sizeof why);
+		}
 		break;
 	case K_URL:
 		/* Validated after {imds_base} expansion, in finish(). */
@@ -513,6 +523,7 @@ format_value(const struct config *c, const struct key *k, char *out, size_t n)
 	case K_STR:
 	case K_TAINT:
 	case K_URL:
+	case K_LISTEN:
 		snprintf(out, n, "%s", field);
 		break;
 	case K_BOOL:

@@ -81,6 +81,9 @@ struct config {
 	char slack_channel[CONFIG_MAX_STR];
 	char slack_username[CONFIG_MAX_STR];
 
+	/* The /healthz and /metrics listener: "ADDR:PORT", empty: none. */
+	char listen[CONFIG_MAX_STR];
+
 	/* Non-fatal remarks made while loading (an ignored section, ...). */
 	char warnings[CONFIG_MAX_WARN][256];
 	int nwarnings;

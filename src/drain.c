@@ -424,12 +424,14 @@ settle(struct drain *d, int i, int del, enum drain_outcome o, int status, int64_
 		} else if (del) {
 			dp->state = P_DELETED;
 			d->r->deleted++;
+			metrics_inc(d->k->metrics, M_EVICT_DELETED);
 			log_warning(d->lg, "drain: deleted pod %s/%s (grace %d s): its PodDisruptionBudget "
 			    "still blocked eviction %lld s before the deadline", p->ns, p->name,
 			    drain_grace(p->grace, now, d->deadline), (long long)(d->cfg->delete_blocked_at_ms / 1000));
 		} else {
 			dp->state = P_EVICTED;
 			d->r->evicted++;
+			metrics_inc(d->k->metrics, M_EVICT_EVICTED);
 			log_debug(d->lg, "drain: evicted pod %s/%s", p->ns, p->name);
 		}
 		break;
@@ -442,6 +444,7 @@ settle(struct drain *d, int i, int del, enum drain_outcome o, int status, int64_
 	case DRAIN_MULTI_PDB:
 		dp->state = P_WAIT;
 		dp->blocked = 1;
+		metrics_inc(d->k->metrics, M_EVICT_BLOCKED);
 		dp->next_ms = now + d->cfg->pdb_retry_interval_ms;
 		if (!dp->logged) {
 			dp->logged = 1;
@@ -487,6 +490,7 @@ settle(struct drain *d, int i, int del, enum drain_outcome o, int status, int64_
 		break;
 	case DRAIN_REFUSED:
 		dp->state = P_REFUSED;
+		metrics_inc(d->k->metrics, M_EVICT_FAILED);
 		log_error(d->lg, "drain: %s of pod %s/%s refused: %d: %s", verb, p->ns, p->name, status,
 		    msg);
 		break;
@@ -729,6 +733,7 @@ drain_node(struct k8s *k, const char *node, int64_t deadline_ms, struct drain_re
 			    dp->p.ns, dp->p.name);
 		r->left++;
 	}
+	metrics_pods_left(d.k->metrics, r->left);
 	if (d.last_sent > 0)
 		r->last_eviction_ms = d.last_sent - d.start;
 	r->total_ms = util_now_ms() - d.start;

@@ -465,9 +465,11 @@ request(struct imds *m, const char *method, const struct url *u, const char *url
 	m->resp.body = m->body;
 	m->resp.body_cap = sizeof m->body;
 	if (http_do(&m->hc, &req, &m->resp, deadline_ms, herr, sizeof herr) < 0) {
+		metrics_api(m->metrics, MEP_IMDS, -1);
 		snprintf(err, errlen, "%s %s: %s", method, url_str, herr);
 		return -1;
 	}
+	metrics_api(m->metrics, MEP_IMDS, m->resp.status);
 	return 0;
 }
 
@@ -693,10 +695,13 @@ imds_poll(struct imds *m, struct imds_notice *out, int64_t deadline_ms)
 			log_limit_reset(&m->ll);
 		}
 		m->faults = 0;
+		metrics_poll(m->metrics, found, found && out->kind == IMDS_KIND_REBALANCE ? MN_REBALANCE :
+		    MN_TERMINATION, found ? out->time_s : 0, NULL);
 		return found;
 	}
 	m->faults++;
 	log_limited(m->lg, &m->ll, FAULT_LOG_MS, LV_WARNING, "imds: poll failed: %s", fault);
+	metrics_poll(m->metrics, -1, MN_TERMINATION, 0, fault);
 	return -1;
 }
 

@@ -40,6 +40,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "url.h"
 
 /* Where a notice came from. The order is the order of enum imds_source. */
@@ -141,6 +142,7 @@ struct imds {
 
 	/* Counters, public, for the probe and the benchmark. */
 	unsigned long polls, tokens_fetched;
+	struct metrics *metrics;            /* public: set by the owner after imds_init; NULL: not counted */
 
 	struct http_client hc;
 	struct http_response resp;

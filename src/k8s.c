@@ -534,6 +534,7 @@ token_refresh(struct k8s *k, int force, char *err, size_t errlen)
 	k->tok_size = st.st_size;
 	k->tok_mtime_ns = mtime;
 	k->token_reads++;
+	metrics_inc(k->metrics, M_CRED_K8S_OK);
 	memset(tmp, 0, FILE_MAX_TOKEN);
 	return 0;
 }
@@ -679,9 +680,12 @@ k8s_request(struct k8s *k, struct http_client *hc, const char *method, const cha
 		if (k->use_token) {
 			pthread_mutex_lock(&k->mu);
 			/* A rotated token is picked up before it is needed; a failed re-read keeps the old one. */
-			if (token_refresh(k, attempt > 0, err, errlen) < 0 && k->token_len == 0) {
-				pthread_mutex_unlock(&k->mu);
-				return -1;
+			if (token_refresh(k, attempt > 0, err, errlen) < 0) {
+				metrics_inc(k->metrics, M_CRED_K8S_ERROR);
+				if (k->token_len == 0) {
+					pthread_mutex_unlock(&k->mu);
+					return -1;
+				}
 			}
 			rc = util_snprintf(auth, sizeof auth, "Bearer %s", k->token);
 			pthread_mutex_unlock(&k->mu);
@@ -695,6 +699,7 @@ k8s_request(struct k8s *k, struct http_client *hc, const char *method, const cha
 		req = (struct http_request){ .method = method, .url = &u, .headers = h, .nheaders = nh,
 			.body = body, .body_len = body_len, .idempotent = 1 };
 		rc = http_do(hc, &req, resp, deadline_ms, err, errlen);
+		metrics_api(k->metrics, MEP_K8S, rc < 0 ? -1 : resp->status);
 		memset(auth, 0, sizeof auth);
 		if (rc < 0)
 			return -1;

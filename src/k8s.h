@@ -36,6 +36,7 @@
 #include "bounds.h"
 #include "http.h"
 #include "json.h"
+#include "metrics.h"
 #include "url.h"
 
 struct config;
@@ -182,6 +183,8 @@ struct k8s {
 	pthread_mutex_t ev_mu;            /* guards the event client and its pause */
 	struct http_client ev_hc;
 	int64_t ev_pause_until;           /* after a failure, Events are dropped until then */
+
+	struct metrics *metrics;          /* set by the owner after k8s_init; NULL: not counted */
 };
 
 /*

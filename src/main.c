@@ -18,7 +18,9 @@
 #include "imds.h"
 #include "k8s.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
+#include "serve.h"
 #include "util.h"
 
 extern char **environ;
@@ -90,6 +92,9 @@ struct app {
 	int imds_ready, k8s_ready, aws_ready;
 	struct handling h;          /* the notice being handled */
 	int jobs_running;           /* a signal cut a handling short: its threads still run */
+	struct metrics metrics;     /* what /metrics and /healthz report; the jobs point at it */
+	struct serve serve;         /* the listener, if listen is set */
+	int serve_on;
 };
 
 static void
@@ -135,6 +140,7 @@ gather_facts(struct app *a)
 			return 0;
 		log_limited(&a->lg, &ll, 60000, LV_WARNING,
 		    "imds: instance facts not available yet: %s (retrying)", err);
+		metrics_imds_failed(&a->metrics, err);
 		if (a->cfg.once && util_now_ms() + delay > give_up) {
 			log_error(&a->lg, "imds: instance facts not available: %s", err);
 			return -1;
@@ -172,6 +178,7 @@ drain_job(void *arg)
 	h->cordon_rc = k8s_cordon(&a->k8s, a->node, h->deadline_ms, h->cordon_err,
 	    sizeof h->cordon_err);
 	h->cordon_ms = util_now_ms() - t0;
+	metrics_inc(&a->metrics, h->cordon_rc == 0 ? M_CORDON_OK : M_CORDON_FAILED);
 	if (h->cordon_rc < 0)
 		log_error(&a->lg, "k8s: cordon of node %s failed: %s", a->node, h->cordon_err);
 	/* A failed cordon does not stop the drain: evictions still move the pods. */
@@ -246,6 +253,7 @@ handle_notice(struct app *a, const struct imds_notice *n, int rebalance_drain)
 	int64_t now_wall = util_wall_ms(), left_ms;
 
 	memset(h, 0, sizeof *h);
+	metrics_handling(&a->metrics, 1, 0);
 	h->app = a;
 	h->notice = *n;
 	h->start_ms = util_now_ms();
@@ -341,6 +349,7 @@ handle_notice(struct app *a, const struct imds_notice *n, int rebalance_drain)
 
 		notify_send(&a->notify, summary + strlen("summary: "), d);
 	}
+	metrics_handling(&a->metrics, 0, util_now_ms() - h->start_ms);
 	return ok ? 0 : -1;
 }
 
@@ -373,15 +382,18 @@ run(struct app *a)
 		return 2;
 	}
 	a->imds_ready = 1;
+	a->imds.metrics = &a->metrics;
 	if (k8s_init(&a->k8s, &a->cfg, &a->lg, a->envp, err, sizeof err) < 0) {
 		log_error(&a->lg, "config: %s", err);
 		return 2;
 	}
 	a->k8s_ready = 1;
+	a->k8s.metrics = &a->metrics;
 	if (notify_init(&a->notify, &a->cfg, &a->lg, a->envp, err, sizeof err) < 0) {
 		log_error(&a->lg, "config: webhook: %s", err);
 		return 2;
 	}
+	a->notify.metrics = &a->metrics;
 	if (gather_facts(a) < 0)
 		return stop_requested ? 0 : 1;
 	if (resolve_node(a) < 0)
@@ -393,6 +405,7 @@ run(struct app *a)
 			return 2;
 		}
 		a->aws_ready = 1;
+		a->aws.metrics = &a->metrics;
 	}
 	log_info(&a->lg, "watching instance %s (%s, %s) for node %s; polling IMDS every %lld ms%s",
 	    a->facts.instance_id, a->facts.instance_type, a->facts.availability_zone, a->node,
@@ -499,7 +512,20 @@ main(int argc, char **argv)
 
 	log_info(&app.lg, "despotify %s starting (config: %s)", DESPOTIFY_VERSION,
 	    cfg->file_loaded ? cfg->path : "built-in defaults");
+	metrics_init(&app.metrics, cfg->poll_interval_ms, POLL_BUDGET_MS);
+	/* The listener's thread is ours: started here, joined by serve_stop below, on every path. */
+	if (cfg->listen[0] != '\0') {
+		if (serve_start(&app.serve, cfg->listen, &app.lg, &app.metrics, DESPOTIFY_VERSION,
+		    err, sizeof err) < 0) {
+			log_error(&app.lg, "serve: %s", err);
+			return 1;
+		}
+		app.serve_on = 1;
+		log_info(&app.lg, "serve: /healthz and /metrics on http://%s", cfg->listen);
+	}
 	rc = run(&app);
+	if (app.serve_on)
+		serve_stop(&app.serve);
 	if (app.jobs_running)
 		return rc;  /* the handling threads still use everything: let exit end them */
 	if (app.aws_ready)
@@ -509,5 +535,6 @@ main(int argc, char **argv)
 	notify_close(&app.notify);
 	if (app.imds_ready)
 		imds_close(&app.imds);
+	metrics_destroy(&app.metrics);
 	return rc;
 }

@@ -282,6 +282,25 @@ util_snprintf(char *dst, size_t n, const char *fmt, ...)
 }
 
 int
+util_append(char *buf, size_t cap, size_t *at, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (*at >= cap)
+		return -1;
+	va_start(ap, fmt);
+	r = vsnprintf(buf + *at, cap - *at, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= cap - *at) {
+		*at = cap;  /* sticky: every later append fails too */
+		return -1;
+	}
+	*at += (size_t)r;
+	return 0;
+}
+
+int
 util_strncaseeq(const char *a, size_t alen, const char *b)
 {
 	size_t bl = strlen(b);

@@ -65,6 +65,15 @@ int util_strlcpy(char *dst, const char *src, size_t n);
 int util_snprintf(char *dst, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * Appends formatted text at buf + *at (buf has cap bytes, kept
+ * NUL-terminated) and advances *at. Returns 0, or -1 if it did not fit (or
+ * an earlier call already failed: *at == cap); a caller that sees -1 must
+ * not use the text, which is cut.
+ */
+int util_append(char *buf, size_t cap, size_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Case-insensitive comparison of a length-delimited string with a C string. */
 int util_strncaseeq(const char *a, size_t alen, const char *b);
 

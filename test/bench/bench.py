@@ -10,6 +10,7 @@ import calendar
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -51,12 +52,29 @@ def polls(c):
     return sum(v for k, v in st.items() if "spot/instance-action" in k)
 
 
-def bench_idle(tmp, n_polls):
-    """Peak RSS and CPU per poll over n_polls polls (IMDSv2, keep-alive)."""
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrape(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        while s.recv(65536):
+            pass
+
+
+def bench_idle(tmp, n_polls, listen=False):
+    """Peak RSS and CPU per poll over n_polls polls (IMDSv2, keep-alive),
+    with or without the /healthz and /metrics listener (idle: nobody asks)."""
     os.makedirs(tmp)
     c = Cluster(tmp)
+    port = free_port()
+    what = " with listen (idle)" if listen else ""
     try:
-        d = c.start(kind="release", poll_interval="0.001", level="WARNING")
+        d = c.start(kind="release", poll_interval="0.001", level="WARNING",
+                    **({"listen": f"127.0.0.1:{port}"} if listen else {}))
         d.wait_for(r"", 1)
         deadline = time.monotonic() + 120
         while polls(c) < 5 and time.monotonic() < deadline:
@@ -68,11 +86,30 @@ def bench_idle(tmp, n_polls):
         hwm = proc_status(d.proc.pid, "VmHWM")
         stats = c.imds.stats()
         n = p1 - p0
-        row("peak RSS idle (VmHWM after %d polls)" % p1, f"{hwm / 1024:.2f} MiB", "< 2 MiB")
-        row("CPU time per poll (IMDSv2, keep-alive)", f"{(cpu1 - cpu0) / max(n, 1) * 1e6:.0f} µs "
+        row("peak RSS idle (VmHWM after %d polls)%s" % (p1, what), f"{hwm / 1024:.2f} MiB", "< 2 MiB")
+        row("CPU time per poll (IMDSv2, keep-alive)" + what, f"{(cpu1 - cpu0) / max(n, 1) * 1e6:.0f} µs "
             f"({n} polls, {stats['connections']} connection(s), {stats['tokens_issued']} token(s))", "")
+        if listen:
+            # What a scrape costs, polls included (a scrape every 15 s is the usual).
+            n_scrapes, cpu2, p2 = 500, cpu_seconds(d.proc.pid), polls(c)
+            for _ in range(n_scrapes):
+                scrape(port)
+            cpu3, p3 = cpu_seconds(d.proc.pid), polls(c)
+            per = ((cpu3 - cpu2) - (p3 - p2) * (cpu1 - cpu0) / max(n, 1)) / n_scrapes
+            row("CPU time per /metrics scrape (polls' share taken off)", f"{max(per, 0) * 1e6:.0f} µs "
+                f"({n_scrapes} scrapes); peak RSS after them {proc_status(d.proc.pid, 'VmHWM') / 1024:.2f} MiB", "")
     finally:
         c.stop()
+
+
+def listener_size():
+    """Bytes of code and data serve.o and metrics.o bring into the release binary."""
+    total = 0
+    for o in ("serve.o", "metrics.o"):
+        out = subprocess.run(["size", os.path.join(ROOT, "build", "rel", "obj", o)], capture_output=True,
+                             text=True).stdout.splitlines()
+        total += int(out[1].split()[0]) + int(out[1].split()[1])
+    return total
 
 
 def fake_clock_offset(c):
@@ -204,7 +241,9 @@ def main():
     try:
         row("stripped binary size", f"{os.path.getsize(BIN) / 1024:.0f} KiB "
             f"({os.path.getsize(BIN)} bytes)", "< 250 KB")
+        row("listener in it (text + data of serve.o and metrics.o)", f"{listener_size()} bytes", "< 12 KB in all")
         bench_idle(os.path.join(tmp, "idle"), n_polls)
+        bench_idle(os.path.join(tmp, "idle-listen"), n_polls, listen=True)
         results = {}
         for lat in (0, 30):
             for conc in (1, 16):
