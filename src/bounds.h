@@ -15,6 +15,12 @@
 #define CONFIG_MAX_STR    512           /* bytes in one string setting (URLs, paths, names) */
 #define CONFIG_MAX_WARN   8             /* warnings kept while loading the config */
 
+/* Kubeconfig (yaml.c, kubeconfig.c). */
+#define YAML_MAX_FILE     (256 * 1024)  /* bytes in a kubeconfig: a few clusters, each with ~3 KiB of base64 CA */
+#define YAML_MAX_DEPTH    32            /* nested blocks; kubeconfigs use 6 */
+#define KUBECONFIG_MAX_NODES 4096       /* YAML nodes in one kubeconfig (~20 per cluster, user or context) */
+#define KUBECONFIG_MAX_ARGS 16          /* arguments of an exec credential plugin */
+
 /* Logging. */
 #define LOG_MAX_LINE      2048          /* bytes in one formatted log line; longer messages are cut with "..." */
 
