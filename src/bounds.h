@@ -59,6 +59,8 @@
 #define AWS_MAX_KEY       128           /* an access key id or a secret access key */
 #define AWS_MAX_TOKEN     4096          /* a session token (it travels in a request header) */
 #define AWS_MAX_RESPONSE  (64 * 1024)   /* body of one Auto Scaling, STS or credentials response */
+#define AWS_EKS_TOKEN_MAX (6 * 1024)   /* "k8s-aws-v1." + base64url(presigned URL): ~3 KiB with a session token; it travels in a header */
+#define AWS_EKS_TOKEN_EXPIRES 60        /* X-Amz-Expires of the presigned URL, as aws-iam-authenticator sets it */
 #define AWS_MAX_REQ_BODY  (4 * FILE_MAX_TOKEN) /* an STS body carries the web-identity token */
 
 /* IMDS: notices, instance facts, role credentials. */
