@@ -99,6 +99,9 @@
 #define K8S_WAIT_POLL_MS  1500          /* re-list period while waiting for evicted pods to go */
 #define K8S_REQUEST_TIMEOUT_MS 10000   /* one API request, so that a hung one is retried in time */
 #define K8S_REPORT_RESERVE_MS 1000     /* a drain stops this long before its deadline to report */
+#define K8S_MAX_TLS_RETIRED 16         /* client certificate rotations kept loaded (the kubelet rotates yearly) */
+#define K8S_EKS_TOKEN_REFRESH_MS (5 * 60 * 1000)  /* an EKS token is made again this old (valid 15 min) */
+#define K8S_EKS_TOKEN_MAX_AGE_MS (13 * 60 * 1000) /* never sent older: 2 minutes' margin for clock skew */
 #define DRAIN_MAX_LEFT    32            /* names of pods left kept in a drain result */
 #define DRAIN_MAX_WORKERS 64            /* eviction_concurrency is capped here */
 #define DRAIN_WORKER_STACK (256 * 1024) /* stack of one eviction thread */

@@ -366,3 +366,33 @@ kubeconfig_parse(const char *text, size_t len, const char *dir, struct kubeconfi
 		return -1;
 	return 0;
 }
+
+int
+kubeconfig_load(const char *path, struct kubeconfig *kc, struct kubeconfig_scratch *sc,
+    char *err, size_t errlen)
+{
+	char dir[CONFIG_MAX_STR], why[512];
+	const char *slash = strrchr(path, '/');
+	size_t len;
+
+	memset(kc, 0, sizeof *kc);
+	if (strchr(path, ':') != NULL) {
+		snprintf(err, errlen, "kubeconfig %s: lists several files; despotify reads one", path);
+		return -1;
+	}
+	if (slash == NULL)
+		util_strlcpy(dir, ".", sizeof dir);
+	else if (util_snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path) < 0) {
+		snprintf(err, errlen, "kubeconfig %s: path too long", path);
+		return -1;
+	}
+	if (util_read_file(path, sc->text, sizeof sc->text, &len, why, sizeof why) < 0) {
+		snprintf(err, errlen, "kubeconfig: %s", why);
+		return -1;
+	}
+	if (kubeconfig_parse(sc->text, len, dir, kc, sc, why, sizeof why) < 0) {
+		snprintf(err, errlen, "kubeconfig %s: %s", path, why);
+		return -1;
+	}
+	return 0;
+}

@@ -60,10 +60,11 @@ struct kubeconfig {
 	char user_desc[128];                  /* for messages: "exec aws eks get-token (native EKS token)" */
 };
 
-/* The caller's scratch space for one parse; its arena holds kc's data pointers. */
+/* The caller's scratch space for one parse (about 1 MiB: allocate it); its arena holds kc's data. */
 struct kubeconfig_scratch {
 	struct yaml_node nodes[KUBECONFIG_MAX_NODES];
 	char arena[2 * YAML_MAX_FILE];
+	char text[YAML_MAX_FILE + 1];          /* kubeconfig_load's copy of the file */
 };
 
 /*
@@ -75,5 +76,15 @@ struct kubeconfig_scratch {
  */
 int kubeconfig_parse(const char *text, size_t len, const char *dir, struct kubeconfig *kc,
     struct kubeconfig_scratch *sc, char *err, size_t errlen);
+
+/*
+ * Reads the kubeconfig at path (the one function here that does I/O) and
+ * interprets it as kubeconfig_parse does, relative paths against path's
+ * folder. A path that lists several files (KUBECONFIG=a:b) is refused:
+ * despotify reads one. Returns 0, or -1 with "kubeconfig PATH: reason" in
+ * err. sc then holds the file's secrets (a key, a token): wipe it after use.
+ */
+int kubeconfig_load(const char *path, struct kubeconfig *kc, struct kubeconfig_scratch *sc,
+    char *err, size_t errlen);
 
 #endif
