@@ -469,7 +469,7 @@ check_kubeconfig(struct loader *ld, char *err, size_t errlen)
 	if (r < 0)
 		snprintf(err, errlen, "%s: %s", ld->origin[i], why);
 	else
-		snprintf(c->kubeconfig_desc, sizeof c->kubeconfig_desc, "context %.60s: server %.200s, %s",
+		snprintf(c->kubeconfig_desc, sizeof c->kubeconfig_desc, "context %.60s: server %.200s, %.200s",
 		    kc.context, kc.server, kc.user_desc);
 	memset(sc, 0, sizeof *sc);   /* it held the kubeconfig's key or token */
 	free(sc);

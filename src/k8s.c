@@ -716,7 +716,7 @@ from_kubeconfig(struct k8s *k, const struct config *cfg, struct kubeconfig *kc,
 		util_strlcpy(k->eks_cluster, kc->eks_cluster, sizeof k->eks_cluster);
 		break;
 	}
-	snprintf(k->auth_desc, sizeof k->auth_desc, "kubeconfig %.200s, context %.40s: %s",
+	snprintf(k->auth_desc, sizeof k->auth_desc, "kubeconfig %.150s, context %.60s: %.250s",
 	    cfg->kubeconfig, kc->context, kc->user_desc);
 	return 0;
 }

@@ -194,7 +194,7 @@ struct k8s {
 	char base_path[URL_MAX_PATH];     /* its path prefix without the trailing '/' */
 	struct http_proxy proxy;          /* HTTPS_PROXY/NO_PROXY of the environment */
 	enum k8s_auth auth;
-	char auth_desc[256];              /* "client certificate /var/lib/kubelet/pki/...": for logs */
+	char auth_desc[512];              /* "client certificate /var/lib/kubelet/pki/...": for logs */
 	char ca_file[CONFIG_MAX_STR];     /* the API server's roots: this file, or ca_pem */
 	char *ca_pem;                     /* a kubeconfig's certificate-authority-data (owned) */
 	size_t ca_pem_len;

@@ -57,7 +57,7 @@ struct kubeconfig {
 	char token_file[CONFIG_MAX_STR];      /* KUBECONFIG_TOKEN_FILE, absolute */
 	char eks_cluster[K8S_MAX_NAME];       /* KUBECONFIG_EKS */
 	char eks_region[64];                  /* "" if the kubeconfig names none */
-	char user_desc[128];                  /* for messages: "exec aws eks get-token (native EKS token)" */
+	char user_desc[K8S_MAX_NAME + 128];   /* for messages: "exec aws eks get-token (native EKS token)" */
 };
 
 /* The caller's scratch space for one parse (about 1 MiB: allocate it); its arena holds kc's data. */

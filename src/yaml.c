@@ -241,7 +241,7 @@ static long
 quoted(struct parser *p, const char *s, size_t n)
 {
 	char q = s[0];
-	size_t i = 1, used;
+	size_t i = 1, used = 0;
 
 	for (;;) {
 		if (i >= n)
