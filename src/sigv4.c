@@ -327,18 +327,15 @@ canonical_query(struct sb *b, const char *query, char *err, size_t errlen)
 }
 
 /*
- * Builds the canonical request into out->canonical_request and the signed
- * header list into sh. Returns 0 or -1 with err.
+ * Checks req's headers and gathers them into h (room for
+ * SIGV4_MAX_HEADERS + 2), with x-amz-date and x-amz-security-token added
+ * unless presign. Returns their number, or -1 with err.
  */
 static int
-canonical_request(const struct sigv4_request *req, const struct sigv4_credentials *cred,
-    const char *amz_date, int presign, struct sigv4_signature *out, struct sb *sh,
-    char *err, size_t errlen)
+collect_headers(const struct sigv4_request *req, const struct sigv4_credentials *cred,
+    const char *amz_date, int presign, struct hdr *h, char *err, size_t errlen)
 {
-	struct hdr h[SIGV4_MAX_HEADERS + 2], t;
-	size_t n = 0, i, j;
-	struct sb b;
-	char payload[65];
+	size_t n = 0, i;
 	int have_host = 0;
 
 	if (req->nheaders > SIGV4_MAX_HEADERS) {
@@ -393,6 +390,27 @@ canonical_request(const struct sigv4_request *req, const struct sigv4_credential
 		h[n].value = cred->session_token;
 		n++;
 	}
+	return (int)n;
+}
+
+/*
+ * Builds the canonical request into out->canonical_request and the signed
+ * header list into sh. Returns 0 or -1 with err.
+ */
+static int
+canonical_request(const struct sigv4_request *req, const struct sigv4_credentials *cred,
+    const char *amz_date, int presign, struct sigv4_signature *out, struct sb *sh,
+    char *err, size_t errlen)
+{
+	struct hdr h[SIGV4_MAX_HEADERS + 2], t;
+	size_t n, i, j;
+	struct sb b;
+	char payload[65];
+	int r;
+
+	if ((r = collect_headers(req, cred, amz_date, presign, h, err, errlen)) < 0)
+		return -1;
+	n = (size_t)r;
 	/* Stable insertion sort by lower-case name: repeated names keep request order. */
 	for (i = 1; i < n; i++) {
 		t = h[i];
