@@ -7,7 +7,7 @@ VERSION := $(shell cat VERSION)
 SRC_BASE  := src/log.c src/util.c src/metrics.c
 SRC_IO    := src/url.c src/net.c src/tls.c
 SRC_HTTP  := src/http.c
-SRC_PURE  := src/ini.c src/json.c src/sigv4.c src/xml.c
+SRC_PURE  := src/ini.c src/json.c src/sigv4.c src/xml.c src/yaml.c src/kubeconfig.c
 SRC_JOBS  := src/imds.c src/notify.c src/k8s.c src/drain.c src/aws.c src/serve.c
 SRC_MAIN  := src/config.c
 SRCS      := $(SRC_BASE) $(SRC_IO) $(SRC_HTTP) $(SRC_PURE) $(SRC_JOBS) $(SRC_MAIN)
@@ -19,7 +19,7 @@ AMAZON_ROOTS := $(addprefix /usr/share/ca-certificates/mozilla/,Amazon_Root_CA_1
 
 # Unit tests: one program each, linked with every module but main.c.
 UNIT_TESTS := test/unit/test_ini.c test/unit/test_config.c test/unit/test_util.c \
-	test/unit/test_url.c test/unit/test_http.c test/unit/test_tls.c test/unit/test_json.c test/unit/test_sigv4.c test/unit/test_xml.c \
+	test/unit/test_url.c test/unit/test_http.c test/unit/test_tls.c test/unit/test_json.c test/unit/test_sigv4.c test/unit/test_xml.c test/unit/test_yaml.c test/unit/test_kubeconfig.c \
 	test/unit/test_imds.c test/unit/test_k8s.c \
 	test/unit/test_aws.c test/unit/test_serve.c
 
@@ -124,7 +124,7 @@ test: build/despotify san fuzz $(VG)/despotify
 # `make fuzz`: libFuzzer targets build/fuzz/fuzz_NAME from test/fuzz/fuzz_NAME.c
 # (seed corpora in test/fuzz/corpus/NAME/), linked with every module but main.c
 # built with coverage instrumentation. Run one: build/fuzz/fuzz_http test/fuzz/corpus/http
-FUZZ_TARGETS := ini json url http imds tls xml sigv4 k8s serve
+FUZZ_TARGETS := ini json url http imds tls xml sigv4 k8s serve yaml kubeconfig
 FUZZ := build/fuzz
 CFLAGS_FUZZ := -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined -pthread

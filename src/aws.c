@@ -140,6 +140,52 @@ aws_state_leaving(const char *state)
 	    strncmp(state, "Terminating", 11) == 0 || strcmp(state, "Terminated") == 0;
 }
 
+int
+aws_eks_token_build(const char *sts_host, int https, const char *cluster, const char *region,
+    const struct sigv4_credentials *cred, int64_t epoch_s, char *out, size_t cap,
+    char *err, size_t errlen)
+{
+	static const char prefix[] = "k8s-aws-v1.";
+	struct sigv4_header h[2] = { { "Host", sts_host }, { "x-k8s-aws-id", cluster } };
+	struct sigv4_request req = { "GET", "/", "Action=GetCallerIdentity&Version=2011-06-15", h, 2,
+		NULL, 0 };
+	struct sigv4_signature *scratch;
+	char url[AWS_EKS_TOKEN_MAX], *q;
+	size_t head;
+	int r = -1;
+
+	if (cluster[0] == '\0' || cap <= sizeof prefix) {
+		snprintf(err, errlen, "EKS token: no cluster name");
+		return -1;
+	}
+	if ((scratch = malloc(sizeof *scratch)) == NULL) {
+		snprintf(err, errlen, "EKS token: out of memory");
+		return -1;
+	}
+	if (util_snprintf(url, sizeof url, "%s://%s/?", https ? "https" : "http", sts_host) < 0) {
+		snprintf(err, errlen, "EKS token: STS host too long");
+		goto done;
+	}
+	head = strlen(url);
+	q = url + head;
+	if (sigv4_presign(&req, cred, region, "sts", epoch_s, AWS_EKS_TOKEN_EXPIRES, scratch, q,
+	    sizeof url - head, err, errlen) < 0)
+		goto done;
+	memcpy(out, prefix, sizeof prefix - 1);
+	if (util_base64url_encode(url, strlen(url), out + sizeof prefix - 1,
+	    cap - (sizeof prefix - 1)) < 0) {
+		snprintf(err, errlen, "EKS token: over %zu bytes (a very long session token?)", cap - 1);
+		wipe(out, cap);
+		goto done;
+	}
+	r = 0;
+done:
+	wipe(url, sizeof url);
+	sigv4_wipe(scratch);
+	free(scratch);
+	return r;
+}
+
 /* ---- Set-up ------------------------------------------------------------------ */
 
 /* The value of NAME in envp, or NULL. An empty value counts as unset. */
@@ -1212,4 +1258,29 @@ done:
 	metrics_inc(a->metrics, (enum metric)(M_DETACH_DETACHED + (int)r->outcome));
 	a->arg_instance = a->arg_group = NULL;
 	return r->outcome == AWS_FAILED ? -1 : 0;
+}
+
+/* ---- EKS token ------------------------------------------------------------------ */
+
+int
+aws_eks_token(struct aws *a, const char *cluster, int64_t deadline_ms, char *out, size_t cap,
+    int64_t *signed_s, char *err, size_t errlen)
+{
+	struct sigv4_credentials cred;
+	char e[512];
+	int r;
+
+	if (aws_credentials(a, 0, deadline_ms, e, sizeof e) < 0) {
+		snprintf(err, errlen, "EKS token: AWS credentials from %s: %s",
+		    aws_cred_source_name(a->source), e);
+		return -1;
+	}
+	cred.access_key_id = a->creds.access_key_id;
+	cred.secret_access_key = a->creds.secret_access_key;
+	cred.session_token = a->creds.session_token;
+	*signed_s = aws_now_s(a);
+	r = aws_eks_token_build(a->sts_hostport, a->sts_url.tls, cluster, a->region, &cred, *signed_s,
+	    out, cap, err, errlen);
+	a->requests++;
+	return r;
 }

@@ -201,6 +201,19 @@ int aws_detach(struct aws *a, const char *instance_id, int64_t deadline_ms,
  */
 int aws_credentials(struct aws *a, int force, int64_t deadline_ms, char *err, size_t errlen);
 
+/*
+ * Makes an EKS token for cluster (the x-k8s-aws-id header) into out (cap
+ * bytes): "k8s-aws-v1." + unpadded base64url of a presigned STS
+ * GetCallerIdentity URL on a's STS endpoint (sts.REGION.amazonaws.com or
+ * sts_endpoint), signed for a's region with the credentials of the chain
+ * (fetched or refreshed first, until deadline_ms) at AWS's time. The wall
+ * time it was signed at (AWS's clock, epoch seconds) goes into *signed_s.
+ * Returns 0, or -1 with the reason in err (never a secret). The token is a
+ * secret: never log it.
+ */
+int aws_eks_token(struct aws *a, const char *cluster, int64_t deadline_ms, char *out, size_t cap,
+    int64_t *signed_s, char *err, size_t errlen);
+
 /* Closes the connections, frees the TLS configuration, wipes every secret. */
 void aws_close(struct aws *a);
 
@@ -223,6 +236,18 @@ int aws_endpoint_host(const char *service, const char *region, char *buf, size_t
  */
 enum aws_error_class { AWS_RETRY, AWS_RESYNC, AWS_REFRESH, AWS_PERMANENT };
 enum aws_error_class aws_classify(int status, const char *code, const char *message);
+
+/*
+ * The EKS token for cluster, made from the presigned URL
+ * SCHEME://sts_host/?Action=GetCallerIdentity&Version=2011-06-15 with
+ * x-k8s-aws-id: cluster signed (X-Amz-Expires AWS_EKS_TOKEN_EXPIRES), for
+ * region at epoch_s, into out (cap bytes). sts_host is the Host header
+ * ("sts.eu-west-1.amazonaws.com" or "127.0.0.1:8443"); https says the scheme.
+ * Returns 0, or -1 with the reason in err. Pure.
+ */
+int aws_eks_token_build(const char *sts_host, int https, const char *cluster, const char *region,
+    const struct sigv4_credentials *cred, int64_t epoch_s, char *out, size_t cap,
+    char *err, size_t errlen);
 
 /*
  * Whether a lifecycle state means the instance is already on its way out

@@ -15,6 +15,12 @@
 #define CONFIG_MAX_STR    512           /* bytes in one string setting (URLs, paths, names) */
 #define CONFIG_MAX_WARN   8             /* warnings kept while loading the config */
 
+/* Kubeconfig (yaml.c, kubeconfig.c). */
+#define YAML_MAX_FILE     (256 * 1024)  /* bytes in a kubeconfig: a few clusters, each with ~3 KiB of base64 CA */
+#define YAML_MAX_DEPTH    32            /* nested blocks; kubeconfigs use 6 */
+#define KUBECONFIG_MAX_NODES 4096       /* YAML nodes in one kubeconfig (~20 per cluster, user or context) */
+#define KUBECONFIG_MAX_ARGS 16          /* arguments of an exec credential plugin */
+
 /* Logging. */
 #define LOG_MAX_LINE      2048          /* bytes in one formatted log line; longer messages are cut with "..." */
 
@@ -53,6 +59,8 @@
 #define AWS_MAX_KEY       128           /* an access key id or a secret access key */
 #define AWS_MAX_TOKEN     4096          /* a session token (it travels in a request header) */
 #define AWS_MAX_RESPONSE  (64 * 1024)   /* body of one Auto Scaling, STS or credentials response */
+#define AWS_EKS_TOKEN_MAX (6 * 1024)   /* "k8s-aws-v1." + base64url(presigned URL): ~3 KiB with a session token; it travels in a header */
+#define AWS_EKS_TOKEN_EXPIRES 60        /* X-Amz-Expires of the presigned URL, as aws-iam-authenticator sets it */
 #define AWS_MAX_REQ_BODY  (4 * FILE_MAX_TOKEN) /* an STS body carries the web-identity token */
 
 /* IMDS: notices, instance facts, role credentials. */
@@ -91,6 +99,9 @@
 #define K8S_WAIT_POLL_MS  1500          /* re-list period while waiting for evicted pods to go */
 #define K8S_REQUEST_TIMEOUT_MS 10000   /* one API request, so that a hung one is retried in time */
 #define K8S_REPORT_RESERVE_MS 1000     /* a drain stops this long before its deadline to report */
+#define K8S_MAX_TLS_RETIRED 16         /* client certificate rotations kept loaded (the kubelet rotates yearly) */
+#define K8S_EKS_TOKEN_REFRESH_MS (5 * 60 * 1000)  /* an EKS token is made again this old (valid 15 min) */
+#define K8S_EKS_TOKEN_MAX_AGE_MS (13 * 60 * 1000) /* never sent older: 2 minutes' margin for clock skew */
 #define DRAIN_MAX_LEFT    32            /* names of pods left kept in a drain result */
 #define DRAIN_MAX_WORKERS 64            /* eviction_concurrency is capped here */
 #define DRAIN_WORKER_STACK (256 * 1024) /* stack of one eviction thread */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ini.h"
+#include "kubeconfig.h"
 #include "serve.h"
 #include "url.h"
 #include "util.h"
@@ -49,6 +50,7 @@ static const struct { const char *key, *a, *b; } env_map[] = {
 	{ "sts_endpoint", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL" },
 	{ "aws_ca_file", "AWS_CA_BUNDLE", NULL },
 	{ "node_name", "NODE_NAME", "POD_NODE_NAME" },
+	{ "kubeconfig", "KUBECONFIG", NULL },
 };
 
 /*
@@ -91,6 +93,8 @@ static const struct key keys[] = {
 	{ "asg_endpoint", K_URL, S(asg_endpoint), "", NULL },
 	{ "sts_endpoint", K_URL, S(sts_endpoint), "", NULL },
 	{ "aws_ca_file", K_STR, S(aws_ca_file), "", NULL },
+	{ "kubeconfig", K_STR, S(kubeconfig), "", NULL },
+	{ "eks_cluster_name", K_STR, S(eks_cluster_name), "", NULL },
 	{ "api_server", K_URL, S(api_server), "", NULL },
 	{ "token_file", K_STR, S(token_file), "/var/run/secrets/kubernetes.io/serviceaccount/token", NULL },
 	{ "ca_file", K_STR, S(ca_file), "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", NULL },
@@ -444,6 +448,45 @@ finish(struct loader *ld, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Reads the kubeconfig now, so that -n says whether it is usable (k8s_init
+ * reads it again with the same function), and notes what it gives.
+ */
+static int
+check_kubeconfig(struct loader *ld, char *err, size_t errlen)
+{
+	struct config *c = ld->c;
+	struct kubeconfig_scratch *sc;
+	struct kubeconfig kc;
+	char why[768];
+	size_t i, e;
+	int r;
+
+	find_key("kubeconfig", &i);
+	find_key("eks_cluster_name", &e);
+	if (c->kubeconfig[0] == '\0')
+		return 0;
+	if (c->eks_cluster_name[0] != '\0') {
+		snprintf(err, errlen, "%s: eks_cluster_name and %s: kubeconfig contradict each other: the "
+		    "kubeconfig's user says how to authenticate", ld->origin[e], ld->origin[i]);
+		return -1;
+	}
+	if ((sc = malloc(sizeof *sc)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	r = kubeconfig_load(c->kubeconfig, &kc, sc, why, sizeof why);
+	if (r < 0)
+		snprintf(err, errlen, "%s: %s", ld->origin[i], why);
+	else
+		snprintf(c->kubeconfig_desc, sizeof c->kubeconfig_desc, "context %.60s: server %.200s, %.200s",
+		    kc.context, kc.server, kc.user_desc);
+	memset(sc, 0, sizeof *sc);   /* it held the kubeconfig's key or token */
+	free(sc);
+	memset(&kc, 0, sizeof kc);
+	return r;
+}
+
 /* Notes each section other than DEFAULT once, as a warning. */
 static int
 on_section_scan(void *ctx, const char *section, const char *key, const char *value,
@@ -504,7 +547,8 @@ config_load(struct config *c, const char *path, int path_given,
 		ini_parse(ld->buf, len, on_section_scan, c, &line, why, sizeof why);
 		c->file_loaded = 1;
 	}
-	if (apply_despotify_env(ld, envp, err, errlen) < 0 || finish(ld, err, errlen) < 0)
+	if (apply_despotify_env(ld, envp, err, errlen) < 0 || finish(ld, err, errlen) < 0 ||
+	    check_kubeconfig(ld, err, errlen) < 0)
 		goto out;
 	r = 0;
 out:
@@ -581,6 +625,12 @@ config_print(const struct config *c, int fd)
 				snprintf(v, sizeof v, "%s://%s/<redacted>", u.tls ? "https" : "http", u.host);
 		}
 		n = snprintf(line, sizeof line, "%s = %s\n", keys[i].name, v);
+		if (write(fd, line, (size_t)n) < 0)
+			return;
+	}
+	if (c->kubeconfig_desc[0] != '\0') {
+		n = snprintf(line, sizeof line, "# kubeconfig: %s (api_server, ca_file, tls_server_name "
+		    "and the credentials above are not used)\n", c->kubeconfig_desc);
 		if (write(fd, line, (size_t)n) < 0)
 			return;
 	}

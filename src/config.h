@@ -61,6 +61,9 @@ struct config {
 	char aws_ca_file[CONFIG_MAX_STR];
 
 	/* Kubernetes. */
+	char kubeconfig[CONFIG_MAX_STR];     /* its current context replaces the five keys below */
+	char eks_cluster_name[CONFIG_MAX_STR]; /* make the EKS token natively */
+	char kubeconfig_desc[CONFIG_MAX_STR]; /* what the kubeconfig gives, for -n */
 	char api_server[CONFIG_MAX_STR];
 	char token_file[CONFIG_MAX_STR];
 	char ca_file[CONFIG_MAX_STR];

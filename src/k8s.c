@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "aws.h"
 #include "config.h"
+#include "kubeconfig.h"
 #include "log.h"
 #include "tls.h"
 #include "util.h"
@@ -491,6 +493,58 @@ k8s_backoff_ms(int attempt)
 
 /* ---- Authentication ------------------------------------------------------------------- */
 
+/* The identity of the file at path, or -1 with "what path: reason" in err. */
+static int
+file_id(const char *what, const char *path, struct k8s_file_id *id, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	id->size = st.st_size;
+	id->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	return 0;
+}
+
+static int
+same_file(const struct k8s_file_id *a, const struct k8s_file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns;
+}
+
+/* Takes the token t[0..len) as the bearer token; refuses bytes a header cannot carry. */
+static int
+token_set(struct k8s *k, const char *what, const char *t, size_t len, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (len == 0) {
+		snprintf(err, errlen, "%s: empty", what);
+		return -1;
+	}
+	if (len >= FILE_MAX_TOKEN) {
+		snprintf(err, errlen, "%s: over %d bytes", what, FILE_MAX_TOKEN - 1);
+		return -1;
+	}
+	for (i = 0; i < len; i++)
+		if (t[i] <= 0x20 || t[i] >= 0x7f) {
+			/* Never echo the token itself. */
+			snprintf(err, errlen, "%s: the token holds a byte that cannot go in a header (at "
+			    "offset %zu)", what, i);
+			return -1;
+		}
+	memmove(k->token, t, len);
+	k->token[len] = '\0';
+	k->token_len = len;
+	k->token_reads++;
+	metrics_inc(k->metrics, M_CRED_K8S_OK);
+	return 0;
+}
+
 /*
  * Re-reads the token file if it changed since the last read (or always, if
  * force). Called with k->mu held. A failed re-read keeps the token we have.
@@ -498,65 +552,285 @@ k8s_backoff_ms(int attempt)
 static int
 token_refresh(struct k8s *k, int force, char *err, size_t errlen)
 {
-	struct stat st;
-	char *tmp = k->token + FILE_MAX_TOKEN;
+	struct k8s_file_id id;
+	char *tmp = k->token + FILE_MAX_TOKEN, what[CONFIG_MAX_STR + 16];
 	const char *t;
-	size_t len, i;
-	int64_t mtime;
+	size_t len;
+	int r;
 
-	if (stat(k->cfg->token_file, &st) != 0) {
-		snprintf(err, errlen, "token_file %s: %s", k->cfg->token_file, strerror(errno));
+	if (file_id("token_file", k->token_path, &id, err, errlen) < 0)
 		return -1;
-	}
-	mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	if (!force && k->token_len > 0 && st.st_dev == k->tok_dev && st.st_ino == k->tok_ino &&
-	    st.st_size == k->tok_size && mtime == k->tok_mtime_ns)
+	if (!force && k->token_len > 0 && same_file(&id, &k->tok_id))
 		return 0;
-	if (util_read_file(k->cfg->token_file, tmp, FILE_MAX_TOKEN, &len, err, errlen) < 0)
+	if (util_read_file(k->token_path, tmp, FILE_MAX_TOKEN, &len, err, errlen) < 0)
 		return -1;
 	t = util_trim(tmp, &len);
-	if (len == 0) {
-		snprintf(err, errlen, "token_file %s: empty", k->cfg->token_file);
+	snprintf(what, sizeof what, "token_file %s", k->token_path);
+	if ((r = token_set(k, what, t, len, err, errlen)) == 0)
+		k->tok_id = id;
+	memset(tmp, 0, FILE_MAX_TOKEN);
+	return r;
+}
+
+/*
+ * Makes a new EKS token when the one in use is eks_refresh_ms old, or
+ * always if force (after a 401). Called with k->mu held. A failure keeps
+ * the current token while it is younger than eks_max_age_ms; past that
+ * nothing is sent, since the API server would refuse it anyway.
+ */
+static int
+eks_refresh(struct k8s *k, int force, int64_t deadline_ms, char *err, size_t errlen)
+{
+	char *tmp = k->token + FILE_MAX_TOKEN, e[768], when[32];
+	int64_t now = util_now_ms(), signed_s;
+	int r;
+
+	if (!force && k->token_len > 0 && now - k->token_made_ms < k->eks_refresh_ms)
+		return 0;
+	r = aws_eks_token(k->aws, k->eks_cluster, deadline_ms, tmp, FILE_MAX_TOKEN, &signed_s,
+	    e, sizeof e);
+	if (r == 0 && (r = token_set(k, "EKS token", tmp, strlen(tmp), e, sizeof e)) == 0) {
+		k->token_made_ms = now;
+		log_debug(k->lg, "k8s: made an EKS token for cluster %s (signed at %s)", k->eks_cluster,
+		    util_fmt_time(when, sizeof when, signed_s));
+	}
+	memset(tmp, 0, FILE_MAX_TOKEN);
+	if (r == 0)
+		return 0;
+	if (k->token_len > 0 && now - k->token_made_ms < k->eks_max_age_ms) {
+		log_limited(k->lg, &k->auth_ll, 60000, LV_WARNING, "k8s: %s; the current EKS token (%lld s "
+		    "old) serves meanwhile", e, (long long)((now - k->token_made_ms) / 1000));
+		return 0;
+	}
+	memset(k->token, 0, FILE_MAX_TOKEN);
+	k->token_len = 0;
+	snprintf(err, errlen, "%s", e);
+	return -1;
+}
+
+/*
+ * A TLS configuration from k's trust, server name and client identity (kc:
+ * the kubeconfig's certificate data, for K8S_AUTH_CERT_DATA only). Returns
+ * it, or NULL with the reason in err.
+ */
+static struct tls_config *
+tls_build(const struct k8s *k, const struct kubeconfig *kc, char *err, size_t errlen)
+{
+	struct tls_config *tc = tls_config_new();
+	char e[768];
+
+	if (tc == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (k->ca_pem != NULL ? tls_config_add_pem(tc, k->ca_pem, k->ca_pem_len, e, sizeof e) < 0 :
+	    tls_config_add_pem_file(tc, k->ca_file, e, sizeof e) < 0) {
+		snprintf(err, errlen, "%s: %s", k->ca_pem != NULL ? "certificate-authority-data" : "ca_file", e);
+		goto fail;
+	}
+	if ((k->auth == K8S_AUTH_CERT_FILES &&
+	    tls_config_set_client_cert(tc, k->cert_path, k->key_path, e, sizeof e) < 0) ||
+	    (k->auth == K8S_AUTH_CERT_DATA && tls_config_set_client_cert_pem(tc,
+	    (const char *)kc->cert_data, kc->cert_data_len, (const char *)kc->key_data, kc->key_data_len,
+	    e, sizeof e) < 0)) {
+		snprintf(err, errlen, "client certificate: %s", e);
+		goto fail;
+	}
+	if (k->server_name[0] != '\0' && tls_config_set_server_name(tc, k->server_name) < 0) {
+		snprintf(err, errlen, "tls_server_name \"%s\" is not usable", k->server_name);
+		goto fail;
+	}
+	return tc;
+fail:
+	tls_config_free(tc);
+	return NULL;
+}
+
+/*
+ * Reloads the client certificate and key files if either changed since
+ * they were loaded. The configuration they replace is retired, not freed:
+ * a handshake in another thread may be using it (k8s_close frees it).
+ * Called with k->mu held. Returns 1 if a new certificate was loaded, 0 if
+ * nothing changed, -1 with the reason in err (the old one stays in use).
+ */
+static int
+cert_refresh(struct k8s *k, char *err, size_t errlen)
+{
+	struct k8s_file_id c, kid;
+	struct tls_config *tc;
+
+	if (file_id("client certificate", k->cert_path, &c, err, errlen) < 0 ||
+	    file_id("client key", k->key_path, &kid, err, errlen) < 0)
+		return -1;
+	if (same_file(&c, &k->cert_id) && same_file(&kid, &k->key_id))
+		return 0;
+	if (k->ntls_retired == K8S_MAX_TLS_RETIRED) {
+		snprintf(err, errlen, "client certificate %s changed more than %d times since start; "
+		    "restart despotify to use the new one", k->cert_path, K8S_MAX_TLS_RETIRED);
 		return -1;
 	}
-	for (i = 0; i < len; i++)
-		if (t[i] <= 0x20 || t[i] >= 0x7f) {
-			/* Never echo the token itself. */
-			snprintf(err, errlen, "token_file %s: the token holds a byte that cannot go in a "
-			    "header (at offset %zu)", k->cfg->token_file, (size_t)(t - tmp) + i);
+	if ((tc = tls_build(k, NULL, err, errlen)) == NULL)
+		return -1;
+	k->tls_retired[k->ntls_retired++] = k->tls;
+	k->tls = tc;
+	k->cert_id = c;
+	k->key_id = kid;
+	k->cert_loads++;
+	log_info(k->lg, "k8s: client certificate %s changed; new connections use the new one",
+	    k->cert_path);
+	return 1;
+}
+
+/* The kubeconfig's cluster and user, into k. The kubeconfig's data is copied out of sc. */
+static int
+from_kubeconfig(struct k8s *k, const struct config *cfg, struct kubeconfig *kc,
+    struct kubeconfig_scratch *sc, char *err, size_t errlen)
+{
+	if (kubeconfig_load(cfg->kubeconfig, kc, sc, err, errlen) < 0)
+		return -1;
+	util_strlcpy(k->server, kc->server, sizeof k->server);
+	util_strlcpy(k->server_name, kc->tls_server_name, sizeof k->server_name);
+	util_strlcpy(k->ca_file, kc->ca_file, sizeof k->ca_file);
+	if (kc->ca_data != NULL) {
+		if ((k->ca_pem = malloc(kc->ca_data_len)) == NULL) {
+			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-	memmove(k->token, t, len);
-	k->token[len] = '\0';
-	k->token_len = len;
-	k->tok_dev = st.st_dev;
-	k->tok_ino = st.st_ino;
-	k->tok_size = st.st_size;
-	k->tok_mtime_ns = mtime;
-	k->token_reads++;
-	metrics_inc(k->metrics, M_CRED_K8S_OK);
-	memset(tmp, 0, FILE_MAX_TOKEN);
+		memcpy(k->ca_pem, kc->ca_data, kc->ca_data_len);
+		k->ca_pem_len = kc->ca_data_len;
+	}
+	switch (kc->auth) {
+	case KUBECONFIG_CERT:
+		k->auth = kc->cert_data != NULL ? K8S_AUTH_CERT_DATA : K8S_AUTH_CERT_FILES;
+		util_strlcpy(k->cert_path, kc->cert_file, sizeof k->cert_path);
+		util_strlcpy(k->key_path, kc->key_file, sizeof k->key_path);
+		break;
+	case KUBECONFIG_TOKEN:
+		k->auth = K8S_AUTH_TOKEN;
+		break;
+	case KUBECONFIG_TOKEN_FILE:
+		k->auth = K8S_AUTH_TOKEN_FILE;
+		util_strlcpy(k->token_path, kc->token_file, sizeof k->token_path);
+		break;
+	case KUBECONFIG_EKS:
+		k->auth = K8S_AUTH_EKS;
+		util_strlcpy(k->eks_cluster, kc->eks_cluster, sizeof k->eks_cluster);
+		break;
+	}
+	snprintf(k->auth_desc, sizeof k->auth_desc, "kubeconfig %.150s, context %.60s: %.250s",
+	    cfg->kubeconfig, kc->context, kc->user_desc);
 	return 0;
 }
 
-int
-k8s_init(struct k8s *k, const struct config *cfg, const struct log *lg, char *const *envp,
-    char *err, size_t errlen)
+/* The server, trust and kind of authentication from the settings (no kubeconfig). */
+static int
+from_settings(struct k8s *k, const struct config *cfg, char *err, size_t errlen)
+{
+	util_strlcpy(k->server, cfg->api_server, sizeof k->server);
+	util_strlcpy(k->server_name, cfg->tls_server_name, sizeof k->server_name);
+	util_strlcpy(k->ca_file, cfg->ca_file, sizeof k->ca_file);
+	if ((cfg->client_cert_file[0] != '\0') != (cfg->client_key_file[0] != '\0')) {
+		snprintf(err, errlen, "client_cert_file and client_key_file go together");
+		return -1;
+	}
+	if (cfg->eks_cluster_name[0] != '\0') {
+		k->auth = K8S_AUTH_EKS;
+		util_strlcpy(k->eks_cluster, cfg->eks_cluster_name, sizeof k->eks_cluster);
+		snprintf(k->auth_desc, sizeof k->auth_desc, "native EKS token for cluster %s",
+		    k->eks_cluster);
+	} else if (cfg->client_cert_file[0] != '\0') {
+		k->auth = K8S_AUTH_CERT_FILES;
+		util_strlcpy(k->cert_path, cfg->client_cert_file, sizeof k->cert_path);
+		util_strlcpy(k->key_path, cfg->client_key_file, sizeof k->key_path);
+		snprintf(k->auth_desc, sizeof k->auth_desc, "client certificate %.200s", k->cert_path);
+	} else {
+		k->auth = K8S_AUTH_TOKEN_FILE;
+		util_strlcpy(k->token_path, cfg->token_file, sizeof k->token_path);
+		snprintf(k->auth_desc, sizeof k->auth_desc, "token_file %.200s", k->token_path);
+	}
+	return 0;
+}
+
+/*
+ * The credentials' first load: the TLS configuration with the client
+ * certificate, the token, or the AWS credential chain for EKS tokens.
+ */
+static int
+credentials_init(struct k8s *k, const struct config *cfg, const struct kubeconfig *kc,
+    char *const *envp, char *err, size_t errlen)
+{
+	const char *region = kc != NULL && kc->eks_region[0] != '\0' ? kc->eks_region : cfg->region;
+	char e[768];
+
+	if ((k->auth == K8S_AUTH_CERT_FILES || k->auth == K8S_AUTH_CERT_DATA) && !k->base.tls) {
+		snprintf(err, errlen, "a client certificate needs an https:// API server");
+		return -1;
+	}
+	if (k->auth == K8S_AUTH_CERT_FILES &&
+	    (file_id("client certificate", k->cert_path, &k->cert_id, err, errlen) < 0 ||
+	    file_id("client key", k->key_path, &k->key_id, err, errlen) < 0))
+		return -1;
+	if (k->base.tls && (k->tls = tls_build(k, kc, err, errlen)) == NULL)
+		return -1;
+	k->cert_loads = k->auth == K8S_AUTH_CERT_FILES || k->auth == K8S_AUTH_CERT_DATA;
+	k->use_token = k->auth == K8S_AUTH_TOKEN || k->auth == K8S_AUTH_TOKEN_FILE ||
+	    k->auth == K8S_AUTH_EKS;
+	if (k->auth == K8S_AUTH_TOKEN)
+		return token_set(k, "the kubeconfig's token", kc->token, strlen(kc->token), err, errlen);
+	if (k->auth == K8S_AUTH_TOKEN_FILE)
+		return token_refresh(k, 1, err, errlen);
+	if (k->auth != K8S_AUTH_EKS)
+		return 0;
+	if ((k->aws = calloc(1, sizeof *k->aws)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (aws_init(k->aws, cfg, k->lg, envp, region, e, sizeof e) < 0) {
+		snprintf(err, errlen, "EKS token: %s%s", e, region[0] == '\0' ?
+		    " (or give --region in the kubeconfig's exec args)" : "");
+		free(k->aws);
+		k->aws = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Frees what k8s_init may have set up before failing, or what k8s_close releases. */
+static void
+release(struct k8s *k)
+{
+	int i;
+
+	tls_config_free(k->tls);
+	for (i = 0; i < k->ntls_retired; i++)
+		tls_config_free(k->tls_retired[i]);
+	if (k->aws != NULL) {
+		aws_close(k->aws);
+		free(k->aws);
+	}
+	if (k->token != NULL)
+		memset(k->token, 0, 2 * FILE_MAX_TOKEN);
+	free(k->token);
+	free(k->ca_pem);
+	free(k->buf);
+	free(k->toks);
+	memset(k, 0, sizeof *k);
+}
+
+/* The server URL: its base path and the proxy settings. */
+static int
+base_init(struct k8s *k, char *const *envp, char *err, size_t errlen)
 {
 	char e[256];
 	size_t n;
 
-	memset(k, 0, sizeof *k);
-	k->cfg = cfg;
-	k->lg = lg;
-	k->cordon_ms = -1;
-	if (cfg->api_server[0] == '\0') {
+	if (k->server[0] == '\0') {
 		snprintf(err, errlen, "api_server is not set (and KUBERNETES_SERVICE_HOST is not in the "
 		    "environment)");
 		return -1;
 	}
-	if (url_parse(cfg->api_server, &k->base, e, sizeof e) < 0) {
-		snprintf(err, errlen, "api_server %s: %s", cfg->api_server, e);
+	if (url_parse(k->server, &k->base, e, sizeof e) < 0) {
+		snprintf(err, errlen, "api_server %s: %s", k->server, e);
 		return -1;
 	}
 	n = strcspn(k->base.path, "?");
@@ -568,57 +842,51 @@ k8s_init(struct k8s *k, const struct config *cfg, const struct log *lg, char *co
 		snprintf(err, errlen, "Kubernetes API proxy: %s", e);
 		return -1;
 	}
-	if ((cfg->client_cert_file[0] != '\0') != (cfg->client_key_file[0] != '\0')) {
-		snprintf(err, errlen, "client_cert_file and client_key_file go together");
-		return -1;
-	}
-	if (k->base.tls) {
-		if ((k->tls = tls_config_new()) == NULL) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-		if (tls_config_add_pem_file(k->tls, cfg->ca_file, e, sizeof e) < 0) {
-			snprintf(err, errlen, "ca_file: %s", e);
-			goto fail;
-		}
-		if (cfg->client_cert_file[0] != '\0' &&
-		    tls_config_set_client_cert(k->tls, cfg->client_cert_file, cfg->client_key_file,
-		    e, sizeof e) < 0) {
-			snprintf(err, errlen, "client certificate: %s", e);
-			goto fail;
-		}
-		if (cfg->tls_server_name[0] != '\0' &&
-		    tls_config_set_server_name(k->tls, cfg->tls_server_name) < 0) {
-			snprintf(err, errlen, "tls_server_name \"%s\" is not usable", cfg->tls_server_name);
-			goto fail;
-		}
-	} else if (cfg->client_cert_file[0] != '\0') {
-		snprintf(err, errlen, "client_cert_file needs an https:// api_server");
-		return -1;
-	}
+	return 0;
+}
+
+int
+k8s_init(struct k8s *k, const struct config *cfg, const struct log *lg, char *const *envp,
+    char *err, size_t errlen)
+{
+	struct kubeconfig_scratch *sc = NULL;
+	struct kubeconfig kc;
+	int r = -1;
+
+	memset(k, 0, sizeof *k);
+	k->cfg = cfg;
+	k->lg = lg;
+	k->cordon_ms = -1;
+	k->eks_refresh_ms = K8S_EKS_TOKEN_REFRESH_MS;
+	k->eks_max_age_ms = K8S_EKS_TOKEN_MAX_AGE_MS;
 	k->buf = malloc(K8S_MAX_BODY);
 	k->toks = malloc(sizeof *k->toks * K8S_MAX_TOKENS);
-	k->token = malloc(2 * FILE_MAX_TOKEN);
-	if (k->buf == NULL || k->toks == NULL || k->token == NULL) {
+	k->token = calloc(2, FILE_MAX_TOKEN);
+	if (k->buf == NULL || k->toks == NULL || k->token == NULL ||
+	    (cfg->kubeconfig[0] != '\0' && (sc = malloc(sizeof *sc)) == NULL)) {
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		goto done;
 	}
-	k->token[0] = '\0';
-	k->use_token = cfg->client_cert_file[0] == '\0';
-	if (k->use_token && token_refresh(k, 1, err, errlen) < 0)
-		goto fail;
+	if ((sc != NULL ? from_kubeconfig(k, cfg, &kc, sc, err, errlen) :
+	    from_settings(k, cfg, err, errlen)) < 0 || base_init(k, envp, err, errlen) < 0 ||
+	    credentials_init(k, cfg, sc != NULL ? &kc : NULL, envp, err, errlen) < 0)
+		goto done;
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_mutex_init(&k->ev_mu, NULL);
 	http_client_init(&k->hc, k->tls, &k->proxy);
 	http_client_init(&k->ev_hc, k->tls, &k->proxy);
-	return 0;
-fail:
-	tls_config_free(k->tls);
-	free(k->buf);
-	free(k->toks);
-	free(k->token);
-	memset(k, 0, sizeof *k);
-	return -1;
+	log_info(lg, "k8s: API server %s; authentication: %s", k->server, k->auth_desc);
+	r = 0;
+done:
+	if (sc != NULL) {
+		/* It held the kubeconfig's key or token. */
+		memset(sc, 0, sizeof *sc);
+		free(sc);
+	}
+	memset(&kc, 0, sizeof kc);
+	if (r < 0)
+		release(k);
+	return r;
 }
 
 void
@@ -626,24 +894,90 @@ k8s_close(struct k8s *k)
 {
 	http_client_close(&k->hc);
 	http_client_close(&k->ev_hc);
-	tls_config_free(k->tls);
-	if (k->token != NULL)
-		memset(k->token, 0, 2 * FILE_MAX_TOKEN);
-	free(k->token);
-	free(k->buf);
-	free(k->toks);
 	pthread_mutex_destroy(&k->mu);
 	pthread_mutex_destroy(&k->ev_mu);
-	memset(k, 0, sizeof *k);
+	release(k);
 }
 
 void
 k8s_client_init(struct k8s *k, struct http_client *hc)
 {
+	pthread_mutex_lock(&k->mu);
 	http_client_init(hc, k->tls, &k->proxy);
+	pthread_mutex_unlock(&k->mu);
 }
 
 /* ---- Requests -------------------------------------------------------------------------- */
+
+/*
+ * Brings the credentials up to date for one attempt (force: after a 401)
+ * and writes the Authorization header value into auth ("" for a client
+ * certificate). Moves hc to a reloaded client certificate: its connection
+ * and TLS session go, so that the next handshake presents the new one.
+ */
+static int
+auth_prepare(struct k8s *k, struct http_client *hc, int force, int64_t deadline_ms,
+    char *auth, size_t cap, char *err, size_t errlen)
+{
+	const struct tls_config *tls;
+	char e[768];
+	int r = 0;
+
+	auth[0] = '\0';
+	pthread_mutex_lock(&k->mu);
+	if (k->auth == K8S_AUTH_TOKEN_FILE) {
+		/* A rotated token is picked up before it is needed; a failed re-read keeps the old one. */
+		if (token_refresh(k, force, err, errlen) < 0 && k->token_len == 0)
+			r = -1;
+	} else if (k->auth == K8S_AUTH_EKS) {
+		r = eks_refresh(k, force, deadline_ms, err, errlen);
+	} else if (k->auth == K8S_AUTH_CERT_FILES && cert_refresh(k, e, sizeof e) < 0) {
+		log_limited(k->lg, &k->auth_ll, 60000, LV_WARNING,
+		    "k8s: %s; the certificate loaded before serves meanwhile", e);
+	}
+	if (r < 0)
+		metrics_inc(k->metrics, M_CRED_K8S_ERROR);
+	if (r == 0 && k->use_token && util_snprintf(auth, cap, "Bearer %s", k->token) < 0) {
+		snprintf(err, errlen, "the bearer token is over %zu bytes", cap - 8);
+		r = -1;
+	}
+	tls = k->tls;
+	pthread_mutex_unlock(&k->mu);
+	if (hc->tls != tls) {
+		http_client_close(hc);
+		hc->tls = tls;
+	}
+	return r;
+}
+
+/* After a 401: whether a retry may help (it then uses fresh credentials), logged. */
+static int
+retry_unauthorized(struct k8s *k, const char *method, const char *path)
+{
+	char e[768];
+	int r;
+
+	switch (k->auth) {
+	case K8S_AUTH_TOKEN_FILE:
+		log_info(k->lg, "k8s: %s %s: 401 Unauthorized; re-reading token_file %s and retrying",
+		    method, path, k->token_path);
+		return 1;
+	case K8S_AUTH_EKS:
+		log_info(k->lg, "k8s: %s %s: 401 Unauthorized; making a new EKS token and retrying",
+		    method, path);
+		return 1;
+	case K8S_AUTH_CERT_FILES:
+		pthread_mutex_lock(&k->mu);
+		r = cert_refresh(k, e, sizeof e);
+		pthread_mutex_unlock(&k->mu);
+		if (r == 1)
+			log_info(k->lg, "k8s: %s %s: 401 Unauthorized; retrying with the new client "
+			    "certificate", method, path);
+		return r == 1;
+	default:
+		return 0;
+	}
+}
 
 int
 k8s_request(struct k8s *k, struct http_client *hc, const char *method, const char *path,
@@ -658,7 +992,7 @@ k8s_request(struct k8s *k, struct http_client *hc, const char *method, const cha
 	int attempt, rc;
 
 	if (k->cfg->dry_run && strcmp(method, "GET") != 0) {
-		log_info(k->lg, "dry-run: would %s %s%s%s%.*s", method, k->cfg->api_server, path,
+		log_info(k->lg, "dry-run: would %s %s%s%s%.*s", method, k->server, path,
 		    body_len ? " " : "", (int)(body_len > 1500 ? 1500 : body_len), body ? body : "");
 		resp->status = K8S_DRY_RUN;
 		resp->body_len = 0;
@@ -677,36 +1011,20 @@ k8s_request(struct k8s *k, struct http_client *hc, const char *method, const cha
 		h[nh++] = (struct http_header){ "Accept", "application/json" };
 		if (ctype != NULL)
 			h[nh++] = (struct http_header){ "Content-Type", ctype };
-		if (k->use_token) {
-			pthread_mutex_lock(&k->mu);
-			/* A rotated token is picked up before it is needed; a failed re-read keeps the old one. */
-			if (token_refresh(k, attempt > 0, err, errlen) < 0) {
-				metrics_inc(k->metrics, M_CRED_K8S_ERROR);
-				if (k->token_len == 0) {
-					pthread_mutex_unlock(&k->mu);
-					return -1;
-				}
-			}
-			rc = util_snprintf(auth, sizeof auth, "Bearer %s", k->token);
-			pthread_mutex_unlock(&k->mu);
-			if (rc < 0) {
-				snprintf(err, errlen, "token_file %s: token over %zu bytes", k->cfg->token_file,
-				    sizeof auth - 8);
-				return -1;
-			}
+		rc = auth_prepare(k, hc, attempt > 0, deadline_ms, auth, sizeof auth, err, errlen);
+		if (rc == 0 && auth[0] != '\0')
 			h[nh++] = (struct http_header){ "Authorization", auth };
-		}
 		req = (struct http_request){ .method = method, .url = &u, .headers = h, .nheaders = nh,
 			.body = body, .body_len = body_len, .idempotent = 1 };
-		rc = http_do(hc, &req, resp, deadline_ms, err, errlen);
-		metrics_api(k->metrics, MEP_K8S, rc < 0 ? -1 : resp->status);
+		if (rc == 0) {
+			rc = http_do(hc, &req, resp, deadline_ms, err, errlen);
+			metrics_api(k->metrics, MEP_K8S, rc < 0 ? -1 : resp->status);
+		}
 		memset(auth, 0, sizeof auth);
 		if (rc < 0)
 			return -1;
-		if (resp->status != 401 || !k->use_token || attempt > 0)
+		if (resp->status != 401 || attempt > 0 || !retry_unauthorized(k, method, path))
 			return 0;
-		log_info(k->lg, "k8s: %s %s: 401 Unauthorized; re-reading token_file %s and retrying",
-		    method, path, k->cfg->token_file);
 	}
 }
 

@@ -8,9 +8,21 @@
  * file. The token file is re-read whenever its inode, size or mtime change
  * (bound tokens rotate hourly) and after any 401, which is retried once. A
  * client certificate (config->client_cert_file/client_key_file) replaces the
- * token. config->tls_server_name is the name checked in the server
- * certificate when the API server is reached by IP. The bearer token never
- * reaches a log line.
+ * token; its files are re-read the same way when either changes (the
+ * kubelet rotates its certificate by swapping a symlink), and the new
+ * identity serves new connections. config->tls_server_name is the name
+ * checked in the server certificate when the API server is reached by IP.
+ *
+ * With config->kubeconfig (a kubelet's kubeconfig on a node), its current
+ * context replaces api_server, ca_file, tls_server_name and the
+ * credentials (see kubeconfig.h): a client certificate (files, re-read on
+ * change, or data), a token or tokenFile, or the EKS exec. An EKS user, or
+ * config->eks_cluster_name with api_server and ca_file, gets a token made
+ * here (aws_eks_token: a presigned STS GetCallerIdentity) from the AWS
+ * credential chain, made again every K8S_EKS_TOKEN_REFRESH_MS (the API
+ * server accepts one for 15 minutes) and after a 401; a token older than
+ * K8S_EKS_TOKEN_MAX_AGE_MS is never sent. No bearer token, key or presigned
+ * URL ever reaches a log line.
  *
  * One struct k8s is shared by every thread of a drain: its TLS configuration
  * and token are read-only or guarded by its mutex. Each thread that makes
@@ -36,10 +48,13 @@
 #include "bounds.h"
 #include "http.h"
 #include "json.h"
+#include "log.h"
 #include "metrics.h"
 #include "url.h"
 
+struct aws;
 struct config;
+struct kubeconfig;
 struct log;
 struct tls_config;
 
@@ -156,23 +171,56 @@ int k8s_delete_body(char *out, size_t cap, const char *uid, int grace);
 
 /* ---- The API client --------------------------------------------------------- */
 
+/* What tells a file changed: re-read it when any of these differ. */
+struct k8s_file_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	int64_t mtime_ns;
+};
+
+enum k8s_auth {
+	K8S_AUTH_TOKEN_FILE,              /* token_file or a kubeconfig's tokenFile, re-read on change */
+	K8S_AUTH_TOKEN,                   /* a kubeconfig's inline token */
+	K8S_AUTH_CERT_FILES,              /* client certificate and key files, re-read on change */
+	K8S_AUTH_CERT_DATA,               /* a kubeconfig's client-certificate-data / client-key-data */
+	K8S_AUTH_EKS                      /* an EKS token made here (aws_eks_token) */
+};
+
 struct k8s {
 	const struct config *cfg;
 	const struct log *lg;
-	struct url base;                  /* config->api_server */
+	char server[CONFIG_MAX_STR];      /* api_server, or the kubeconfig's server */
+	struct url base;                  /* server, parsed */
 	char base_path[URL_MAX_PATH];     /* its path prefix without the trailing '/' */
-	struct tls_config *tls;           /* NULL for http:// */
 	struct http_proxy proxy;          /* HTTPS_PROXY/NO_PROXY of the environment */
+	enum k8s_auth auth;
+	char auth_desc[512];              /* "client certificate /var/lib/kubelet/pki/...": for logs */
+	char ca_file[CONFIG_MAX_STR];     /* the API server's roots: this file, or ca_pem */
+	char *ca_pem;                     /* a kubeconfig's certificate-authority-data (owned) */
+	size_t ca_pem_len;
+	char server_name[CONFIG_MAX_STR]; /* tls_server_name (or the kubeconfig's) */
+	char token_path[CONFIG_MAX_STR];  /* K8S_AUTH_TOKEN_FILE */
+	char cert_path[CONFIG_MAX_STR];   /* K8S_AUTH_CERT_FILES */
+	char key_path[CONFIG_MAX_STR];
+	char eks_cluster[K8S_MAX_NAME];   /* K8S_AUTH_EKS */
+	struct aws *aws;                  /* K8S_AUTH_EKS: the credential chain (owned), used under mu */
+	int64_t eks_refresh_ms;           /* K8S_EKS_TOKEN_REFRESH_MS; tests may shorten it */
+	int64_t eks_max_age_ms;           /* K8S_EKS_TOKEN_MAX_AGE_MS; likewise */
 
 	pthread_mutex_t mu;               /* guards everything below up to the event client */
-	int use_token;                    /* 0: client-certificate authentication */
-	char *token;                      /* FILE_MAX_TOKEN bytes; the bearer token, never logged */
+	struct tls_config *tls;           /* in use for new connections; NULL for http:// */
+	struct tls_config *tls_retired[K8S_MAX_TLS_RETIRED]; /* replaced by a rotation; freed at close */
+	int ntls_retired;
+	int use_token;                    /* a bearer token goes with each request */
+	char *token;                      /* 2 * FILE_MAX_TOKEN bytes; the bearer token, never logged */
 	size_t token_len;
-	dev_t tok_dev;                    /* identity of the token file last read */
-	ino_t tok_ino;
-	off_t tok_size;
-	int64_t tok_mtime_ns;
-	unsigned token_reads;             /* times the token file was (re)read */
+	struct k8s_file_id tok_id;        /* the token file last read */
+	struct k8s_file_id cert_id, key_id; /* the certificate and key files last loaded */
+	int64_t token_made_ms;            /* K8S_AUTH_EKS: when the token in use was made (monotonic) */
+	unsigned token_reads;             /* times the token was (re)read or made */
+	unsigned cert_loads;              /* times the client certificate was loaded */
+	struct log_limit auth_ll;         /* a failing refresh, logged once a minute */
 	char node_uid[K8S_MAX_UID];       /* from the cordon's GET, for Events */
 	int64_t cordon_ms;                /* how long k8s_cordon took; -1 if not called */
 
@@ -188,11 +236,16 @@ struct k8s {
 };
 
 /*
- * Sets k up from cfg: parses api_server, loads the CA file (and the client
- * certificate and key, or else reads the token file), reads proxy settings
- * from envp. cfg and lg are borrowed and must outlive k. Returns 0, or -1
- * with the reason in err ("ca_file /var/run/...: No such file or
- * directory", "token_file ...: ..."); k needs no k8s_close then.
+ * Sets k up from cfg: reads the kubeconfig if there is one, parses the
+ * server URL, loads the CA (and the client certificate and key, or else
+ * reads the token file; an EKS token is made at the first request), sets
+ * up the AWS credential chain for an EKS token (region: the kubeconfig's
+ * --region, else config->region), reads proxy settings from envp. Logs the
+ * server and the kind of authentication once. cfg and lg are borrowed and
+ * must outlive k. Returns 0, or -1 with the reason in err ("ca_file
+ * /var/run/...: No such file or directory", "token_file ...: ...",
+ * "kubeconfig /var/lib/kubelet/kubeconfig: line 3: ..."); k needs no
+ * k8s_close then.
  */
 int k8s_init(struct k8s *k, const struct config *cfg, const struct log *lg, char *const *envp,
     char *err, size_t errlen);
@@ -200,15 +253,20 @@ int k8s_init(struct k8s *k, const struct config *cfg, const struct log *lg, char
 /* Closes connections and frees everything k holds. */
 void k8s_close(struct k8s *k);
 
-/* Sets up an http_client of the caller's (one per thread) for requests through k. */
+/*
+ * Sets up an http_client of the caller's (one per thread) for requests
+ * through k. k8s_request moves it to a rotated client certificate.
+ */
 void k8s_client_init(struct k8s *k, struct http_client *hc);
 
 /*
  * Sends one request to the API server on hc: path is relative to
  * api_server ("/api/v1/nodes/x?y=z"), ctype the Content-Type of body (NULL
  * when there is none). Adds the bearer token (re-read first if its file
- * changed) and Accept: application/json. On 401 it re-reads the token and
- * retries once. Under dry-run a method other than GET is logged and not
+ * changed; an EKS token made again when due) and Accept: application/json;
+ * reloads a client certificate whose files changed (hc then reconnects
+ * with it). On 401 it re-reads the token (or makes a new EKS token, or
+ * reloads a changed certificate) and retries once. Under dry-run a method other than GET is logged and not
  * sent: resp->status is then K8S_DRY_RUN. The response body lands in
  * resp->body (caller's, resp->body_cap bytes). Returns 0 for any HTTP
  * response, or -1 on a transport failure with the reason in err. Never

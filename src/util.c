@@ -409,3 +409,80 @@ util_parse_uint(const char *s, int *out)
 	*out = (int)v;
 	return 0;
 }
+
+/* The value of a standard base64 digit, or -1. */
+static int
+b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+int
+util_base64_decode(const char *in, size_t n, unsigned char *out, size_t cap, size_t *len)
+{
+	uint32_t acc = 0;
+	size_t i, o = 0, pad = 0;
+	int bits = 0, v;
+
+	while (n > 0 && in[n - 1] == '=' && pad < 2) {
+		n--;
+		pad++;
+	}
+	if (n % 4 == 1 || (pad > 0 && (n + pad) % 4 != 0))
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((v = b64val((unsigned char)in[i])) < 0)
+			return -1;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o >= cap)
+				return -1;
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	/* The bits left over must be zero, or the text was not made by an encoder. */
+	if ((acc & ((1u << bits) - 1)) != 0)
+		return -1;
+	*len = o;
+	return 0;
+}
+
+int
+util_base64url_encode(const void *in, size_t n, char *out, size_t cap)
+{
+	static const char digits[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	const unsigned char *p = in;
+	size_t i, o = 0, need = n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
+	uint32_t acc;
+
+	if (need + 1 > cap)
+		return -1;
+	for (i = 0; i + 2 < n; i += 3) {
+		acc = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		out[o++] = digits[acc >> 18 & 63];
+		out[o++] = digits[acc >> 12 & 63];
+		out[o++] = digits[acc >> 6 & 63];
+		out[o++] = digits[acc & 63];
+	}
+	if (n - i == 1) {
+		acc = (uint32_t)p[i] << 16;
+		out[o++] = digits[acc >> 18 & 63];
+		out[o++] = digits[acc >> 12 & 63];
+	} else if (n - i == 2) {
+		acc = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+		out[o++] = digits[acc >> 18 & 63];
+		out[o++] = digits[acc >> 12 & 63];
+		out[o++] = digits[acc >> 6 & 63];
+	}
+	out[o] = '\0';
+	return (int)o;
+}

@@ -96,6 +96,19 @@ int util_entropy(void *buf, size_t n);
  */
 int util_parse_seconds(const char *s, int64_t *ms);
 
+/*
+ * Decodes the standard base64 (RFC 4648 section 4, '=' padding optional)
+ * text in[0..n) into out (cap bytes) and stores the length in *len.
+ * Returns 0, or -1 if in is not base64 or out is too small. Pure.
+ */
+int util_base64_decode(const char *in, size_t n, unsigned char *out, size_t cap, size_t *len);
+
+/*
+ * Encodes in[0..n) as unpadded base64url (RFC 4648 section 5) into out (cap
+ * bytes, NUL-terminated). Returns the length, or -1 if it did not fit. Pure.
+ */
+int util_base64url_encode(const void *in, size_t n, char *out, size_t cap);
+
 /* Parses a non-negative decimal integer that fits in an int. Returns 0 or -1. */
 int util_parse_uint(const char *s, int *out);
 

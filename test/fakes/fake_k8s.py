@@ -40,6 +40,26 @@ Authentication: "Authorization: Bearer T" with T one of the accepted tokens
 (--token, POST /_fake/tokens to rotate), or a client certificate signed by
 --client-ca. Anything else: 401 with the real Status body. /_fake/* needs none.
 
+Node identities, as a kubelet has: a client certificate with CN
+"system:node:N" and O "system:nodes", or an EKS token ("k8s-aws-v1." +
+base64url of a presigned STS GetCallerIdentity URL) checked the way
+aws-iam-authenticator does: the URL decoded; https, the host of --sts-url,
+path "/", Action=GetCallerIdentity, x-k8s-aws-id among the signed headers,
+X-Amz-Date no more than 15 minutes old; then the URL is fetched from the
+(fake) STS with "x-k8s-aws-id: --eks-cluster", which verifies the signature,
+and the caller's role (the assumed-role ARN made an IAM role ARN) is mapped
+to a node by --eks-role ARN=NODE. Either way the user is "system:node:N" in
+group system:nodes, and NodeRestriction applies, with the real messages
+(403 Forbidden): a node may patch only its own Node ('nodes "M" is
+forbidden: node "N" is not allowed to modify node "M"'), not its taints
+('node "N" is not allowed to modify taints') nor labels under kubernetes.io
+or k8s.io but node.kubernetes.io/ and kubelet.kubernetes.io/ ('is not
+allowed to modify labels: ...'), and may evict or delete only pods bound to
+it ('node N can only evict pods with spec.nodeName set to itself', 'node "N"
+can only delete pods with spec.nodeName set to itself'). Lists, reads and
+Events are allowed, as the system:node role and the Node authorizer allow
+them for what despotify asks.
+
 Pods that are evicted or deleted get metadata.deletionTimestamp and go away
 after min(their grace period, their "terminate_s") seconds (default
 --terminate-s 0: at once). A pod owned by a ReplicaSet, StatefulSet or
@@ -53,6 +73,11 @@ Options:
   --cert F --key F        server certificate and key (test/lib/pki.py server_crt/server_key)
   --client-ca F           trust client certificates signed by this CA
   --token T               an accepted bearer token (repeatable)
+  --sts-url URL           the STS that EKS tokens must name (and are checked against), e.g.
+                          test/fakes/fake_aws.py's https://127.0.0.1:PORT
+  --sts-ca F              the CA to trust for --sts-url
+  --eks-cluster C         the cluster id EKS tokens must be for (x-k8s-aws-id)
+  --eks-role ARN=NODE     an IAM role whose sessions are node NODE (repeatable)
   --latency-ms N          added to every API request (not /_fake) before it is answered
   --rate-limit RPS        token bucket over all API requests; past it: 429 + Retry-After: 1 (APF)
   --terminate-s S         default seconds a pod takes to go away after eviction/deletion
@@ -103,13 +128,18 @@ Control API (no auth, JSON bodies, all answer JSON):
                           "deletions":[...], "events":[EVENT_JSON...], "requests":{"GET node":3,...},
                           "statuses":{"429":4}, "peak_evictions_inflight":N, "auth_failures":N,
                           "inflight":{"POST eviction":2,...} (requests being answered now),
-                          "request_log":[{m,path,status,t,user}] (last 5000)}
+                          "request_log":[{m,path,status,t,user,eks_age,cert_serial}] (last 5000;
+                          eks_age: the EKS token's age in seconds when one authenticated the
+                          request; cert_serial: the client certificate's serial number),
+                          "forbidden":[{m,path,user,message}] (NodeRestriction's refusals),
+                          "eks_rejections":[{reason,t}] (EKS tokens refused, and why)}
                           without node: every node's name, unschedulable and pod count instead.
 
 Times in the state ("t") are seconds on the fake's monotonic clock.
 """
 import argparse
 import base64
+import calendar
 import copy
 import json
 import os
@@ -119,7 +149,9 @@ import ssl
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -129,6 +161,29 @@ CONTROLLER_API = {
     "Job": "batch/v1", "ReplicationController": "v1", "Node": "v1",
 }
 REQUEST_LOG_MAX = 5000
+EKS_PREFIX = "k8s-aws-v1."
+EKS_TOKEN_LIFE_S = 15 * 60
+
+
+def node_identity(user):
+    """The node name of a node identity ("system:node:N", made only for group system:nodes), else None."""
+    return user[len("system:node:"):] if user and user.startswith("system:node:") else None
+
+
+def label_forbidden(key):
+    """NodeRestriction: labels under kubernetes.io / k8s.io a node may not change itself, but for the
+    node.kubernetes.io/ and kubelet.kubernetes.io/ prefixes and the labels the kubelet sets."""
+    if "/" not in key:
+        return False
+    domain = key.split("/", 1)[0]
+    if not (domain in ("kubernetes.io", "k8s.io") or domain.endswith(".kubernetes.io") or domain.endswith(".k8s.io")):
+        return False
+    if domain.endswith("node.kubernetes.io") or domain.endswith("kubelet.kubernetes.io"):
+        return False
+    return key not in ("kubernetes.io/hostname", "kubernetes.io/arch", "kubernetes.io/os",
+                       "beta.kubernetes.io/arch", "beta.kubernetes.io/os", "beta.kubernetes.io/instance-type",
+                       "failure-domain.beta.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/region",
+                       "topology.kubernetes.io/zone", "topology.kubernetes.io/region")
 
 
 def now_rfc3339(wall=None):
@@ -342,6 +397,10 @@ class State:
         self.bucket = float(opts.rate_limit or 0)
         self.bucket_t = time.monotonic()
         self.t0 = time.monotonic()
+        self.eks_cluster = opts.eks_cluster
+        self.eks_roles = dict(r.split("=", 1) for r in (opts.eks_role or []))
+        self.sts_url = opts.sts_url
+        self.sts_ctx = ssl.create_default_context(cafile=opts.sts_ca) if opts.sts_ca else None
         self.reset()
 
     def reset(self):
@@ -364,6 +423,9 @@ class State:
         self.peak = {}
         self.auth_failures = 0
         self.request_log = []
+        self.forbidden = []
+        self.eks_rejections = []
+        self.eks_cache = {}        # token -> user, for tokens STS vouched for
         self.timers = []           # (t, fn, args)
         self.serial = 0
 
@@ -889,7 +951,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.request_log.append({"m": method, "path": path + ("?" + rawq if rawq else ""),
                                        "status": self.last_status, "t": round(t_start - st.t0, 3),
                                        "ms": round((time.monotonic() - t_start) * 1000, 1),
-                                       "user": user or ""})
+                                       "user": user or "", "eks_age": getattr(self, "eks_age", None),
+                                       "cert_serial": getattr(self, "cert_serial", None)})
                 if len(st.request_log) > REQUEST_LOG_MAX:
                     del st.request_log[:len(st.request_log) - REQUEST_LOG_MAX]
             if self.server.log_file:
@@ -899,9 +962,13 @@ class Handler(BaseHTTPRequestHandler):
                     self.server.log_file.flush()
 
     def authenticate(self):
+        self.eks_age = None
+        self.cert_serial = None
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
             tok = auth[7:].strip()
+            if tok.startswith(EKS_PREFIX):
+                return self.eks_user(tok)
             with self.st.lock:
                 if tok in self.st.tokens:
                     return "token:" + tok[:6]
@@ -912,12 +979,70 @@ class Handler(BaseHTTPRequestHandler):
             except (ValueError, OSError):
                 cert = None
             if cert:
+                attrs = {}
                 for rdn in cert.get("subject", ()):
                     for k, v in rdn:
-                        if k == "commonName":
-                            return "cert:" + v
-                return "cert:"
+                        attrs.setdefault(k, []).append(v)
+                cn = (attrs.get("commonName") or [""])[0]
+                self.cert_serial = cert.get("serialNumber")
+                if cn.startswith("system:node:") and "system:nodes" in attrs.get("organizationName", []):
+                    return cn
+                return "cert:" + cn
         return None
+
+    def eks_reject(self, reason):
+        with self.st.lock:
+            self.st.eks_rejections.append({"reason": reason, "t": self.st.t()})
+        return None
+
+    def eks_user(self, tok):
+        """The node an EKS token stands for, checked as aws-iam-authenticator does; None if refused."""
+        st = self.st
+        try:
+            b = tok[len(EKS_PREFIX):]
+            url = base64.urlsafe_b64decode(b + "=" * (-len(b) % 4)).decode()
+        except (ValueError, UnicodeDecodeError):
+            return self.eks_reject("input token was not properly formatted")
+        u = urllib.parse.urlsplit(url)
+        q = dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
+        sts = urllib.parse.urlsplit(st.sts_url or "")
+        if u.scheme != "https" or u.netloc != sts.netloc:
+            return self.eks_reject(f"unexpected hostname {u.netloc!r} in pre-signed URL")
+        if u.path != "/" or q.get("Action") != "GetCallerIdentity":
+            return self.eks_reject("unexpected action parameter in pre-signed URL")
+        if "x-k8s-aws-id" not in q.get("X-Amz-SignedHeaders", "").split(";"):
+            return self.eks_reject("client did not sign the x-k8s-aws-id header in the pre-signed URL")
+        try:
+            date = calendar.timegm(time.strptime(q.get("X-Amz-Date", ""), "%Y%m%dT%H%M%SZ"))
+        except ValueError:
+            return self.eks_reject("X-Amz-Date parameter is malformed")
+        if time.time() > date + EKS_TOKEN_LIFE_S:
+            return self.eks_reject("X-Amz-Date parameter is expired (15 minute expiration) "
+                                   f"{q.get('X-Amz-Date')}")
+        self.eks_age = round(time.time() - date, 1)
+        with st.lock:
+            hit = st.eks_cache.get(tok)
+        if hit is not None:
+            return hit
+        req = urllib.request.Request(url, headers={"x-k8s-aws-id": st.eks_cluster or ""})
+        try:
+            with urllib.request.urlopen(req, timeout=10, context=st.sts_ctx) as r:
+                body = r.read().decode()
+        except urllib.error.HTTPError as e:
+            return self.eks_reject(f"sts getCallerIdentity failed: {e.code} {e.read().decode()[:300]}")
+        except OSError as e:
+            return self.eks_reject(f"sts getCallerIdentity failed: {e}")
+        m = re.search(r"<Arn>arn:aws:sts::(\d+):assumed-role/([^/<]+)/[^<]*</Arn>", body)
+        if m is None:
+            return self.eks_reject("no assumed-role ARN in the GetCallerIdentity answer")
+        role = f"arn:aws:iam::{m.group(1)}:role/{m.group(2)}"
+        node = st.eks_roles.get(role)
+        if node is None:
+            return self.eks_reject(f"ARN is not mapped: {role}")
+        user = "system:node:" + node
+        with st.lock:
+            st.eks_cache[tok] = user
+        return user
 
     def handle_api(self, method, path, query, raw, user):
         st = self.st
@@ -947,7 +1072,7 @@ class Handler(BaseHTTPRequestHandler):
                                  "metadata": {"resourceVersion": str(st.rv)},
                                  "items": [self.strip_kind(n) for n in st.nodes.values()]}, None
                 if len(parts) == 4:
-                    return self.node_op(method, parts[3], raw)
+                    return self.node_op(method, parts[3], raw, user)
             # Pods.
             if parts[:3] == ["api", "v1", "pods"] and len(parts) == 3 and method == "GET":
                 return self.list_pods(None, query)
@@ -957,9 +1082,9 @@ class Handler(BaseHTTPRequestHandler):
                     if len(parts) == 5 and method == "GET":
                         return self.list_pods(ns, query)
                     if len(parts) == 6:
-                        return self.pod_op(method, ns, parts[5], query, raw)
+                        return self.pod_op(method, ns, parts[5], query, raw, user)
                     if len(parts) == 7 and parts[6] == "eviction" and method == "POST":
-                        return self.evict(ns, parts[5], raw)
+                        return self.evict(ns, parts[5], raw, user)
                 if parts[4] == "events" and len(parts) == 5:
                     if method == "POST":
                         return self.post_event(ns, raw)
@@ -1023,8 +1148,15 @@ class Handler(BaseHTTPRequestHandler):
             rl = [res("jobs", "Job", True, ["get", "list"])]
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": rl}
 
-    def node_op(self, method, name, raw):
+    def forbid(self, resource, name, user, message):
+        """NodeRestriction's refusal (called with st.lock held)."""
+        self.st.forbidden.append({"m": self.command, "path": self.path, "user": user, "message": message})
+        return ApiError(403, "Forbidden", f'{resource} "{name}" is forbidden: {message}',
+                        {"name": name, "kind": resource})
+
+    def node_op(self, method, name, raw, user=None):
         st = self.st
+        me = node_identity(user)
         node = st.nodes.get(name)
         if node is None:
             raise not_found("nodes", name)
@@ -1032,6 +1164,8 @@ class Handler(BaseHTTPRequestHandler):
             return 200, node, None
         if method not in ("PATCH", "PUT"):
             raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
+        if me is not None and me != name:
+            raise self.forbid("nodes", name, user, f'node "{me}" is not allowed to modify node "{name}"')
         # A concurrent writer gets there first.
         if st.conflicts.get(name, 0) > 0:
             st.conflicts[name] -= 1
@@ -1064,6 +1198,8 @@ class Handler(BaseHTTPRequestHandler):
         for k in ("name", "uid", "creationTimestamp"):
             new["metadata"][k] = node["metadata"][k]
         new["kind"], new["apiVersion"] = "Node", "v1"
+        if me is not None:
+            self.node_restriction(me, user, node, new)
         errs = validate_node(new)
         if errs:
             raise ApiError(422, "Invalid", f'Node "{name}" is invalid: ' + ", ".join(errs),
@@ -1076,6 +1212,16 @@ class Handler(BaseHTTPRequestHandler):
             new["metadata"]["resourceVersion"] = st.next_rv()
         st.nodes[name] = new
         return 200, new, None
+
+    def node_restriction(self, me, user, old, new):
+        """What NodeRestriction lets a node change on its own Node object."""
+        if (new.get("spec") or {}).get("taints") != (old.get("spec") or {}).get("taints"):
+            raise self.forbid("nodes", me, user, f'node "{me}" is not allowed to modify taints')
+        ol = (old.get("metadata") or {}).get("labels") or {}
+        nl = (new.get("metadata") or {}).get("labels") or {}
+        bad = sorted(k for k in set(ol) | set(nl) if ol.get(k) != nl.get(k) and label_forbidden(k))
+        if bad:
+            raise self.forbid("nodes", me, user, "is not allowed to modify labels: " + ", ".join(bad))
 
     def list_pods(self, ns, query):
         st = self.st
@@ -1143,13 +1289,16 @@ class Handler(BaseHTTPRequestHandler):
             check_preconditions(body.get("preconditions"), pod)
         return grace
 
-    def pod_op(self, method, ns, name, query, raw):
+    def pod_op(self, method, ns, name, query, raw, user=None):
         st = self.st
+        me = node_identity(user)
         pod = st.pods.get((ns, name))
         if pod is None:
             raise not_found("pods", name)
         if method == "GET":
             return 200, dict(pod, kind="Pod", apiVersion="v1"), None
+        if method == "DELETE" and me is not None and pod["spec"].get("nodeName") != me:
+            raise self.forbid("pods", name, user, f'node "{me}" can only delete pods with spec.nodeName set to itself')
         if method == "DELETE":
             grace = self.delete_grace(query, raw, pod)
             st.deletions.append({"namespace": ns, "name": name, "node": pod["spec"].get("nodeName"),
@@ -1158,7 +1307,7 @@ class Handler(BaseHTTPRequestHandler):
             return 200, dict(pod, kind="Pod", apiVersion="v1"), None
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
-    def evict(self, ns, name, raw):
+    def evict(self, ns, name, raw, user=None):
         st = self.st
         body = self.json_body(raw)
         rec = {"namespace": ns, "name": name, "t": st.t(), "grace": None, "status": None}
@@ -1176,6 +1325,10 @@ class Handler(BaseHTTPRequestHandler):
             rec["status"] = 404
             raise not_found("pods", name)
         rec["node"] = pod["spec"].get("nodeName")
+        me = node_identity(user)
+        if me is not None and rec["node"] != me:
+            rec["status"] = 403
+            raise self.forbid("pods", name, user, f"node {me} can only evict pods with spec.nodeName set to itself")
         opts = body.get("deleteOptions") or {}
         grace = opts.get("gracePeriodSeconds")
         if grace is None:
@@ -1265,7 +1418,8 @@ class Handler(BaseHTTPRequestHandler):
         out = {"requests": dict(st.requests), "statuses": dict(st.statuses), "peak_inflight": dict(st.peak),
                "inflight": dict(st.inflight),
                "peak_evictions_inflight": st.peak.get("POST eviction", 0), "auth_failures": st.auth_failures,
-               "t": st.t(), "rv": st.rv}
+               "t": st.t(), "rv": st.rv, "forbidden": list(st.forbidden),
+               "eks_rejections": list(st.eks_rejections)}
         if node is None:
             out["nodes"] = [{"name": n, "unschedulable": bool(v["spec"].get("unschedulable")),
                              "taints": v["spec"].get("taints", []), "pods": len(st.by_node.get(n, ()))}
@@ -1347,6 +1501,10 @@ def main():
     ap.add_argument("--key")
     ap.add_argument("--client-ca")
     ap.add_argument("--token", action="append")
+    ap.add_argument("--sts-url")
+    ap.add_argument("--sts-ca")
+    ap.add_argument("--eks-cluster")
+    ap.add_argument("--eks-role", action="append")
     ap.add_argument("--latency-ms", type=float, default=0)
     ap.add_argument("--rate-limit", type=float, default=0)
     ap.add_argument("--terminate-s", type=float, default=0)

@@ -13,6 +13,12 @@
  *   --ca F                    ca_file
  *   --client-cert F --client-key F
  *   --server-name N           tls_server_name
+ *   --kubeconfig F            kubeconfig
+ *   --eks-cluster C           eks_cluster_name
+ *   --region R                region (an EKS token's, unless the kubeconfig names one)
+ *   --sts URL                 sts_endpoint
+ *   --aws-ca F                aws_ca_file
+ *   --eks-refresh-ms N        make the EKS token again this often (default 5 minutes)
  *   --taint T                 taint ("" for none)
  *   --no-lb                   exclude_from_lb = false
  *   --no-emptydir             delete_emptydir_data = false
@@ -138,7 +144,7 @@ probe_k8s(int argc, char **argv)
 	char *empty_env[] = { NULL };
 	double deadline_s = 30;
 	int i, no_cordon = 0, event_thread = 0, rc, n;
-	int64_t t0, deadline;
+	int64_t t0, deadline, eks_refresh_ms = 0;
 	const char *cmd, *node;
 
 	if (config_load(&cfg, "/nonexistent/despotify.ini", 0, empty_env, err, sizeof err) < 0) {
@@ -178,6 +184,18 @@ probe_k8s(int argc, char **argv)
 				set(cfg.client_key_file, v);
 			else if (strcmp(o, "--server-name") == 0)
 				set(cfg.tls_server_name, v);
+			else if (strcmp(o, "--kubeconfig") == 0)
+				set(cfg.kubeconfig, v);
+			else if (strcmp(o, "--eks-cluster") == 0)
+				set(cfg.eks_cluster_name, v);
+			else if (strcmp(o, "--region") == 0)
+				set(cfg.region, v);
+			else if (strcmp(o, "--sts") == 0)
+				set(cfg.sts_endpoint, v);
+			else if (strcmp(o, "--aws-ca") == 0)
+				set(cfg.aws_ca_file, v);
+			else if (strcmp(o, "--eks-refresh-ms") == 0)
+				eks_refresh_ms = atoll(v);
 			else if (strcmp(o, "--taint") == 0)
 				set(cfg.taint, v);
 			else if (strcmp(o, "--pod-name") == 0)
@@ -210,6 +228,8 @@ probe_k8s(int argc, char **argv)
 		printf("init error %s\n", err);
 		return 1;
 	}
+	if (eks_refresh_ms > 0)
+		k.eks_refresh_ms = eks_refresh_ms;
 	rc = 1;
 	if (strcmp(cmd, "cordon") == 0) {
 		rc = k8s_cordon(&k, node, deadline, err, sizeof err) == 0 ? 0 : 1;
@@ -251,11 +271,11 @@ probe_k8s(int argc, char **argv)
 		}
 		printf("result rc=%d found=%d evicted=%d deleted=%d gone=%d skipped=%d left=%d "
 		    "terminating=%d deadline_hit=%d cordon_ms=%lld last_eviction_ms=%lld total_ms=%lld "
-		    "token_reads=%u\n",
+		    "token_reads=%u cert_loads=%u\n",
 		    rc, r.found, r.evicted, r.deleted, r.gone, r.skipped, r.left, r.terminating,
 		    r.deadline_hit,
 		    (long long)r.cordon_ms, (long long)r.last_eviction_ms, (long long)r.total_ms,
-		    k.token_reads);
+		    k.token_reads, k.cert_loads);
 		for (n = 0; n < r.nleft_names; n++)
 			printf("left %s\n", r.left_names[n]);
 		printf("summary %s\n", drain_result_summary(&r, summary, sizeof summary));
