@@ -9,6 +9,10 @@
 #ifndef DESPOTIFY_BOUNDS_H
 #define DESPOTIFY_BOUNDS_H
 
+/* Waits a server asks for (Retry-After, util_retry_after_cap). */
+#define RETRY_AFTER_MAX_MS 30000        /* a throttled request is tried again at least this often */
+#define RETRY_AFTER_LEFT_DIV 4          /* and never waits more than a quarter of the time left */
+
 /* Configuration. */
 #define INI_MAX_FILE      (64 * 1024)   /* bytes in despotify.ini */
 #define INI_MAX_LINE      1024          /* bytes in one line of it */
@@ -91,6 +95,7 @@
 #define K8S_WAIT_POLL_MS  1500          /* re-list period while waiting for evicted pods to go */
 #define K8S_REQUEST_TIMEOUT_MS 10000   /* one API request, so that a hung one is retried in time */
 #define K8S_REPORT_RESERVE_MS 1000     /* a drain stops this long before its deadline to report */
+#define DRAIN_ADVISORY_LIST_MS 15000   /* one listing of an advisory drain (it has no deadline) */
 #define DRAIN_MAX_LEFT    32            /* names of pods left kept in a drain result */
 #define DRAIN_MAX_WORKERS 64            /* eviction_concurrency is capped here */
 #define DRAIN_WORKER_STACK (256 * 1024) /* stack of one eviction thread */
