@@ -226,6 +226,23 @@ parse_number(const struct key *k, const char *v, int64_t *out, char *why, size_t
 		*out = x;
 }
 
+/* The words of the keys that take one, in the order of their enum (log_json: 0 text, 1 json). */
+static const char *const formats[] = { "text", "json", NULL };
+static const char *const imds_versions[] = { "auto", "v2", "v1", NULL };
+static const char *const rebalance_actions[] = { "none", "cordon", "drain", NULL };
+
+/* The index of v in words (any case), or -1. */
+static int
+choice(const char *v, const char *const *words)
+{
+	int i;
+
+	for (i = 0; words[i] != NULL; i++)
+		if (strcasecmp(v, words[i]) == 0)
+			return i;
+	return -1;
+}
+
 /* Sets key k (index i) from value v; origin names where v came from. */
 static int
 set_value(struct loader *ld, size_t i, const char *v, const char *origin,
@@ -245,8 +262,8 @@ set_value(struct loader *ld, size_t i, const char *v, const char *origin,
 			break;
 		}
 		/* The cordon's own validator: what -n accepts, a notice can use. */
-		if (k->kind == K_TAINT && v[0] != '\0' && k8s_taint_parse(v, &taint, why, sizeof why) < 0)
-			break;
+		if (k->kind == K_TAINT && v[0] != '\0')
+			k8s_taint_parse(v, &taint, why, sizeof why);
 		break;
 	case K_URL:
 		/* Validated after {imds_base} expansion, in finish(). */
@@ -271,32 +288,22 @@ set_value(struct loader *ld, size_t i, const char *v, const char *origin,
 			snprintf(why, sizeof why, "expected DEBUG, INFO, WARNING or ERROR");
 		break;
 	case K_FORMAT:
-		if (strcasecmp(v, "text") == 0)
-			*(int *)(void *)field = 0;
-		else if (strcasecmp(v, "json") == 0)
-			*(int *)(void *)field = 1;
-		else
+		if ((x = choice(v, formats)) < 0)
 			snprintf(why, sizeof why, "expected text or json");
+		else
+			*(int *)(void *)field = (int)x;
 		break;
 	case K_IMDSVER:
-		if (strcasecmp(v, "auto") == 0)
-			*(enum imds_version *)(void *)field = IMDS_AUTO;
-		else if (strcasecmp(v, "v2") == 0)
-			*(enum imds_version *)(void *)field = IMDS_V2;
-		else if (strcasecmp(v, "v1") == 0)
-			*(enum imds_version *)(void *)field = IMDS_V1;
-		else
+		if ((x = choice(v, imds_versions)) < 0)
 			snprintf(why, sizeof why, "expected auto, v2 or v1");
+		else
+			*(enum imds_version *)(void *)field = (enum imds_version)x;
 		break;
 	case K_REBAL:
-		if (strcasecmp(v, "none") == 0)
-			*(enum rebalance_action *)(void *)field = REBALANCE_NONE;
-		else if (strcasecmp(v, "cordon") == 0)
-			*(enum rebalance_action *)(void *)field = REBALANCE_CORDON;
-		else if (strcasecmp(v, "drain") == 0)
-			*(enum rebalance_action *)(void *)field = REBALANCE_DRAIN;
-		else
+		if ((x = choice(v, rebalance_actions)) < 0)
 			snprintf(why, sizeof why, "expected none, cordon or drain");
+		else
+			*(enum rebalance_action *)(void *)field = (enum rebalance_action)x;
 		break;
 	case K_ALIAS:
 		break;
@@ -600,10 +607,10 @@ format_value(const struct config *c, const struct key *k, char *out, size_t n)
 		snprintf(out, n, "%s", *(const int *)(const void *)field ? "json" : "text");
 		break;
 	case K_IMDSVER:
-		snprintf(out, n, "%s", (const char *[]){ "auto", "v2", "v1" }[*(const enum imds_version *)(const void *)field]);
+		snprintf(out, n, "%s", imds_versions[*(const enum imds_version *)(const void *)field]);
 		break;
 	case K_REBAL:
-		snprintf(out, n, "%s", (const char *[]){ "none", "cordon", "drain" }[*(const enum rebalance_action *)(const void *)field]);
+		snprintf(out, n, "%s", rebalance_actions[*(const enum rebalance_action *)(const void *)field]);
 		break;
 	case K_ALIAS:
 		out[0] = '\0';

@@ -743,6 +743,7 @@ struct cordon {
 	struct k8s_taint taint;
 	int use_taint;                  /* 0: none configured, or the server refused it */
 	int attempt, conflicts;
+	int changed;                    /* a patch was accepted (not "already cordoned") */
 	struct http_client hc;
 	struct http_response resp;
 	char *buf, *patch;
@@ -796,8 +797,10 @@ cordon_patch(struct cordon *c, int64_t *wait)
 		return CORDON_WAIT;
 	}
 	st = c->resp.status;
-	if (st == K8S_DRY_RUN || st == 200)
+	if (st == K8S_DRY_RUN || st == 200) {
+		c->changed = 1;
 		return CORDON_DONE;
+	}
 	if (st == 409) {
 		/* Someone changed the node since our GET: read it again and redo the patch. */
 		log_info(c->k->lg, "k8s: node %s changed while we patched it (409 Conflict); "
@@ -908,7 +911,7 @@ cordon_report(struct cordon *c, int done)
 	r->unschedulable = done;
 	r->labelled = done;
 	r->tainted = done && (c->use_taint || taint[0] == '\0');
-	if (!done)
+	if (!c->changed)
 		return;
 	log_info(c->k->lg, "k8s: node %s cordoned (unschedulable%s%s%s)", c->node,
 	    c->use_taint ? ", taint " : "", c->use_taint ? taint : "",

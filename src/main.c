@@ -162,6 +162,7 @@ fetch_facts(struct app *a, struct imds_facts *f, unsigned want, int64_t deadline
 	int64_t delay = FACTS_RETRY_MIN_MS;
 	int rc = -1;
 
+	snprintf(err, errlen, "no time left");
 	if (m == NULL || imds_init(m, &a->cfg, &a->lg, err, errlen) < 0) {
 		if (m == NULL)
 			snprintf(err, errlen, "out of memory");
@@ -285,12 +286,14 @@ detach_job(void *arg)
 	struct app *a = h->app;
 	const char *region = a->cfg.region;
 	char err[512], node[CONFIG_MAX_STR];
+	int64_t t0 = util_now_ms();
 
 	/* A notice may come before the poll loop has the facts: fetch them within the deadline. */
 	if (fetch_facts(a, &h->det_facts, IMDS_FACT_ID | (region[0] ? 0 : IMDS_FACT_IDENTITY),
 	    deadline_of(h), err, sizeof err) < 0 ||
 	    ensure_aws(a, region[0] ? region : h->det_facts.region, err, sizeof err) < 0) {
 		h->det.outcome = AWS_FAILED;
+		h->det.ms = util_now_ms() - t0;
 		snprintf(h->det.error, sizeof h->det.error, "%s", err);
 	} else {
 		aws_detach(&a->aws, h->det_facts.instance_id, deadline_of(h), &h->det);
@@ -347,8 +350,8 @@ announce(struct handling *h, struct job *j)
 {
 	struct app *a = h->app;
 	struct imds_notice n;
-	char when[32], text[1536];
-	const char *id = h->facts.instance_id[0] ? h->facts.instance_id : "(instance id unknown)";
+	struct imds_facts f = h->facts;
+	char when[32], text[1536], err[256];
 	const char *doing;
 	int adv, drain;
 
@@ -357,15 +360,20 @@ announce(struct handling *h, struct job *j)
 	adv = h->advisory;
 	drain = h->drain_wanted;
 	pthread_mutex_unlock(&h->mu);
+	/* A notice that came before the facts: they are worth a short wait, here only. */
+	if (fetch_facts(a, &f, IMDS_FACT_ID | IMDS_FACT_TYPE, util_now_ms() + POLL_BUDGET_MS, err,
+	    sizeof err) < 0)
+		log_debug(&a->lg, "imds: instance facts for the announcement: %s", err);
 	util_fmt_time(when, sizeof when, n.time_s);
 	doing = adv ? (drain ? "draining the node (advisory)" : "cordoning the node") :
 	    "detaching from the Auto Scaling group and draining the node";
 	k8s_event(&a->k8s, h->node, "Warning", adv ? "RebalanceRecommendation" : "SpotInterruption",
 	    "spot %s notice (%s) for instance %s, effective %s; despotify is %s",
-	    imds_kind_name(n.kind), imds_action_name(n.action), id, when, doing);
+	    imds_kind_name(n.kind), imds_action_name(n.action), f.instance_id[0] ? f.instance_id :
+	    "(unknown)", when, doing);
 	snprintf(text, sizeof text, "Spot %s notice for %s (%s, node %s) effective %s: %s.",
-	    imds_kind_name(n.kind), id, h->facts.instance_type[0] ? h->facts.instance_type : "?",
-	    h->node, when, doing);
+	    imds_kind_name(n.kind), f.instance_id[0] ? f.instance_id : "(instance id unknown)",
+	    f.instance_type[0] ? f.instance_type : "?", h->node, when, doing);
 	if (a->notify.enabled)
 		notify_send(&a->notify, text, adv ? util_now_ms() + NOTIFY_END_MIN_MS : deadline_of(h));
 	job_done(h, j);
@@ -455,9 +463,16 @@ static void
 handling_begin(struct handling *h)
 {
 	struct app *a = h->app;
+	struct imds_notice n;
+	int adv;
 
-	log_notice(h, &h->notice, "handling");
-	if (!h->advisory && a->cfg.detach_from_asg) {
+	/* The poll loop may be changing them (a takeover): a copy, under the lock. */
+	pthread_mutex_lock(&h->mu);
+	n = h->notice;
+	adv = h->advisory;
+	pthread_mutex_unlock(&h->mu);
+	log_notice(h, &n, "handling");
+	if (!adv && a->cfg.detach_from_asg) {
 		h->det_facts = h->facts;
 		job_start(h, &h->detach, detach_job, "detach");
 	}
@@ -480,11 +495,12 @@ take_over(struct handling *h)
 {
 	struct app *a = h->app;
 	struct imds_notice n;
-	int drain_ran, cordon_failed;
+	int drain_ran, detach_ran, cordon_failed;
 
 	pthread_mutex_lock(&h->mu);
 	n = h->notice;
 	drain_ran = h->drain.started || h->drain.done;
+	detach_ran = h->detach.done;
 	cordon_failed = h->cordon.done && h->cr.err[0] != '\0';
 	h->drain_wanted = h->node[0] != '\0';
 	pthread_mutex_unlock(&h->mu);
@@ -493,7 +509,7 @@ take_over(struct handling *h)
 	    util_wall_ms()), __ATOMIC_RELEASE);
 	log_notice(h, &n, "it takes over the rebalance handling of");
 	drain_ctl_deadline(&h->ctl, deadline_of(h));
-	if (a->cfg.detach_from_asg) {
+	if (a->cfg.detach_from_asg && !h->detach.started && !detach_ran) {
 		h->det_facts = h->facts;
 		job_start(h, &h->detach, detach_job, "detach");
 	}
@@ -800,6 +816,22 @@ run(struct app *a)
 	return 0;
 }
 
+/* SIGTERM and SIGINT stop the daemon; SIGPIPE is no reason to die. */
+static void
+catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a signal must cut a sleep or a poll short. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -807,7 +839,6 @@ main(int argc, char **argv)
 	int path_given = 0, check_only = 0, once = 0, dry_run = 0, i, rc;
 	static struct app app;
 	struct config *cfg = &app.cfg;
-	struct sigaction sa;
 	char err[1024];
 
 	for (i = 1; i < argc; i++) {
@@ -859,14 +890,7 @@ main(int argc, char **argv)
 	for (i = 0; i < cfg->nwarnings; i++)
 		log_warning(&app.lg, "config: %s", cfg->warnings[i]);
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: a signal must cut a sleep or a poll short. */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	catch_signals();
 
 	log_info(&app.lg, "despotify %s starting (config: %s)", DESPOTIFY_VERSION,
 	    cfg->file_loaded ? cfg->path : "built-in defaults");
