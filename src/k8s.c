@@ -749,7 +749,7 @@ struct cordon {
 	char *buf, *patch;
 	struct json_tok *toks;
 	char path[64 + 3 * K8S_MAX_NAME];
-	char last[512];                 /* the last transient fault, for the final error */
+	char last[384];                 /* the last transient fault, for the final error */
 };
 
 enum cordon_step {

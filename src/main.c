@@ -6,6 +6,14 @@
  *
  * main.c owns the command line, the configuration, the signals and the poll
  * loop, and the handling of one notice.
+ *
+ * Threads, and who joins them: the poll loop (the main thread) starts at
+ * most one handling at a time (start_handling) and joins it (reap);
+ * handling_main starts the handling's jobs (detach, cordon, drain,
+ * announcements) and joins every one before it summarises; drain_node
+ * joins its workers. The one exception is a signal in the middle of a
+ * handling: main returns at once and exit ends the threads (every step is
+ * idempotent: a restarted despotify resumes).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -609,7 +617,7 @@ static int
 handling_summarise(struct handling *h)
 {
 	struct app *a = h->app;
-	char summary[2560], node[768], drained[1024], det[1280];
+	char summary[4096], node[1200], drained[1024], det[1280];
 	int ok = describe_node(h, node, sizeof node) == 0;
 
 	if (!h->drain_wanted) {
