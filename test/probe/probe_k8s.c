@@ -102,7 +102,7 @@ print_pod(void *arg, const struct k8s_pod *p)
 struct evthread {
 	struct k8s *k;
 	const char *node;
-	volatile int stop;
+	int stop;                   /* atomic: set by the main thread */
 	int posted;
 };
 
@@ -111,7 +111,7 @@ event_loop(void *arg)
 {
 	struct evthread *et = arg;
 
-	while (!et->stop) {
+	while (!__atomic_load_n(&et->stop, __ATOMIC_ACQUIRE)) {
 		k8s_event(et->k, et->node, "Normal", "ProbeTick", "tick %d from a second thread",
 		    et->posted);
 		et->posted++;
@@ -252,7 +252,7 @@ probe_k8s(int argc, char **argv)
 		rc = drain_node(&k, node, &ctl, &r) == 0 ? 0 : 1;
 		drain_ctl_destroy(&ctl);
 		if (started) {
-			et.stop = 1;
+			__atomic_store_n(&et.stop, 1, __ATOMIC_RELEASE);
 			pthread_join(tid, NULL);
 			printf("events_posted=%d\n", et.posted);
 		}
