@@ -177,11 +177,10 @@ drain_result_summary(const struct drain_result *r, char *buf, size_t n)
 	if (r->terminating > 0)
 		snprintf(term, sizeof term, " (%d terminating)", r->terminating);
 	snprintf(buf, n, "drain: %d found, %d evicted, %d deleted, %d gone, %d skipped%s, %d left%s; "
-	    "last eviction at %lld ms, total %lld ms%s%s%s",
+	    "last eviction at %lld ms, total %lld ms%s%s",
 	    r->found, r->evicted, r->deleted, r->gone, r->skipped, skips, r->left, term,
 	    (long long)r->last_eviction_ms, (long long)r->total_ms,
-	    r->deadline_hit ? " (deadline reached)" : "", r->stopped ? " (stopped)" : "",
-	    r->advisory ? " (advisory: no deadline)" : "");
+	    r->deadline_hit ? " (deadline reached)" : "", r->advisory ? " (advisory: no deadline)" : "");
 	for (i = 0; i < r->nleft_names; i++) {
 		at = strlen(buf);
 		if (at + 1 >= n)
@@ -241,7 +240,6 @@ ctl_push(struct drain_ctl *c)
 		    (long long)(c->deadline_ms - util_now_ms()));
 	}
 	d->open = c->open;
-	d->stop = d->stop || c->stop;
 	pthread_cond_broadcast(&d->work_cv);
 	pthread_cond_broadcast(&d->progress_cv);
 	pthread_mutex_unlock(&d->mu);
@@ -262,15 +260,6 @@ drain_ctl_deadline(struct drain_ctl *c, int64_t deadline_ms)
 	pthread_mutex_lock(&c->mu);
 	if (deadline_ms < c->deadline_ms)
 		c->deadline_ms = deadline_ms;
-	ctl_push(c);
-	pthread_mutex_unlock(&c->mu);
-}
-
-void
-drain_ctl_stop(struct drain_ctl *c)
-{
-	pthread_mutex_lock(&c->mu);
-	c->stop = 1;
 	ctl_push(c);
 	pthread_mutex_unlock(&c->mu);
 }
@@ -812,7 +801,6 @@ drain_start(struct drain *d, struct k8s *k, const char *node, struct drain_ctl *
 	pthread_mutex_lock(&d->mu);
 	set_deadline(d, ctl->deadline_ms);
 	d->open = ctl->open;
-	d->stop = ctl->stop;
 	pthread_mutex_unlock(&d->mu);
 	ctl->d = d;
 	pthread_mutex_unlock(&ctl->mu);
@@ -863,7 +851,7 @@ wait_for_pods(struct drain *d)
 		now = util_now_ms();
 		period = d->throttle_until > now - 5000 ? 2 * K8S_WAIT_POLL_MS : K8S_WAIT_POLL_MS;
 		outstanding(d, &todo, &waiting, &blocked);
-		if ((todo == 0 && waiting == 0) || d->stop)
+		if (todo == 0 && waiting == 0)
 			break;
 		if (now >= d->stop_at) {
 			d->r->deadline_hit = 1;
@@ -880,7 +868,6 @@ wait_for_pods(struct drain *d)
 		wake = last_list + period > now ? last_list + period : d->stop_at;
 		wait_until(&d->progress_cv, &d->mu, wake < d->stop_at ? wake : d->stop_at);
 	}
-	d->r->stopped = d->stop && !d->r->deadline_hit;
 	d->stop = 1;
 	pthread_cond_broadcast(&d->work_cv);
 	pthread_mutex_unlock(&d->mu);

@@ -28,7 +28,7 @@
  *   advisory  (DRAIN_NO_DEADLINE: a rebalance recommendation): every PDB is
  *             honoured, the pods keep their own grace periods, nothing is
  *             deleted, and the drain goes on until the pods are gone or it
- *             is stopped or given a deadline.
+ *             is given a deadline.
  * A termination notice that comes during an advisory drain takes it over
  * with drain_ctl_deadline: the same drain switches to the notice mode at
  * once, keeping every eviction already accepted and every pod already
@@ -82,7 +82,6 @@ struct drain_result {
 	                               deletion the server accepted (-1: none) */
 	int64_t total_ms;           /* the whole drain, waiting included */
 	int deadline_hit;           /* 1 if the drain stopped at the deadline */
-	int stopped;                /* 1 if drain_ctl_stop ended it */
 	int advisory;               /* 1 if it ended in the advisory mode */
 	char error[512];            /* why the pods could not be listed at all, else "" */
 };
@@ -91,15 +90,14 @@ struct drain;
 
 /*
  * How a drain runs, owned by the caller and shared with drain_node while it
- * runs: the caller may open the gate, set a deadline or stop the drain from
- * any thread, at any time, before, during or after drain_node.
+ * runs: the caller may open the gate or set a deadline from any thread, at
+ * any time, before, during or after drain_node.
  */
 struct drain_ctl {
 	pthread_mutex_t mu;         /* guards what follows; taken before the drain's own */
 	struct drain *d;            /* the drain running under this ctl, or NULL */
 	int64_t deadline_ms;        /* monotonic; DRAIN_NO_DEADLINE: advisory */
 	int open;                   /* evictions may be sent */
-	int stop;                   /* end the drain now */
 };
 
 /* Sets c up: deadline_ms (or DRAIN_NO_DEADLINE), the gate open or not. */
@@ -119,13 +117,7 @@ void drain_ctl_open(struct drain_ctl *c);
 void drain_ctl_deadline(struct drain_ctl *c, int64_t deadline_ms);
 
 /*
- * Stops the drain: no new eviction is sent and no worker started; those in
- * flight end within their request deadline, and drain_node returns.
- */
-void drain_ctl_stop(struct drain_ctl *c);
-
-/*
- * Drains node as described above, under ctl (deadline, gate, stop). k must
+ * Drains node as described above, under ctl (deadline, gate). k must
  * be set up (k8s_init). Posts "Draining", "PodDeleted" and "Drained" (or a
  * Warning "DrainIncomplete") Events. Fills *r. Returns 0 if nothing
  * evictable is left on the node, -1 otherwise (r says what is left and

@@ -496,9 +496,6 @@ test_drain_summary(void)
 	r.advisory = 1;
 	CHECK(strstr(drain_result_summary(&r, buf, sizeof buf), "(advisory: no deadline)") != NULL);
 	r.advisory = 0;
-	r.stopped = 1;
-	CHECK(strstr(drain_result_summary(&r, buf, sizeof buf), "total 1900 ms (stopped)") != NULL);
-	r.stopped = 0;
 	r.left = 3;
 	r.nleft_names = 2;
 	strcpy(r.left_names[0], "default/a");
