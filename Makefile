@@ -51,6 +51,7 @@ LDFLAGS_SAN := -fsanitize=address,undefined -pthread
 REL := build/rel
 SAN := build/asan
 VG  := build/vg
+TSAN := build/tsan
 
 OBJS_REL := $(SRCS:src/%.c=$(REL)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(REL)/obj/gen_%.o)
 OBJS_SAN := $(SRCS:src/%.c=$(SAN)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(SAN)/obj/gen_%.o)
@@ -59,7 +60,7 @@ UNIT_BINS := $(UNIT_TESTS:test/unit/%.c=$(SAN)/%)
 # `make V=1` shows the whole command lines.
 Q := $(if $(V),,@)
 
-.PHONY: all san unit test clean distclean fuzz demo bench
+.PHONY: all san tsan unit test clean distclean fuzz demo bench
 .DELETE_ON_ERROR:
 
 all: build/despotify
@@ -116,9 +117,38 @@ $(SAN)/probe: $(PROBE_SRCS) test/probe/probe.h $(SAN)/libdespotify.a $(SAN)/bear
 
 san: $(SAN)/despotify $(SAN)/probe $(UNIT_BINS)
 
-# `make test`: unit tests and end-to-end tests (ASan/UBSan builds), plus the
-# release binary for the scratch-root tests. The last line is "N passed, N failed".
-test: build/despotify san fuzz $(VG)/despotify
+# ThreadSanitizer build of the daemon and the probe: clang + glibc. test/run.py
+# runs the drain and handling end-to-end tests a second time against it.
+CFLAGS_TSAN  := -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=thread -pthread
+LDFLAGS_TSAN := -fsanitize=thread -pthread
+OBJS_TSAN := $(SRCS:src/%.c=$(TSAN)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(TSAN)/obj/gen_%.o)
+
+$(eval $(call bearssl_lib,$(TSAN)/bearssl,$(CC_SAN),-W -Wall -O1 -g -fsanitize=thread))
+
+$(TSAN)/obj/%.o: src/%.c $(wildcard src/*.h) $(GEN_SRCS) | $(BEARSSL_DIR)/.verified
+	@mkdir -p $(@D)
+	@echo "  CC  $@"
+	$(Q)$(CC_SAN) $(CFLAGS_TSAN) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
+$(TSAN)/obj/gen_%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	$(Q)$(CC_SAN) $(CFLAGS_TSAN) $(DEFS) $(INCS) -c -o $@ $<
+$(TSAN)/libdespotify.a: $(OBJS_TSAN)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+$(TSAN)/despotify: $(TSAN)/obj/main.o $(TSAN)/libdespotify.a $(TSAN)/bearssl/libbearssl.a
+	@echo "  LD  $@"
+	$(Q)$(CC_SAN) $(LDFLAGS_TSAN) -o $@ $^
+$(TSAN)/probe: $(PROBE_SRCS) test/probe/probe.h $(TSAN)/libdespotify.a $(TSAN)/bearssl/libbearssl.a
+	@echo "  LD  $@"
+	$(Q)$(CC_SAN) $(CFLAGS_TSAN) $(WARN) $(DEFS) $(INCS) -Itest/probe -o $@ $(PROBE_SRCS) \
+		$(TSAN)/libdespotify.a $(TSAN)/bearssl/libbearssl.a $(LDFLAGS_TSAN)
+
+tsan: $(TSAN)/despotify $(TSAN)/probe
+
+# `make test`: unit tests and end-to-end tests (ASan/UBSan builds), the drain
+# and handling ones again under ThreadSanitizer, plus the release binary for
+# the scratch-root tests. The last line is "N passed, N failed".
+test: build/despotify san tsan fuzz $(VG)/despotify
 	/usr/bin/python3 test/run.py
 
 # `make fuzz`: libFuzzer targets build/fuzz/fuzz_NAME from test/fuzz/fuzz_NAME.c

@@ -1,6 +1,8 @@
 /* aws.c — see aws.h. */
 #include "aws.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,26 +251,21 @@ set_endpoint(struct url *u, char *hostport, size_t hpn, const char *override, co
 	return 0;
 }
 
-/*
- * Credentials sent over plain HTTP may only go to the addresses AWS uses
- * for them (the ECS and EKS Pod Identity agents) or to this machine.
- */
-static int
-container_host_ok(const struct url *u)
+int
+aws_container_host_ok(const char *host)
 {
-	static const char *const ok[] = {
-		"169.254.170.2", "169.254.170.23", "fd00:ec2::23", "localhost",
-	};
-	size_t i;
+	struct in_addr v4;
+	struct in6_addr v6, pod_identity;
 
-	if (u->tls)
-		return 1;
-	if (strncmp(u->host, "127.", 4) == 0 || strcmp(u->host, "::1") == 0)
-		return 1;
-	for (i = 0; i < sizeof ok / sizeof ok[0]; i++)
-		if (strcasecmp(u->host, ok[i]) == 0)
-			return 1;
-	return 0;
+	if (inet_pton(AF_INET, host, &v4) == 1) {
+		uint32_t ip = ntohl(v4.s_addr);
+
+		/* 127.0.0.0/8, the ECS agent, the EKS Pod Identity agent. */
+		return (ip >> 24) == 127 || ip == 0xa9feaa02u || ip == 0xa9feaa17u;
+	}
+	if (inet_pton(AF_INET6, host, &v6) != 1 || inet_pton(AF_INET6, "fd00:ec2::23", &pod_identity) != 1)
+		return 0;
+	return IN6_IS_ADDR_LOOPBACK(&v6) || memcmp(&v6, &pod_identity, sizeof v6) == 0;
 }
 
 /* Resolves the container-credentials URL: the full URI, or the relative one under container_base. */
@@ -287,9 +284,9 @@ container_url(struct aws *a, char *err, size_t errlen)
 		snprintf(err, errlen, "container credentials URL: %s", e);
 		return -1;
 	}
-	if (!container_host_ok(&a->container_url)) {
+	if (!a->container_url.tls && !aws_container_host_ok(a->container_url.host)) {
 		snprintf(err, errlen, "container credentials URL: plain http:// is only allowed to a "
-		    "loopback address, 169.254.170.2, 169.254.170.23 or fd00:ec2::23, not %s",
+		    "loopback IP address, 169.254.170.2, 169.254.170.23 or fd00:ec2::23, not %s",
 		    a->container_url.host);
 		return -1;
 	}

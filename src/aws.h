@@ -220,6 +220,15 @@ void aws_close(struct aws *a);
 /* ---- Pure helpers (no I/O, no clock, no logging) ------------------------- */
 
 /*
+ * Whether credentials may be fetched over plain HTTP from host (a URL's
+ * host, IPv6 without brackets): only an IP address literal that is a
+ * loopback address (127.0.0.0/8, ::1), the ECS agent (169.254.170.2) or
+ * the EKS Pod Identity agent (169.254.170.23, fd00:ec2::23). A name is
+ * never enough: "127.attacker.example" resolves anywhere. Pure.
+ */
+int aws_container_host_ok(const char *host);
+
+/*
  * Writes the host name of service ("autoscaling", "sts") in region into
  * buf: "autoscaling.eu-west-1.amazonaws.com", "sts.cn-north-1.amazonaws.com.cn".
  * The region must be lower-case letters, digits and '-'. Returns 0 or -1.

@@ -9,6 +9,10 @@
 #ifndef DESPOTIFY_BOUNDS_H
 #define DESPOTIFY_BOUNDS_H
 
+/* Waits a server asks for (Retry-After, util_retry_after_cap). */
+#define RETRY_AFTER_MAX_MS 30000        /* a throttled request is tried again at least this often */
+#define RETRY_AFTER_LEFT_DIV 4          /* and never waits more than a quarter of the time left */
+
 /* Configuration. */
 #define INI_MAX_FILE      (64 * 1024)   /* bytes in despotify.ini */
 #define INI_MAX_LINE      1024          /* bytes in one line of it */
@@ -102,6 +106,7 @@
 #define K8S_MAX_TLS_RETIRED 16         /* client certificate rotations kept loaded (the kubelet rotates yearly) */
 #define K8S_EKS_TOKEN_REFRESH_MS (5 * 60 * 1000)  /* an EKS token is made again this old (valid 15 min) */
 #define K8S_EKS_TOKEN_MAX_AGE_MS (13 * 60 * 1000) /* never sent older: 2 minutes' margin for clock skew */
+#define DRAIN_ADVISORY_LIST_MS 15000   /* one listing of an advisory drain (it has no deadline) */
 #define DRAIN_MAX_LEFT    32            /* names of pods left kept in a drain result */
 #define DRAIN_MAX_WORKERS 64            /* eviction_concurrency is capped here */
 #define DRAIN_WORKER_STACK (256 * 1024) /* stack of one eviction thread */

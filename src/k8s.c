@@ -383,28 +383,6 @@ k8s_status_is_pdb(const char *body, size_t len)
 }
 
 int
-k8s_retry_after_parse(const char *v, size_t len, int64_t now_wall_s, int64_t *ms)
-{
-	const char *p = util_trim(v, &len);
-	int64_t secs = 0, when;
-	size_t i;
-
-	if (len == 0)
-		return -1;
-	for (i = 0; i < len && isdigit((unsigned char)p[i]); i++)
-		if ((secs = secs * 10 + (p[i] - '0')) > 86400)
-			secs = 86400;
-	if (i == len) {
-		*ms = secs * 1000;
-		return 0;
-	}
-	if (util_parse_http_date(p, len, &when) < 0)
-		return -1;
-	*ms = when > now_wall_s ? (when - now_wall_s) * 1000 : 0;
-	return 0;
-}
-
-int
 k8s_event_body(char *out, size_t cap, const char *node, const char *uid, const char *type,
     const char *reason, const char *message, int64_t wall_ms)
 {
@@ -856,7 +834,6 @@ k8s_init(struct k8s *k, const struct config *cfg, const struct log *lg, char *co
 	memset(k, 0, sizeof *k);
 	k->cfg = cfg;
 	k->lg = lg;
-	k->cordon_ms = -1;
 	k->eks_refresh_ms = K8S_EKS_TOKEN_REFRESH_MS;
 	k->eks_max_age_ms = K8S_EKS_TOKEN_MAX_AGE_MS;
 	k->buf = malloc(K8S_MAX_BODY);
@@ -1049,22 +1026,26 @@ sleep_before(int64_t ms, int64_t deadline_ms)
 	util_sleep_ms(ms < left ? ms : left);
 }
 
-/* The wait a 429 or 503 asks for (Retry-After), else the backoff for attempt. */
+/*
+ * The wait before try attempt + 1 of a request that must be done by
+ * deadline_ms: what a 429 or 503 asked for (Retry-After, capped by
+ * util_retry_after_cap, plus up to half again at random so that throttled
+ * clients do not come back together), else the backoff for attempt.
+ */
 static int64_t
-retry_wait(const struct http_response *resp, int attempt)
+retry_wait(const struct http_response *resp, int attempt, int64_t deadline_ms)
 {
 	const char *v;
 	size_t n;
 	int64_t ms;
 
-	if (resp != NULL && (v = http_header(resp, "Retry-After", &n)) != NULL &&
-	    k8s_retry_after_parse(v, n, util_wall_ms() / 1000, &ms) == 0) {
-		/* As asked, and up to half as long again: throttled clients should not return together. */
-		if (ms < K8S_RETRY_MIN_MS)
-			ms = K8S_RETRY_MIN_MS;
-		return ms + (int64_t)(util_random() % (uint32_t)(ms / 2 + 1));
-	}
-	return k8s_backoff_ms(attempt);
+	if (resp == NULL || (v = http_header(resp, "Retry-After", &n)) == NULL ||
+	    util_retry_after_parse(v, n, util_wall_ms() / 1000, &ms) < 0)
+		return k8s_backoff_ms(attempt);
+	if (ms < K8S_RETRY_MIN_MS)
+		ms = K8S_RETRY_MIN_MS;
+	ms += (int64_t)(util_random() % (uint32_t)(ms / 2 + 1));
+	return util_retry_after_cap(ms, deadline_ms - util_now_ms());
 }
 
 /* A request deadline: the caller's, but no more than K8S_REQUEST_TIMEOUT_MS from now. */
@@ -1076,116 +1057,236 @@ req_deadline(int64_t deadline_ms)
 	return d < deadline_ms ? d : deadline_ms;
 }
 
-int
-k8s_cordon(struct k8s *k, const char *node, int64_t deadline_ms, char *err, size_t errlen)
-{
+/* One k8s_cordon call: its own client and buffers, so that it runs beside the listing. */
+struct cordon {
+	struct k8s *k;
+	const char *node;
+	const int64_t *deadline;
+	struct k8s_cordon_result *r;
+	struct k8s_taint taint;
+	int use_taint;                  /* 0: none configured, or the server refused it */
+	int attempt, conflicts;
+	int changed;                    /* a patch was accepted (not "already cordoned") */
+	struct http_client hc;
 	struct http_response resp;
-	struct k8s_taint taint, *tp = NULL;
-	struct log_limit ll = { 0, 0 };
-	char path[64 + 3 * K8S_MAX_NAME], enc[3 * K8S_MAX_NAME], e[512], msg[256], uid[K8S_MAX_UID];
-	char *patch;
-	int64_t t0 = util_now_ms();
-	int attempt = 0, conflicts = 0, changed = 0, r;
+	char *buf, *patch;
+	struct json_tok *toks;
+	char path[64 + 3 * K8S_MAX_NAME];
+	char last[384];                 /* the last transient fault, for the final error */
+};
 
-	if (k->cfg->taint[0] != '\0') {
-		if (k8s_taint_parse(k->cfg->taint, &taint, err, errlen) < 0)
+enum cordon_step {
+	CORDON_DONE,                    /* the node is cordoned (or already was) */
+	CORDON_FAIL,                    /* refused for good: r->err says why */
+	CORDON_WAIT,                    /* a transient fault: try again after *wait */
+	CORDON_AGAIN,                   /* a 409: read the node again at once */
+	CORDON_NO_TAINT,                /* the taint was refused: again at once, without it */
+};
+
+static int64_t
+cordon_deadline(const struct cordon *c)
+{
+	return __atomic_load_n(c->deadline, __ATOMIC_ACQUIRE);
+}
+
+/* Sends one request on the cordon's own client. Returns what k8s_request does. */
+static int
+cordon_request(struct cordon *c, const char *method, const char *body)
+{
+	c->resp = (struct http_response){ .body = c->buf, .body_cap = K8S_MAX_BODY };
+	return k8s_request(c->k, &c->hc, method, c->path, body ? "application/merge-patch+json" : NULL,
+	    body, body ? strlen(body) : 0, &c->resp, req_deadline(cordon_deadline(c)), c->last,
+	    sizeof c->last);
+}
+
+/* The answer's Status message, after "what: status: ". */
+static void
+cordon_describe(struct cordon *c, char *out, size_t n, const char *what)
+{
+	char msg[256];
+
+	k8s_status_message(c->resp.body, c->resp.body_len, msg, sizeof msg);
+	snprintf(out, n, "%s node %s: %d: %s", what, c->node, c->resp.status, msg);
+}
+
+/* PATCHes the node with c->patch and reads the answer. */
+static enum cordon_step
+cordon_patch(struct cordon *c, int64_t *wait)
+{
+	int st;
+
+	if (cordon_request(c, "PATCH", c->patch) < 0) {
+		*wait = k8s_backoff_ms(c->attempt);
+		return CORDON_WAIT;
+	}
+	st = c->resp.status;
+	if (st == K8S_DRY_RUN || st == 200) {
+		c->changed = 1;
+		return CORDON_DONE;
+	}
+	if (st == 409) {
+		/* Someone changed the node since our GET: read it again and redo the patch. */
+		log_info(c->k->lg, "k8s: node %s changed while we patched it (409 Conflict); "
+		    "re-reading it", c->node);
+		if (++c->conflicts <= 3)
+			return CORDON_AGAIN;
+		*wait = k8s_backoff_ms(c->conflicts - 4);
+		return CORDON_WAIT;
+	}
+	if (st == 403 && c->use_taint) {
+		/*
+		 * The Node authorizer with NodeRestriction lets a node make itself
+		 * unschedulable and label itself, never taint itself: the cordon
+		 * goes on without the taint, rather than leave the node schedulable.
+		 */
+		cordon_describe(c, c->r->err, sizeof c->r->err, "PATCH");
+		log_warning(c->k->lg, "k8s: the API server refused to taint node %s (%s); cordoning it "
+		    "without the taint", c->node, c->r->err);
+		c->r->err[0] = '\0';
+		c->use_taint = 0;
+		c->r->taint_refused = 1;
+		return CORDON_NO_TAINT;
+	}
+	if (st == 404 || st == 400 || st == 403 || st == 415 || st == 422) {
+		cordon_describe(c, c->r->err, sizeof c->r->err, "PATCH");
+		return CORDON_FAIL;
+	}
+	cordon_describe(c, c->last, sizeof c->last, "PATCH");
+	*wait = retry_wait(&c->resp, c->attempt, cordon_deadline(c));
+	return CORDON_WAIT;
+}
+
+/* One try: GET the node, build the patch, send it. */
+static enum cordon_step
+cordon_try(struct cordon *c, int64_t *wait)
+{
+	char msg[256], uid[K8S_MAX_UID];
+	int r;
+
+	if (cordon_request(c, "GET", NULL) < 0) {
+		*wait = k8s_backoff_ms(c->attempt);
+		return CORDON_WAIT;
+	}
+	if (c->resp.status == 404 || c->resp.status == 403) {
+		cordon_describe(c, c->r->err, sizeof c->r->err, "GET");
+		return CORDON_FAIL;
+	}
+	if (c->resp.status != 200) {
+		cordon_describe(c, c->last, sizeof c->last, "GET");
+		*wait = retry_wait(&c->resp, c->attempt, cordon_deadline(c));
+		return CORDON_WAIT;
+	}
+	r = k8s_cordon_patch_build(c->resp.body, c->resp.body_len, c->toks, K8S_MAX_TOKENS,
+	    c->use_taint ? &c->taint : NULL, c->k->cfg->exclude_from_lb, c->patch, K8S_MAX_REQ_BODY,
+	    uid, sizeof uid, msg, sizeof msg);
+	if (r < 0) {
+		snprintf(c->last, sizeof c->last, "GET node %s: unusable answer: %s", c->node, msg);
+		*wait = k8s_backoff_ms(c->attempt);
+		return CORDON_WAIT;
+	}
+	pthread_mutex_lock(&c->k->mu);
+	snprintf(c->k->node_uid, sizeof c->k->node_uid, "%s", uid);
+	pthread_mutex_unlock(&c->k->mu);
+	if (r == 0) {
+		log_info(c->k->lg, "k8s: node %s is already cordoned", c->node);
+		return CORDON_DONE;
+	}
+	return cordon_patch(c, wait);
+}
+
+/* Sets c up; returns 0 or -1 with r->err. */
+static int
+cordon_setup(struct cordon *c)
+{
+	char enc[3 * K8S_MAX_NAME];
+	const char *taint = c->k->cfg->taint;
+
+	if (taint[0] != '\0') {
+		if (k8s_taint_parse(taint, &c->taint, c->r->err, sizeof c->r->err) < 0)
 			return -1;
-		tp = &taint;
+		c->use_taint = 1;
 	}
-	if (url_encode(node, strlen(node), enc, sizeof enc, 0) < 0 || strlen(node) >= K8S_MAX_NAME) {
-		snprintf(err, errlen, "node name over %d bytes", K8S_MAX_NAME - 1);
+	if (strlen(c->node) >= K8S_MAX_NAME ||
+	    url_encode(c->node, strlen(c->node), enc, sizeof enc, 0) < 0) {
+		snprintf(c->r->err, sizeof c->r->err, "node name over %d bytes", K8S_MAX_NAME - 1);
 		return -1;
 	}
-	snprintf(path, sizeof path, "/api/v1/nodes/%s", enc);
-	if ((patch = malloc(K8S_MAX_REQ_BODY)) == NULL) {
-		snprintf(err, errlen, "out of memory");
+	snprintf(c->path, sizeof c->path, "/api/v1/nodes/%s", enc);
+	c->buf = malloc(K8S_MAX_BODY);
+	c->patch = malloc(K8S_MAX_REQ_BODY);
+	c->toks = malloc(sizeof *c->toks * K8S_MAX_TOKENS);
+	if (c->buf == NULL || c->patch == NULL || c->toks == NULL) {
+		snprintf(c->r->err, sizeof c->r->err, "out of memory");
 		return -1;
 	}
-	snprintf(e, sizeof e, "no answer yet");
-	for (;; attempt++) {
-		int64_t wait = -1;
-
-		if (util_now_ms() >= deadline_ms) {
-			snprintf(err, errlen, "cordon node %s: deadline passed (last: %s)", node, e);
-			goto fail;
-		}
-		resp = (struct http_response){ .body = k->buf, .body_cap = K8S_MAX_BODY };
-		if (k8s_request(k, &k->hc, "GET", path, NULL, NULL, 0, &resp, req_deadline(deadline_ms),
-		    e, sizeof e) < 0) {
-			wait = k8s_backoff_ms(attempt);
-		} else if (resp.status == 404) {
-			snprintf(err, errlen, "node %s not found (GET %s: 404)", node, path);
-			goto fail;
-		} else if (resp.status == 403) {
-			k8s_status_message(resp.body, resp.body_len, msg, sizeof msg);
-			snprintf(err, errlen, "GET node %s: 403 Forbidden: %s", node, msg);
-			goto fail;
-		} else if (resp.status != 200) {
-			k8s_status_message(resp.body, resp.body_len, msg, sizeof msg);
-			snprintf(e, sizeof e, "GET node %s: %d: %s", node, resp.status, msg);
-			wait = retry_wait(&resp, attempt);
-		} else if ((r = k8s_cordon_patch_build(resp.body, resp.body_len, k->toks, K8S_MAX_TOKENS,
-		    tp, k->cfg->exclude_from_lb, patch, K8S_MAX_REQ_BODY, uid, sizeof uid, msg, sizeof msg)) < 0) {
-			snprintf(e, sizeof e, "GET node %s: unusable answer: %s", node, msg);
-			wait = k8s_backoff_ms(attempt);
-		} else {
-			pthread_mutex_lock(&k->mu);
-			snprintf(k->node_uid, sizeof k->node_uid, "%s", uid);
-			pthread_mutex_unlock(&k->mu);
-			if (r == 0) {
-				log_info(k->lg, "k8s: node %s is already cordoned%s%s%s", node,
-				    tp ? ", tainted " : "", tp ? k->cfg->taint : "",
-				    k->cfg->exclude_from_lb ? " and excluded from load balancers" : "");
-				break;
-			}
-			resp = (struct http_response){ .body = k->buf, .body_cap = K8S_MAX_BODY };
-			if (k8s_request(k, &k->hc, "PATCH", path, "application/merge-patch+json", patch,
-			    strlen(patch), &resp, req_deadline(deadline_ms), e, sizeof e) < 0) {
-				wait = k8s_backoff_ms(attempt);
-			} else if (resp.status == K8S_DRY_RUN || resp.status == 200) {
-				changed = 1;
-				if (resp.status == 200)
-					log_info(k->lg, "k8s: cordoned node %s (unschedulable%s%s%s)", node,
-					    tp ? ", taint " : "", tp ? k->cfg->taint : "",
-					    k->cfg->exclude_from_lb ? ", excluded from load balancers" : "");
-				break;
-			} else if (resp.status == 409) {
-				/* Someone changed the node since our GET: read it again and redo the patch. */
-				log_info(k->lg, "k8s: node %s changed while we patched it (409 Conflict); "
-				    "re-reading it", node);
-				if (++conflicts > 3)
-					wait = k8s_backoff_ms(conflicts - 4);
-				else
-					continue;
-			} else if (resp.status == 404) {
-				snprintf(err, errlen, "node %s not found (PATCH: 404)", node);
-				goto fail;
-			} else if (resp.status == 400 || resp.status == 403 || resp.status == 415 ||
-			    resp.status == 422) {
-				k8s_status_message(resp.body, resp.body_len, msg, sizeof msg);
-				snprintf(err, errlen, "PATCH node %s: %d: %s", node, resp.status, msg);
-				goto fail;
-			} else {
-				k8s_status_message(resp.body, resp.body_len, msg, sizeof msg);
-				snprintf(e, sizeof e, "PATCH node %s: %d: %s", node, resp.status, msg);
-				wait = retry_wait(&resp, attempt);
-			}
-		}
-		if (wait >= 0) {
-			log_limited(k->lg, &ll, 5000, LV_WARNING, "k8s: cordon node %s: %s; retrying",
-			    node, e);
-			sleep_before(wait, deadline_ms);
-		}
-	}
-	free(patch);
-	k->cordon_ms = util_now_ms() - t0;
-	if (changed)
-		event_by(k, deadline_ms, node, "Normal", "Cordoned", "Node cordoned by despotify%s%s",
-		    tp ? " and tainted " : "", tp ? k->cfg->taint : "");
+	k8s_client_init(c->k, &c->hc);
+	snprintf(c->last, sizeof c->last, "no answer yet");
 	return 0;
-fail:
-	free(patch);
-	return -1;
+}
+
+/* Says what the cordon did: the result's flags, one log line, one Event. */
+static void
+cordon_report(struct cordon *c, int done)
+{
+	struct k8s_cordon_result *r = c->r;
+	const char *taint = c->k->cfg->taint;
+
+	r->unschedulable = done;
+	r->labelled = done;
+	r->tainted = done && (c->use_taint || taint[0] == '\0');
+	if (!c->changed)
+		return;
+	log_info(c->k->lg, "k8s: node %s cordoned (unschedulable%s%s%s)", c->node,
+	    c->use_taint ? ", taint " : "", c->use_taint ? taint : "",
+	    c->k->cfg->exclude_from_lb ? ", excluded from load balancers" : "");
+	event_by(c->k, cordon_deadline(c), c->node, r->taint_refused ? "Warning" : "Normal", "Cordoned",
+	    "Node cordoned by despotify%s%s%s", c->use_taint ? " and tainted " : "",
+	    c->use_taint ? taint : "", r->taint_refused ? " without its taint: the API server "
+	    "refused the taint change (NodeRestriction)" : "");
+}
+
+int
+k8s_cordon(struct k8s *k, const char *node, const int64_t *deadline_ms, k8s_cordon_fn answered,
+    void *arg, struct k8s_cordon_result *r)
+{
+	struct cordon c = { .k = k, .node = node, .deadline = deadline_ms, .r = r };
+	struct log_limit ll = { 0, 0 };
+	enum cordon_step step = CORDON_FAIL;
+	int64_t t0 = util_now_ms(), wait = 0;
+	int told = 0;
+
+	memset(r, 0, sizeof *r);
+	if (cordon_setup(&c) == 0) {
+		for (;; c.attempt++) {
+			if (util_now_ms() >= cordon_deadline(&c)) {
+				snprintf(r->err, sizeof r->err, "deadline passed (last: %s)", c.last);
+				step = CORDON_FAIL;
+				break;
+			}
+			step = cordon_try(&c, &wait);
+			if (!told && step != CORDON_NO_TAINT && answered != NULL) {
+				answered(arg);
+				told = 1;
+			}
+			if (step == CORDON_DONE || step == CORDON_FAIL)
+				break;
+			if (step == CORDON_WAIT) {
+				log_limited(k->lg, &ll, 5000, LV_WARNING, "k8s: cordon node %s: %s; retrying",
+				    node, c.last);
+				sleep_before(wait, cordon_deadline(&c));
+			}
+		}
+		http_client_close(&c.hc);
+	}
+	/* The drain never waits on a cordon that has ended, however it ended. */
+	if (!told && answered != NULL)
+		answered(arg);
+	cordon_report(&c, step == CORDON_DONE);
+	free(c.buf);
+	free(c.patch);
+	free(c.toks);
+	r->ms = util_now_ms() - t0;
+	return step == CORDON_DONE ? 0 : -1;
 }
 
 /* The page size to ask for next, from what the last page cost. */
@@ -1274,7 +1375,7 @@ k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
 		} else {
 			k8s_status_message(resp.body, resp.body_len, msg, sizeof msg);
 			snprintf(e, sizeof e, "list pods on node %s: %d: %s", node, resp.status, msg);
-			wait = retry_wait(&resp, attempt++);
+			wait = retry_wait(&resp, attempt++, deadline_ms);
 		}
 		if (wait >= 0) {
 			log_limited(k->lg, &ll, 5000, LV_WARNING, "k8s: %s; retrying", e);

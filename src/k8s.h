@@ -142,13 +142,6 @@ void k8s_status_message(const char *body, size_t len, char *out, size_t cap);
 int k8s_status_is_pdb(const char *body, size_t len);
 
 /*
- * The wait a Retry-After header value of len bytes asks for, in ms: delay
- * seconds, or an HTTP date compared with now_wall_s. Returns 0 with *ms set
- * (at least 0), or -1 if the value is neither.
- */
-int k8s_retry_after_parse(const char *v, size_t len, int64_t now_wall_s, int64_t *ms);
-
-/*
  * The JSON of a core/v1 Event about node NODE (uid may be empty) of type
  * "Normal" or "Warning", with reason and message, source component
  * "despotify", stamped at wall_ms. Returns its length, or -1 if it did not
@@ -222,9 +215,8 @@ struct k8s {
 	unsigned cert_loads;              /* times the client certificate was loaded */
 	struct log_limit auth_ll;         /* a failing refresh, logged once a minute */
 	char node_uid[K8S_MAX_UID];       /* from the cordon's GET, for Events */
-	int64_t cordon_ms;                /* how long k8s_cordon took; -1 if not called */
 
-	struct http_client hc;            /* the calling thread's: cordon and listing */
+	struct http_client hc;            /* the calling thread's: the listing */
 	char *buf;                        /* K8S_MAX_BODY bytes: one Node or PodList page */
 	struct json_tok *toks;            /* K8S_MAX_TOKENS */
 
@@ -277,17 +269,45 @@ int k8s_request(struct k8s *k, struct http_client *hc, const char *method, const
     const char *ctype, const char *body, size_t body_len, struct http_response *resp,
     int64_t deadline_ms, char *err, size_t errlen);
 
+/* What k8s_cordon did. */
+struct k8s_cordon_result {
+	int unschedulable;        /* spec.unschedulable is true (set now, or found so) */
+	int tainted;              /* config->taint is on the node (1 when none is configured) */
+	int labelled;             /* the load-balancer exclusion label is on (or not asked for) */
+	int taint_refused;        /* the server refused the taint with 403 (NodeRestriction) */
+	int64_t ms;               /* how long k8s_cordon took */
+	char err[512];            /* why the node is not cordoned, else "" */
+};
+
+/* Called by k8s_cordon, once, on its own thread. */
+typedef void (*k8s_cordon_fn)(void *arg);
+
 /*
- * Cordons node: verifies it exists (GET), then in one merge patch makes it
+ * Cordons node: reads it (GET), then in one merge patch makes it
  * unschedulable, adds config->taint and, if config->exclude_from_lb, the
- * load-balancer exclusion label (see k8s_cordon_patch_build). A 409
- * Conflict re-reads the node and tries again; transient faults (transport
- * errors, 429, 5xx, garbage) are retried with backoff until deadline_ms. An
- * already cordoned node is left alone. Logs what it did; posts a "Cordoned"
- * Event. Returns 0, or -1 with the reason in err (the node does not exist,
- * the server refused the patch, the deadline passed).
+ * load-balancer exclusion label (see k8s_cordon_patch_build). An already
+ * cordoned node is left alone. Uses a client and buffers of its own, so it
+ * runs beside k8s_list_pods and the evictions.
+ *
+ * Retries: a 409 re-reads the node at once (three times, then with
+ * backoff); transport faults, 429, 5xx and garbage are retried with backoff
+ * (a Retry-After honoured as util_retry_after_cap allows) until
+ * *deadline_ms, which is read before every try so that the caller may move
+ * it (an advisory cordon, which has no deadline, gets the one of a
+ * termination notice that follows). A 403 on a patch that carries the
+ * taint is NodeRestriction refusing a node's own identity to taint itself:
+ * logged once at WARNING and sent again at once without the taint
+ * (r->taint_refused). 404, 400, 415, 422 and any other 403 end it.
+ *
+ * answered(arg) is called once, as soon as the first try has an answer
+ * (accepted, refused, or a fault; the 403 of a refused taint does not count,
+ * its taint-less retry does), or when k8s_cordon ends without one: the
+ * drain waits for that and nothing more before it evicts. Logs the outcome;
+ * posts a "Cordoned" Event (a Warning when the taint was refused). Fills
+ * *r. Returns 0 if the node is cordoned, -1 if not (r->err says why).
  */
-int k8s_cordon(struct k8s *k, const char *node, int64_t deadline_ms, char *err, size_t errlen);
+int k8s_cordon(struct k8s *k, const char *node, const int64_t *deadline_ms, k8s_cordon_fn answered,
+    void *arg, struct k8s_cordon_result *r);
 
 /*
  * Lists the pods on node with GET /api/v1/pods?fieldSelector=spec.nodeName=NODE

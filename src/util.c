@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounds.h"
+
 int64_t
 util_now_ms(void)
 {
@@ -204,6 +206,42 @@ util_parse_http_date(const char *s, size_t len, int64_t *epoch_s)
 		return -1;
 	*epoch_s = util_timegm(y, mo + 1, d, h, mi, sec > 59 ? 59 : sec);
 	return 0;
+}
+
+int
+util_retry_after_parse(const char *v, size_t len, int64_t now_wall_s, int64_t *ms)
+{
+	const char *p = util_trim(v, &len);
+	int64_t secs = 0, when;
+	size_t i;
+
+	if (len == 0)
+		return -1;
+	for (i = 0; i < len && isdigit((unsigned char)p[i]); i++)
+		if ((secs = secs * 10 + (p[i] - '0')) > 86400)
+			secs = 86400;
+	if (i == len) {
+		*ms = secs * 1000;
+		return 0;
+	}
+	if (util_parse_http_date(p, len, &when) < 0)
+		return -1;
+	if (when - now_wall_s > 86400)
+		when = now_wall_s + 86400;
+	*ms = when > now_wall_s ? (when - now_wall_s) * 1000 : 0;
+	return 0;
+}
+
+int64_t
+util_retry_after_cap(int64_t asked_ms, int64_t left_ms)
+{
+	int64_t cap = left_ms / RETRY_AFTER_LEFT_DIV;
+
+	if (cap > RETRY_AFTER_MAX_MS)
+		cap = RETRY_AFTER_MAX_MS;
+	if (asked_ms > cap)
+		asked_ms = cap;
+	return asked_ms < 0 ? 0 : asked_ms;
 }
 
 int

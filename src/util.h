@@ -46,6 +46,23 @@ int util_parse_time(const char *s, size_t len, int64_t *epoch_s);
  */
 int util_parse_http_date(const char *s, size_t len, int64_t *epoch_s);
 
+/*
+ * Parses a Retry-After header value of len bytes (RFC 9110 10.2.3):
+ * delay-seconds, or an HTTP date compared with now_wall_s. Returns 0 with
+ * the wait in *ms (at least 0; more than a day counts as a day), or -1 if
+ * the value is neither. Pure: the one parser of Retry-After.
+ */
+int util_retry_after_parse(const char *v, size_t len, int64_t now_wall_s, int64_t *ms);
+
+/*
+ * How long to honour a Retry-After that asked for asked_ms when left_ms
+ * remain before the caller's deadline: what was asked, but never more than
+ * RETRY_AFTER_MAX_MS nor more than a RETRY_AFTER_LEFT_DIV-th of the time
+ * left, so that throttling slows a job down and never uses up its time.
+ * Never less than 0. Pure.
+ */
+int64_t util_retry_after_cap(int64_t asked_ms, int64_t left_ms);
+
 /* Days-from-civil: seconds since the epoch of a UTC calendar time. Pure. */
 int64_t util_timegm(int year, int mon, int day, int hour, int min, int sec);
 

@@ -108,7 +108,9 @@ Control API (no auth, JSON bodies, all answer JSON):
   POST /_fake/pdbs       {"pdbs":[{"name","namespace","selector":{labels},"minAvailable"|"maxUnavailable":
                           N or "N%"}]} replace the PDB set
   POST /_fake/tokens     {"tokens":[...]}             replace the accepted tokens (rotation)
-  POST /_fake/config     {"latency_ms", "rate_limit", "terminate_s", "replace_delay_s"}  change options
+  POST /_fake/config     {"latency_ms", "rate_limit", "terminate_s", "replace_delay_s",
+                          "node_restriction_taints": true}  change options; the last refuses every change
+                          of a node's taints with NodeRestriction's 403 (node_restriction_taints())
   POST /_fake/conflicts  {"node", "count":N}          the next N writes to the node first meet a
                           concurrent change (a label fake/concurrent-K and a new resourceVersion),
                           so a write carrying the old resourceVersion gets 409
@@ -306,6 +308,16 @@ def strategic_merge(target, patch, path=()):
     return out
 
 
+def node_restriction_taints(name, old, new):
+    """NodeRestriction's rule for a node's own identity: it may make its Node
+    unschedulable and label it, but not change its taints. Returns the error
+    the real API server answers for a change of taints, or None."""
+    if (old.get("spec", {}).get("taints") or []) == (new.get("spec", {}).get("taints") or []):
+        return None
+    return ApiError(403, "Forbidden", f'nodes "{name}" is forbidden: node "{name}" is not allowed to modify taints',
+                    {"name": name, "kind": "nodes"})
+
+
 def validate_node(node):
     errs = []
     labels = node.get("metadata", {}).get("labels") or {}
@@ -394,6 +406,7 @@ class State:
         self.terminate_s = opts.terminate_s
         self.replace_delay_s = opts.replace_delay_s
         self.replacement_node = opts.replacement_node
+        self.node_restriction_taints = False
         self.bucket = float(opts.rate_limit or 0)
         self.bucket_t = time.monotonic()
         self.t0 = time.monotonic()
@@ -1194,6 +1207,10 @@ class Handler(BaseHTTPRequestHandler):
                            f'Operation cannot be fulfilled on nodes "{name}": the object has been modified; '
                            'please apply your changes to the latest version and try again',
                            {"name": name, "kind": "nodes"})
+        if st.node_restriction_taints:
+            refused = node_restriction_taints(name, node, new)
+            if refused is not None:
+                raise refused
         new.setdefault("metadata", {})
         for k in ("name", "uid", "creationTimestamp"):
             new["metadata"][k] = node["metadata"][k]
@@ -1469,7 +1486,8 @@ def control_apply(st, name, body):
     elif name == "tokens":
         st.tokens = set(body.get("tokens", []))
     elif name == "config":
-        for k in ("latency_ms", "rate_limit", "terminate_s", "replace_delay_s", "replacement_node"):
+        for k in ("latency_ms", "rate_limit", "terminate_s", "replace_delay_s", "replacement_node",
+                  "node_restriction_taints"):
             if k in body:
                 setattr(st, k, body[k])
         if "rate_limit" in body:

@@ -12,6 +12,7 @@
 #include "drain.h"
 #include "json.h"
 #include "k8s.h"
+#include "util.h"
 
 static struct json_tok toks[2048];
 
@@ -55,7 +56,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	k8s_status_is_pdb(s, size);
 	(void)drain_classify(429, s, size);
 	(void)drain_classify(200, s, size);
-	k8s_retry_after_parse(s, size, 1700000000, &ms);
+	util_retry_after_parse(s, size, 1700000000, &ms);
 	if (size < 400) {
 		char str[400];
 

@@ -108,7 +108,7 @@ print_pod(void *arg, const struct k8s_pod *p)
 struct evthread {
 	struct k8s *k;
 	const char *node;
-	volatile int stop;
+	int stop;                   /* atomic: set by the main thread */
 	int posted;
 };
 
@@ -117,7 +117,7 @@ event_loop(void *arg)
 {
 	struct evthread *et = arg;
 
-	while (!et->stop) {
+	while (!__atomic_load_n(&et->stop, __ATOMIC_ACQUIRE)) {
 		k8s_event(et->k, et->node, "Normal", "ProbeTick", "tick %d from a second thread",
 		    et->posted);
 		et->posted++;
@@ -232,10 +232,13 @@ probe_k8s(int argc, char **argv)
 		k.eks_refresh_ms = eks_refresh_ms;
 	rc = 1;
 	if (strcmp(cmd, "cordon") == 0) {
-		rc = k8s_cordon(&k, node, deadline, err, sizeof err) == 0 ? 0 : 1;
-		printf("cordon rc=%d ms=%lld\n", rc, (long long)(util_now_ms() - t0));
+		struct k8s_cordon_result cr;
+
+		rc = k8s_cordon(&k, node, &deadline, NULL, NULL, &cr) == 0 ? 0 : 1;
+		printf("cordon rc=%d ms=%lld tainted=%d taint_refused=%d\n", rc,
+		    (long long)(util_now_ms() - t0), cr.tainted, cr.taint_refused);
 		if (rc != 0)
-			printf("error %s\n", err);
+			printf("error %s\n", cr.err);
 	} else if (strcmp(cmd, "list") == 0) {
 		n = 0;
 		rc = k8s_list_pods(&k, node, print_pod, &n, deadline, err, sizeof err) < 0;
@@ -252,20 +255,24 @@ probe_k8s(int argc, char **argv)
 		rc = 0;
 	} else if (strcmp(cmd, "drain") == 0) {
 		struct evthread et = { &k, node, 0, 0 };
+		struct k8s_cordon_result cr = { .ms = -1 };
+		struct drain_ctl ctl;
 		pthread_t tid;
 		int crc = 0, started = 0;
 
 		if (!no_cordon) {
-			crc = k8s_cordon(&k, node, deadline, err, sizeof err);
-			printf("cordon rc=%d ms=%lld\n", crc, (long long)k.cordon_ms);
+			crc = k8s_cordon(&k, node, &deadline, NULL, NULL, &cr);
+			printf("cordon rc=%d ms=%lld\n", crc, (long long)cr.ms);
 			if (crc != 0)
-				printf("cordon error %s\n", err);
+				printf("cordon error %s\n", cr.err);
 		}
 		if (event_thread)
 			started = pthread_create(&tid, NULL, event_loop, &et) == 0;
-		rc = drain_node(&k, node, deadline, &r) == 0 ? 0 : 1;
+		drain_ctl_init(&ctl, deadline, 1);
+		rc = drain_node(&k, node, &ctl, &r) == 0 ? 0 : 1;
+		drain_ctl_destroy(&ctl);
 		if (started) {
-			et.stop = 1;
+			__atomic_store_n(&et.stop, 1, __ATOMIC_RELEASE);
 			pthread_join(tid, NULL);
 			printf("events_posted=%d\n", et.posted);
 		}
@@ -274,7 +281,7 @@ probe_k8s(int argc, char **argv)
 		    "token_reads=%u cert_loads=%u\n",
 		    rc, r.found, r.evicted, r.deleted, r.gone, r.skipped, r.left, r.terminating,
 		    r.deadline_hit,
-		    (long long)r.cordon_ms, (long long)r.last_eviction_ms, (long long)r.total_ms,
+		    (long long)cr.ms, (long long)r.last_eviction_ms, (long long)r.total_ms,
 		    k.token_reads, k.cert_loads);
 		for (n = 0; n < r.nleft_names; n++)
 			printf("left %s\n", r.left_names[n]);

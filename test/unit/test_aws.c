@@ -138,9 +138,30 @@ test_eks_token(void)
 	    1704164645, out, sizeof out, err, sizeof err), -1);
 }
 
+static void
+test_container_host(void)
+{
+	static const char *const ok[] = {
+		"127.0.0.1", "127.1.2.3", "169.254.170.2", "169.254.170.23", "::1", "fd00:ec2::23",
+		"fd00:0ec2:0000::0023",
+	};
+	static const char *const bad[] = {
+		"127.attacker.example", "127.0.0.1.nip.io", "localhost", "169.254.170.24", "169.254.169.254",
+		"10.0.0.1", "fd00:ec2::24", "::ffff:127.0.0.1", "", "127.0.0.1 ", "0x7f.0.0.1", "127.1",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		CHECK_INT(aws_container_host_ok(ok[i]), 1);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (aws_container_host_ok(bad[i]) != 0)
+			CHECK_STR(bad[i], "(refused)");
+}
+
 int
 main(void)
 {
+	RUN(test_container_host);
 	RUN(test_endpoints);
 	RUN(test_classify);
 	RUN(test_states);

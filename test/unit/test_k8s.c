@@ -355,28 +355,6 @@ test_status(void)
 	CHECK_INT(k8s_status_is_pdb("", 0), 0);
 }
 
-static void
-test_retry_after(void)
-{
-	int64_t ms = -1;
-
-	CHECK_INT(k8s_retry_after_parse("3", 1, 0, &ms), 0);
-	CHECK_INT(ms, 3000);
-	CHECK_INT(k8s_retry_after_parse(" 0 ", 3, 0, &ms), 0);
-	CHECK_INT(ms, 0);
-	/* Sun, 06 Nov 1994 08:49:37 GMT is 784111777. */
-	CHECK_INT(k8s_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", 29, 784111770, &ms), 0);
-	CHECK_INT(ms, 7000);
-	CHECK_INT(k8s_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", 29, 784111800, &ms), 0);
-	CHECK_INT(ms, 0);
-	CHECK_INT(k8s_retry_after_parse("soon", 4, 0, &ms), -1);
-	CHECK_INT(k8s_retry_after_parse("-1", 2, 0, &ms), -1);
-	CHECK_INT(k8s_retry_after_parse("", 0, 0, &ms), -1);
-	/* An absurd delay is capped at a day rather than overflowing. */
-	CHECK_INT(k8s_retry_after_parse("99999999999999999999999", 23, 0, &ms), 0);
-	CHECK_INT(ms, 86400000);
-}
-
 /* ---- Request bodies ---- */
 
 static void
@@ -504,14 +482,20 @@ test_drain_summary(void)
 	char buf[512];
 
 	memset(&r, 0, sizeof r);
+	r.found = 110;
 	r.evicted = 97;
 	r.deleted = 1;
 	r.skipped = 12;
-	r.cordon_ms = 35;
+	r.skips[DRAIN_SKIP_DAEMONSET] = 11;
+	r.skips[DRAIN_SKIP_MIRROR] = 1;
 	r.last_eviction_ms = 420;
 	r.total_ms = 1900;
-	CHECK_STR(drain_result_summary(&r, buf, sizeof buf), "drain: 97 evicted, 1 deleted, 0 gone, "
-	    "12 skipped, 0 left; cordon 35 ms, last eviction at 420 ms, total 1900 ms");
+	CHECK_STR(drain_result_summary(&r, buf, sizeof buf), "drain: 110 found, 97 evicted, 1 deleted, "
+	    "0 gone, 12 skipped (1 mirror pod, 11 DaemonSet-managed), 0 left; last eviction at 420 ms, "
+	    "total 1900 ms");
+	r.advisory = 1;
+	CHECK(strstr(drain_result_summary(&r, buf, sizeof buf), "(advisory: no deadline)") != NULL);
+	r.advisory = 0;
 	r.left = 3;
 	r.nleft_names = 2;
 	strcpy(r.left_names[0], "default/a");
@@ -522,7 +506,7 @@ test_drain_summary(void)
 	CHECK(strstr(buf, "(deadline reached); left: default/a, default/b and 1 more") != NULL);
 	r.terminating = 2;
 	drain_result_summary(&r, buf, sizeof buf);
-	CHECK(strstr(buf, "3 left (2 terminating); cordon") != NULL);
+	CHECK(strstr(buf, "3 left (2 terminating); last eviction") != NULL);
 	/* A short buffer is cut cleanly, NUL-terminated. */
 	drain_result_summary(&r, buf, 30);
 	CHECK_INT(strlen(buf), 29);
@@ -539,7 +523,6 @@ main(void)
 	RUN(test_pods_parse);
 	RUN(test_pods_parse_edges);
 	RUN(test_status);
-	RUN(test_retry_after);
 	RUN(test_bodies);
 	RUN(test_backoff);
 	RUN(test_drain_filter);
