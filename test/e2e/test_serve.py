@@ -134,7 +134,7 @@ class Health(ServeCase):
         """IMDS down from the start: the instance facts never come, and /healthz says so."""
         self.c.imds.faults([{"action": "status", "status": 500, "count": -1}])
         d = self.c.start(listen=f"127.0.0.1:{self.port}")
-        d.wait_for(r"instance facts not available yet", 30)
+        d.wait_for(r"instance facts not (all )?available yet", 30)
         why = self.wait_health(503)
         self.assertIn("imds failing since", why)
         self.assertIn("HTTP 500", why)
@@ -169,10 +169,11 @@ class Counters(ServeCase):
         self.assertEqual(m['despotify_drain_pods_left'], 0)
         self.assertGreater(m['despotify_handling_duration_seconds'], 0)
         self.assertLess(abs(m['despotify_last_notice_timestamp_seconds'] - time.time()), 300)
-        # Polls: one instance-action GET each; no poll after the handling.
+        # Polls: one instance-action GET each; polling goes on while the notice is handled
+        # (each of those polls sees the notice), and stops once it has been.
         polls = sum(m[f'despotify_imds_polls_total{{result="{r}"}}'] for r in ("notice", "none", "error"))
         self.assertEqual(polls, imds["requests"]["GET /latest/meta-data/spot/instance-action"])
-        self.assertEqual(m['despotify_imds_polls_total{result="notice"}'], 1)
+        self.assertGreaterEqual(m['despotify_imds_polls_total{result="notice"}'], 1)
         # Every request each fake answered, by status class.
         def api(ep, cls):
             return m[f'despotify_api_requests_total{{endpoint="{ep}",status="{cls}"}}']
