@@ -619,7 +619,7 @@ static int
 value_done(struct json_stream *s, char *err, size_t errlen)
 {
 	struct json_doc d;
-	char e[160], name[JSON_STREAM_MAX_KEY + 64], why[JSON_STREAM_MAX_KEY + 192];
+	char e[160], name[JSON_STREAM_MAX_KEY + 64], why[JSON_STREAM_MAX_KEY + 64 + 160 + 8];
 	int r = -2;
 
 	value_name(s, name, sizeof name);

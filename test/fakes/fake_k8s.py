@@ -21,7 +21,9 @@ with the JSON shapes a real API server returns:
   GET    /api/v1/pods, /api/v1/namespaces/NS/pods
          ?fieldSelector=spec.nodeName%3DN,status.phase!=X&labelSelector=a=b&limit=N&continue=T
                                    PodList, sorted by namespace/name, paginated with real-looking
-                                   continue tokens (base64 JSON) and remainingItemCount
+                                   continue tokens (base64 JSON) and remainingItemCount; over
+                                   50 items it is streamed as kube-apiserver 1.33+ does: chunked,
+                                   metadata first, items encoded and sent as they come
   GET    /api/v1/namespaces/NS/pods/NAME                              Pod / 404 Status
   DELETE /api/v1/namespaces/NS/pods/NAME[?gracePeriodSeconds=N]       body DeleteOptions allowed
                                    (preconditions.uid / resourceVersion checked: 409 if stale,
@@ -133,6 +135,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import prodpod  # noqa: E402  (test/lib: production-shaped pods)
 
 REPLACEABLE = ("ReplicaSet", "StatefulSet", "ReplicationController")
+LIST_STREAM_MIN = 50         # pod lists longer than this are streamed (chunked, item by item)
+LIST_STREAM_CHUNK = 32768    # bytes of items per chunk of a streamed list
 CONTROLLER_API = {
     "ReplicaSet": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
     "Job": "batch/v1", "ReplicationController": "v1", "Node": "v1",
@@ -794,6 +798,40 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         self.last_status = code
 
+    def send_list_streamed(self, obj):
+        """A long list as kube-apiserver (1.33+) sends one: chunked, each item
+        encoded and written as the encoder reaches it, metadata first."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Transfer-Encoding", "chunked")
+        self._headers_buffer.append(b"\r\n")
+        out = [b"".join(self._headers_buffer)]
+        self._headers_buffer = []
+        pending = [json.dumps({k: v for k, v in obj.items() if k != "items"},
+                              separators=(",", ":"))[:-1].encode() + b',"items":[']
+        size = len(pending[0])
+
+        def flush(last=False):
+            data = b"".join(pending)
+            out.append(b"%x\r\n" % len(data) + data + b"\r\n" + (b"0\r\n\r\n" if last else b""))
+            self.wfile.write(b"".join(out))
+            self.wfile.flush()
+            out.clear()
+            pending.clear()
+
+        for i, item in enumerate(obj["items"]):
+            b = (b"," if i else b"") + json.dumps(item, separators=(",", ":")).encode()
+            pending.append(b)
+            size += len(b)
+            if size >= LIST_STREAM_CHUNK:
+                flush()
+                size = 0
+        pending.append(b"]}")
+        flush(last=True)
+        self.last_status = 200
+
     def read_body(self):
         n = int(self.headers.get("Content-Length") or 0)
         if n > 3 * 1024 * 1024:
@@ -930,6 +968,9 @@ class Handler(BaseHTTPRequestHandler):
                 code, obj, hdrs = self.handle_api(method, path, query, raw, user)
             except ApiError as e:
                 code, obj, hdrs = e.code, e.body, e.headers
+            if kind == "LIST pods" and code == 200 and not fault and len(obj["items"]) > LIST_STREAM_MIN:
+                self.send_list_streamed(obj)
+                return
             self.send_json(code, obj, hdrs, fault)
         except (OSError, ssl.SSLError):
             self.close_connection = True
