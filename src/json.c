@@ -678,9 +678,38 @@ value_keep(struct json_stream *s, const char *p, size_t n, char *err, size_t err
 	return -1;
 }
 
+/* stream_byte inside the list: between its elements. */
+static int
+list_byte(struct json_stream *s, char c, char *err, size_t errlen)
+{
+	char what[64];
+
+	if (s->state == ST_AFTER_ITEM) {
+		if (c == ',') {
+			s->state = ST_LIST_NEXT;
+			return 0;
+		}
+		if (c != ']')
+			return stream_bad(s, s->off, "',' or ']' should be here", err, errlen);
+	} else if (c != ']' || s->state != ST_LIST_FIRST) {
+		if (c == ']')
+			return stream_bad(s, s->off, "']' after ','", err, errlen);
+		if (c != '{') {
+			snprintf(what, sizeof what, "item %ld is not an object", s->items);
+			return stream_bad(s, s->off, what, err, errlen);
+		}
+		value_begin(s, ST_VALUE_IN, 1);
+		return 1;
+	}
+	s->open--;
+	s->state = ST_AFTER_MEMBER;
+	return 0;
+}
+
 /*
- * One structural byte c between values. Returns 0, or -1 with err.
- * Collections begin here; their bytes are taken by value_scan.
+ * One structural byte c between values (white space, brackets, commas,
+ * colons). Returns 0 when c was consumed, 1 when a key or value begins at c
+ * (value_scan takes it from there), or -1 with err.
  */
 static int
 stream_byte(struct json_stream *s, char c, char *err, size_t errlen)
@@ -737,31 +766,8 @@ stream_byte(struct json_stream *s, char c, char *err, size_t errlen)
 		return 0;
 	case ST_LIST_FIRST:
 	case ST_LIST_NEXT:
-		if (c == ']' && s->state == ST_LIST_FIRST) {
-			s->open--;
-			s->state = ST_AFTER_MEMBER;
-			return 0;
-		}
-		if (c != '{') {
-			char what[64];
-
-			if (c == ']')
-				return stream_bad(s, s->off, "']' after ','", err, errlen);
-			snprintf(what, sizeof what, "item %ld is not an object", s->items);
-			return stream_bad(s, s->off, what, err, errlen);
-		}
-		value_begin(s, ST_VALUE_IN, 1);
-		return 1;
 	case ST_AFTER_ITEM:
-		if (c == ',') {
-			s->state = ST_LIST_NEXT;
-			return 0;
-		}
-		if (c != ']')
-			return stream_bad(s, s->off, "',' or ']' should be here", err, errlen);
-		s->open--;
-		s->state = ST_AFTER_MEMBER;
-		return 0;
+		return list_byte(s, c, err, errlen);
 	default:
 		return stream_bad(s, s->off, "garbage after the document", err, errlen);
 	}

@@ -296,7 +296,6 @@ k8s_pod_from_json(const struct json_doc *d, int obj, const char *self_ns, const 
 
 #define SEEN_KIND     0x1u
 #define SEEN_METADATA 0x2u
-#define SEEN_ITEMS    0x4u
 
 /* The list's metadata: continue and resourceVersion. */
 static int
@@ -327,8 +326,13 @@ list_member(struct k8s_podlist *pl, const char *key, const struct json_doc *d, c
     size_t errlen)
 {
 	unsigned bit = strcmp(key, "kind") == 0 ? SEEN_KIND : strcmp(key, "metadata") == 0 ?
-	    SEEN_METADATA : strcmp(key, "items") == 0 ? SEEN_ITEMS : 0;
+	    SEEN_METADATA : 0;
 
+	/* items here is not a list (json_stream refuses it twice); null is an empty one. */
+	if (strcmp(key, "items") == 0 && !json_is_null(d, 0)) {
+		snprintf(err, errlen, "not a PodList (items is not a list)");
+		return -1;
+	}
 	if (bit == 0)
 		return 0;
 	if (pl->seen & bit) {
@@ -338,10 +342,6 @@ list_member(struct k8s_podlist *pl, const char *key, const struct json_doc *d, c
 	pl->seen |= bit;
 	if (bit == SEEN_KIND && !json_str_eq(d, 0, "PodList")) {
 		snprintf(err, errlen, "not a PodList (kind is not \"PodList\")");
-		return -1;
-	}
-	if (bit == SEEN_ITEMS && !json_is_null(d, 0)) {
-		snprintf(err, errlen, "not a PodList (items is not a list)");
 		return -1;
 	}
 	return bit == SEEN_METADATA ? list_metadata(pl, d, err, errlen) : 0;

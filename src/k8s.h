@@ -128,7 +128,7 @@ struct k8s_podlist {
 	int skipped;                   /* pods over a cap, not handed to fn */
 	char skip_why[256];            /* the first skipped one's reason */
 	int refused;                   /* fn refused a pod */
-	unsigned seen;                 /* root members met (kind, metadata, items) */
+	unsigned seen;                 /* root members met (kind, metadata): twice is an error */
 	char cont[K8S_MAX_CONTINUE];   /* metadata.continue; "" on the last page */
 	char rv[K8S_MAX_RV];           /* metadata.resourceVersion; "" if absent */
 };

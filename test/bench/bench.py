@@ -226,12 +226,11 @@ def main():
             sub = os.path.join(tmp, f"drain-production-{pods}")
             os.makedirs(sub)
             cordon, last, n, hwm, from_seen = bench_drain(sub, 30, 16, pods, "production")
-            row(f"{pods} production-sized pods (~18 KB: sidecar, init container, managedFields), 30 ms, "
-                f"concurrency 16: notice in IMDS -> cordoned / last eviction sent (seen -> last eviction)",
+            row(f"{pods} production-sized pods (~18 KB), 30 ms latency, concurrency 16: notice in IMDS -> "
+                f"cordoned / last eviction sent (seen -> last eviction)",
                 f"{cordon:.3f} s / {last:.3f} s ({from_seen:.3f} s; {n} evictions)",
                 f"seen -> last <= {target} s")
-            row(f"peak RSS during the {pods}-production-pod drain (VmHWM); LIST requests; "
-                f"\"unusable page\" retries", f"{hwm / 1024:.2f} MiB; {bench_drain.lists}; "
+            row(f"peak RSS during that drain (VmHWM); LIST requests; \"unusable page\" retries", f"{hwm / 1024:.2f} MiB; {bench_drain.lists}; "
                 f"{bench_drain.unusable}", "<= 3 MiB; 0 retries")
         sub = os.path.join(tmp, "kubectl")
         os.makedirs(sub)
