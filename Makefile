@@ -154,7 +154,7 @@ test: build/despotify san tsan fuzz $(VG)/despotify
 # `make fuzz`: libFuzzer targets build/fuzz/fuzz_NAME from test/fuzz/fuzz_NAME.c
 # (seed corpora in test/fuzz/corpus/NAME/), linked with every module but main.c
 # built with coverage instrumentation. Run one: build/fuzz/fuzz_http test/fuzz/corpus/http
-FUZZ_TARGETS := ini json url http imds tls xml sigv4 k8s serve yaml kubeconfig
+FUZZ_TARGETS := ini json url http imds tls xml sigv4 k8s serve yaml kubeconfig podstream
 FUZZ := build/fuzz
 CFLAGS_FUZZ := -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined -pthread

@@ -50,6 +50,7 @@
 /* JSON. */
 #define JSON_MAX_TOKENS   8192          /* tokens in one parsed document */
 #define JSON_MAX_DEPTH    64            /* nesting of objects and arrays */
+#define JSON_STREAM_MAX_KEY 64          /* a root member's name a streamed list matches (longer: no match) */
 
 /* XML (AWS Query API responses). */
 #define XML_MAX_DEPTH     32            /* nested elements */
@@ -86,13 +87,16 @@
 #define K8S_MAX_TAINT_KEY 318           /* "prefix/name": 253 + 1 + 63 */
 #define K8S_MAX_TAINT_VALUE 64          /* a label value: 63 bytes */
 #define K8S_MAX_TAINTS    64            /* taints on one node (the patch keeps them all) */
-#define K8S_MAX_BODY      (1024 * 1024) /* one Node or one PodList page */
-#define K8S_MAX_TOKENS    16384         /* JSON tokens in one Node or PodList page */
+#define K8S_MAX_BODY      (1024 * 1024) /* one Node */
+#define K8S_MAX_TOKENS    16384         /* JSON tokens in one Node */
+#define K8S_MAX_POD       (1024 * 1024) /* one pod of a streamed PodList (etcd's object limit is 1.5 MiB; real pods are 10-300 KB) */
+#define K8S_POD_MAX_TOKENS 131072       /* JSON tokens in one such pod (real pods: one per ~10 bytes) */
+#define K8S_MAX_PAGE      (512LL * 1024 * 1024) /* one streamed PodList page: 500 pods near the pod cap */
 #define K8S_MAX_SMALL_BODY (64 * 1024)  /* an eviction, deletion (the whole pod) or event response */
 #define K8S_MAX_SMALL_TOKENS 512        /* JSON tokens in one such response */
 #define K8S_MAX_REQ_BODY  (64 * 1024)   /* a node patch (it carries every existing taint) */
 #define K8S_MAX_CONTINUE  1024          /* a list continue token */
-#define K8S_LIST_LIMIT    50            /* pods asked for in the first page; later pages adapt */
+#define K8S_LIST_LIMIT    500           /* pods asked for in one page, as kubectl drain does */
 #define K8S_MAX_PODS      4096          /* pods on one node tracked by a drain */
 #define K8S_MAX_EVENT_MSG 1024          /* the message of one Event */
 #define K8S_EVENT_TIMEOUT_MS 2000       /* an Event is best effort: never waited on longer */

@@ -18,6 +18,10 @@
 
 #define LB_LABEL "node.kubernetes.io/exclude-from-external-load-balancers"
 
+/* k->buf and k->toks serve the Node of the cordon and one pod of a listing (untouched pages cost nothing). */
+#define K8S_BUF  (K8S_MAX_BODY > K8S_MAX_POD ? K8S_MAX_BODY : K8S_MAX_POD)
+#define K8S_TOKS (K8S_MAX_TOKENS > K8S_POD_MAX_TOKENS ? K8S_MAX_TOKENS : K8S_POD_MAX_TOKENS)
+
 /* ---- A bounded string builder for request bodies ---------------------------- */
 
 struct sbuf {
@@ -233,9 +237,8 @@ k8s_cordon_patch_build(const char *node_json, size_t len, struct json_tok *toks,
 
 /* ---- Pods ------------------------------------------------------------------------ */
 
-/* Fills *p from the pod object at index obj. Returns 0 or -1 with err. */
-static int
-pod_from_json(const struct json_doc *d, int obj, const char *self_ns, const char *self_name,
+int
+k8s_pod_from_json(const struct json_doc *d, int obj, const char *self_ns, const char *self_name,
     struct k8s_pod *p, char *err, size_t errlen)
 {
 	int md, spec, i, j, n, refs, vols, controller = 0;
@@ -293,43 +296,140 @@ pod_from_json(const struct json_doc *d, int obj, const char *self_ns, const char
 	return 0;
 }
 
-int
-k8s_pods_parse(const char *body, size_t len, struct json_tok *toks, int ntoks,
-    const char *self_ns, const char *self_name, k8s_pod_fn fn, void *arg,
-    char *cont, size_t contcap, int *used, char *err, size_t errlen)
+#define SEEN_KIND     0x1u
+#define SEEN_METADATA 0x2u
+
+/* The list's metadata: continue and resourceVersion. */
+static int
+list_metadata(struct k8s_podlist *pl, const struct json_doc *d, char *err, size_t errlen)
 {
-	struct json_doc d;
+	int c, rv;
+
+	if (d->toks[0].type != JSON_OBJECT)
+		return 0;
+	c = json_get(d, 0, "continue");
+	if (c >= 0 && !json_is_null(d, c) && json_str(d, c, pl->cont, sizeof pl->cont) < 0) {
+		snprintf(err, errlen, "the list's metadata.continue is not a string of at most %d bytes",
+		    K8S_MAX_CONTINUE - 1);
+		return -1;
+	}
+	rv = json_get(d, 0, "resourceVersion");
+	if (rv >= 0 && !json_is_null(d, rv) && json_str(d, rv, pl->rv, sizeof pl->rv) < 0) {
+		snprintf(err, errlen, "the list's metadata.resourceVersion is not a string of at most "
+		    "%d bytes", K8S_MAX_RV - 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* A root member of the page other than the items array. */
+static int
+list_member(struct k8s_podlist *pl, const char *key, const struct json_doc *d, char *err,
+    size_t errlen)
+{
+	unsigned bit = strcmp(key, "kind") == 0 ? SEEN_KIND : strcmp(key, "metadata") == 0 ?
+	    SEEN_METADATA : 0;
+
+	/* items here is not a list (json_stream refuses it twice); null is an empty one. */
+	if (strcmp(key, "items") == 0 && !json_is_null(d, 0)) {
+		snprintf(err, errlen, "not a PodList (items is not a list)");
+		return -1;
+	}
+	if (bit == 0)
+		return 0;
+	if (pl->seen & bit) {
+		snprintf(err, errlen, "not a PodList: \"%s\" appears twice", key);
+		return -1;
+	}
+	pl->seen |= bit;
+	if (bit == SEEN_KIND && !json_str_eq(d, 0, "PodList")) {
+		snprintf(err, errlen, "not a PodList (kind is not \"PodList\")");
+		return -1;
+	}
+	return bit == SEEN_METADATA ? list_metadata(pl, d, err, errlen) : 0;
+}
+
+/* json_stream's callback: a pod of items, a skipped one, or another root member. */
+static int
+list_value(void *arg, const char *key, long item, const struct json_doc *d, const char *why,
+    char *err, size_t errlen)
+{
+	struct k8s_podlist *pl = arg;
 	struct k8s_pod p;
-	int items, i, n, c;
+	char e[256];
+
+	if (item < 0)
+		return list_member(pl, key, d, err, errlen);
+	if (d == NULL) {
+		if (pl->skipped++ == 0)
+			snprintf(pl->skip_why, sizeof pl->skip_why, "%s", why);
+		return 0;
+	}
+	if (k8s_pod_from_json(d, 0, pl->self_ns, pl->self_name, &p, e, sizeof e) < 0) {
+		snprintf(err, errlen, "item %ld: %s", item, e);
+		return -1;
+	}
+	if (pl->fn(pl->arg, &p) != 0) {
+		pl->refused = 1;
+		snprintf(err, errlen, "pod %s/%s not taken", p.ns, p.name);
+		return -1;
+	}
+	pl->pods++;
+	return 0;
+}
+
+void
+k8s_podlist_init(struct k8s_podlist *pl, char *buf, size_t cap, struct json_tok *toks,
+    int ntoks, const char *self_ns, const char *self_name, k8s_pod_fn fn, void *arg)
+{
+	memset(pl, 0, sizeof *pl);
+	pl->self_ns = self_ns;
+	pl->self_name = self_name;
+	pl->fn = fn;
+	pl->arg = arg;
+	json_stream_init(&pl->js, "items", buf, cap, toks, ntoks, list_value, pl);
+}
+
+int
+k8s_podlist_feed(struct k8s_podlist *pl, const char *p, size_t n, char *err, size_t errlen)
+{
+	if (json_stream_feed(&pl->js, p, n, err, errlen) == 0)
+		return 0;
+	return pl->refused ? -2 : -1;
+}
+
+int
+k8s_podlist_end(struct k8s_podlist *pl, char *err, size_t errlen)
+{
+	if (json_stream_end(&pl->js, err, errlen) < 0)
+		return -1;
+	if (!pl->js.list_seen) {
+		snprintf(err, errlen, "not a PodList (no items)");
+		return -1;
+	}
+	return pl->pods;
+}
+
+int
+k8s_pods_parse(const char *body, size_t len, char *buf, size_t cap, struct json_tok *toks,
+    int ntoks, const char *self_ns, const char *self_name, k8s_pod_fn fn, void *arg,
+    char *cont, size_t contcap, char *err, size_t errlen)
+{
+	struct k8s_podlist pl;
+	int r;
 
 	if (contcap > 0)
 		cont[0] = '\0';
-	if (json_parse(&d, body, len, toks, ntoks, err, errlen) < 0)
-		return -1;
-	if (used != NULL)
-		*used = d.ntoks;
-	items = json_get(&d, 0, "items");
-	if (d.toks[0].type != JSON_OBJECT || items < 0 ||
-	    (d.toks[items].type != JSON_ARRAY && !json_is_null(&d, items))) {
-		snprintf(err, errlen, "not a PodList");
-		return -1;
-	}
-	c = json_path(&d, 0, "metadata", "continue", (char *)NULL);
-	if (c >= 0 && !json_is_null(&d, c) && json_str(&d, c, cont, contcap) < 0) {
+	k8s_podlist_init(&pl, buf, cap, toks, ntoks, self_ns, self_name, fn, arg);
+	if ((r = k8s_podlist_feed(&pl, body, len, err, errlen)) < 0)
+		return r;
+	if ((r = k8s_podlist_end(&pl, err, errlen)) < 0)
+		return r;
+	if (contcap > 0 && util_strlcpy(cont, pl.cont, contcap) < 0) {
 		snprintf(err, errlen, "the list's continue token is over %zu bytes", contcap - 1);
 		return -1;
 	}
-	if (d.toks[items].type != JSON_ARRAY)
-		return 0;
-	for (n = 0, i = items + 1; n < d.toks[items].size; n++, i = json_next(&d, i)) {
-		if (pod_from_json(&d, i, self_ns, self_name, &p, err, errlen) < 0)
-			return -1;
-		if (fn(arg, &p) != 0) {
-			snprintf(err, errlen, "pod %s/%s not taken", p.ns, p.name);
-			return -2;
-		}
-	}
-	return n;
+	return r;
 }
 
 /* ---- Status bodies ------------------------------------------------------------------ */
@@ -836,8 +936,8 @@ k8s_init(struct k8s *k, const struct config *cfg, const struct log *lg, char *co
 	k->lg = lg;
 	k->eks_refresh_ms = K8S_EKS_TOKEN_REFRESH_MS;
 	k->eks_max_age_ms = K8S_EKS_TOKEN_MAX_AGE_MS;
-	k->buf = malloc(K8S_MAX_BODY);
-	k->toks = malloc(sizeof *k->toks * K8S_MAX_TOKENS);
+	k->buf = malloc(K8S_BUF);
+	k->toks = malloc(sizeof *k->toks * K8S_TOKS);
 	k->token = calloc(2, FILE_MAX_TOKEN);
 	if (k->buf == NULL || k->toks == NULL || k->token == NULL ||
 	    (cfg->kubeconfig[0] != '\0' && (sc = malloc(sizeof *sc)) == NULL)) {
@@ -1289,29 +1389,73 @@ k8s_cordon(struct k8s *k, const char *node, const int64_t *deadline_ms, k8s_cord
 	return step == CORDON_DONE ? 0 : -1;
 }
 
-/* The page size to ask for next, from what the last page cost. */
+/* http_do's sink for a page: the body goes through the decoder as it arrives. */
 static int
-next_limit(int items, size_t bytes, int ntoks)
+page_sink(void *arg, const char *p, size_t n, char *err, size_t errlen)
 {
-	long by_tok, by_len, l;
+	return k8s_podlist_feed(arg, p, n, err, errlen) == 0 ? 0 : -1;
+}
 
-	if (items <= 0)
-		return K8S_LIST_LIMIT;
-	by_tok = (long)K8S_MAX_TOKENS * 3 / 4 / (ntoks / items + 1);
-	by_len = (long)(K8S_MAX_BODY / 4 * 3 / (bytes / (size_t)items + 1));
-	l = by_tok < by_len ? by_tok : by_len;
-	return l < 1 ? 1 : l > 500 ? 500 : (int)l;
+enum page_rc { PAGE_OK, PAGE_RETRY, PAGE_EXPIRED, PAGE_FATAL };
+
+/*
+ * GETs one page at path, streaming it through pl. Returns PAGE_OK (the page
+ * is complete), PAGE_RETRY or PAGE_EXPIRED (410) with the reason in e and
+ * the wait in *wait, or PAGE_FATAL with the reason in e.
+ */
+static enum page_rc
+list_page(struct k8s *k, const char *path, struct k8s_podlist *pl, int attempt,
+    int64_t deadline_ms, int64_t *wait, char *e, size_t elen)
+{
+	struct http_response resp;
+	char msg[256], why[512];
+
+	resp = (struct http_response){ .body = msg, .body_cap = sizeof msg, .sink = page_sink,
+		.sink_arg = pl, .sink_max = K8S_MAX_PAGE };
+	*wait = k8s_backoff_ms(attempt);
+	if (k8s_request(k, &k->hc, "GET", path, NULL, NULL, 0, &resp, req_deadline(deadline_ms),
+	    why, sizeof why) < 0) {
+		/* A refused pod ends the listing; a garbled page or a broken connection is retried. */
+		snprintf(e, elen, "%s%s", pl->js.failed ? "unreadable page: " : "", why);
+		return pl->refused ? PAGE_FATAL : PAGE_RETRY;
+	}
+	if (resp.status == 200) {
+		if (k8s_podlist_end(pl, why, sizeof why) < 0) {
+			snprintf(e, elen, "unreadable page: %s", why);
+			return PAGE_RETRY;
+		}
+		return PAGE_OK;
+	}
+	k8s_status_message(resp.body, resp.body_len, msg, sizeof msg);
+	snprintf(e, elen, "%d: %s", resp.status, msg);
+	if (resp.status == 410)
+		return PAGE_EXPIRED;
+	if (resp.status == 403 || resp.status == 400)
+		return PAGE_FATAL;
+	*wait = retry_wait(&resp, attempt, deadline_ms);
+	return PAGE_RETRY;
+}
+
+/* Says, once in a while, which pods of a page were over the caps and left out. */
+static void
+log_skipped(struct k8s *k, const char *node, int page, const struct k8s_podlist *pl)
+{
+	if (pl->skipped > 0)
+		log_limited(k->lg, &k->skip_ll, 60000, LV_ERROR, "k8s: list pods on node %s: page %d: "
+		    "%d pod%s over the caps (%d bytes, %d JSON tokens) left out, not drained: %s%s",
+		    node, page, pl->skipped, pl->skipped == 1 ? "" : "s", K8S_MAX_POD - 1,
+		    K8S_POD_MAX_TOKENS, pl->skip_why, pl->skipped > 1 ? " (the first)" : "");
 }
 
 int
 k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
     int64_t deadline_ms, char *err, size_t errlen)
 {
-	struct http_response resp;
+	struct k8s_podlist pl;
 	struct log_limit ll = { 0, 0 };
 	char cont[K8S_MAX_CONTINUE], cenc[3 * K8S_MAX_CONTINUE], enc[3 * K8S_MAX_NAME];
-	char path[sizeof cenc + sizeof enc + 128], e[512], msg[256];
-	int limit = K8S_LIST_LIMIT, total = 0, attempt = 0, n;
+	char path[sizeof cenc + sizeof enc + 128], e[768];
+	int total = 0, attempt = 0, page = 1;
 
 	if (url_encode(node, strlen(node), enc, sizeof enc, 0) < 0) {
 		snprintf(err, errlen, "node name over %d bytes", K8S_MAX_NAME - 1);
@@ -1320,7 +1464,8 @@ k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
 	cont[0] = '\0';
 	snprintf(e, sizeof e, "no answer yet");
 	for (;;) {
-		int64_t wait = -1;
+		int64_t wait;
+		enum page_rc rc;
 
 		if (util_now_ms() >= deadline_ms) {
 			snprintf(err, errlen, "list pods on node %s: deadline passed (last: %s)", node, e);
@@ -1331,56 +1476,37 @@ k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
 			return -1;
 		}
 		snprintf(path, sizeof path, "/api/v1/pods?fieldSelector=spec.nodeName%%3D%s&limit=%d%s%s",
-		    enc, limit, cont[0] ? "&continue=" : "", cont[0] ? cenc : "");
-		resp = (struct http_response){ .body = k->buf, .body_cap = K8S_MAX_BODY };
-		if (k8s_request(k, &k->hc, "GET", path, NULL, NULL, 0, &resp, req_deadline(deadline_ms),
-		    e, sizeof e) < 0) {
-			/* Perhaps the page was over K8S_MAX_BODY: ask for fewer pods. */
-			if (limit > 1)
-				limit /= 2;
-			wait = k8s_backoff_ms(attempt++);
-		} else if (resp.status == 200) {
-			char next[K8S_MAX_CONTINUE];
-			int used = 0;
-
-			n = k8s_pods_parse(resp.body, resp.body_len, k->toks, K8S_MAX_TOKENS,
-			    k->cfg->pod_namespace, k->cfg->pod_name, fn, arg, next, sizeof next, &used,
-			    msg, sizeof msg);
-			if (n == -2) {
-				snprintf(err, errlen, "list pods on node %s: %s", node, msg);
-				return -1;
-			}
-			if (n < 0) {
-				/* Over K8S_MAX_TOKENS, or garbage: a smaller page, after a pause. */
-				snprintf(e, sizeof e, "list pods on node %s: unusable page: %s", node, msg);
-				if (limit > 1)
-					limit /= 2;
-				wait = k8s_backoff_ms(attempt++);
-			} else {
-				total += n;
-				attempt = 0;
-				limit = next_limit(n, resp.body_len, used);
-				if (next[0] == '\0')
-					return total;
-				memcpy(cont, next, sizeof cont);
-			}
-		} else if (resp.status == 410) {
-			/* The continue token expired: start the listing over. */
-			log_info(k->lg, "k8s: list pods on node %s: continue token expired; listing again", node);
-			cont[0] = '\0';
-		} else if (resp.status == 403 || resp.status == 400) {
-			k8s_status_message(resp.body, resp.body_len, msg, sizeof msg);
-			snprintf(err, errlen, "list pods on node %s: %d: %s", node, resp.status, msg);
+		    enc, K8S_LIST_LIMIT, cont[0] ? "&continue=" : "", cont[0] ? cenc : "");
+		k8s_podlist_init(&pl, k->buf, K8S_MAX_POD, k->toks, K8S_POD_MAX_TOKENS,
+		    k->cfg->pod_namespace, k->cfg->pod_name, fn, arg);
+		rc = list_page(k, path, &pl, attempt, deadline_ms, &wait, e, sizeof e);
+		if (rc == PAGE_FATAL) {
+			snprintf(err, errlen, "list pods on node %s: %s", node, e);
 			return -1;
+		}
+		if (rc == PAGE_OK) {
+			log_skipped(k, node, page, &pl);
+			total += pl.pods;
+			attempt = 0;
+			if (pl.cont[0] == '\0')
+				return total;
+			memcpy(cont, pl.cont, sizeof cont);
+			page++;
+			continue;
+		}
+		if (rc == PAGE_EXPIRED) {
+			/* The continue token expired: list again from the start (fn dedups). */
+			log_info(k->lg, "k8s: list pods on node %s: continue token expired (%s); listing "
+			    "again from the start", node, e);
+			cont[0] = '\0';
+			total = 0;
+			page = 1;
 		} else {
-			k8s_status_message(resp.body, resp.body_len, msg, sizeof msg);
-			snprintf(e, sizeof e, "list pods on node %s: %d: %s", node, resp.status, msg);
-			wait = retry_wait(&resp, attempt++, deadline_ms);
+			log_limited(k->lg, &ll, 5000, LV_WARNING, "k8s: list pods on node %s: %s; retrying",
+			    node, e);
 		}
-		if (wait >= 0) {
-			log_limited(k->lg, &ll, 5000, LV_WARNING, "k8s: %s; retrying", e);
-			sleep_before(wait, deadline_ms);
-		}
+		attempt++;
+		sleep_before(wait, deadline_ms);
 	}
 }
 

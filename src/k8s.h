@@ -110,22 +110,66 @@ struct k8s_pod {
 	unsigned flags;      /* K8S_POD_* */
 };
 
-/* Called once per pod of a page; a non-zero return stops the parse with -1. */
+/* Called once per pod of a page; a non-zero return stops the parse with -2. */
 typedef int (*k8s_pod_fn)(void *arg, const struct k8s_pod *pod);
 
 /*
- * Parses one PodList page body[0..len) (toks/ntoks scratch), calling fn for
- * each item with its compact record. self_ns/self_name name despotify's own
- * pod (empty: unknown). The page's metadata.continue goes into cont
- * (contcap bytes; "" on the last page), and the number of JSON tokens the
- * page took into *used (may be NULL), to size the next page. Returns the
- * number of items; -1 with the reason in err if the page is unusable (not a
- * PodList, over ntoks tokens, an item without a name, a field over its
- * bound: fn may have seen the items before the bad one); -2 if fn refused.
+ * Reduces the pod object at index obj of d to its compact record, marking
+ * it K8S_POD_SELF when it is ns/name self_ns/self_name (empty: unknown).
+ * Returns 0, or -1 with the reason in err (no metadata, no name or
+ * namespace, a field over its bound).
  */
-int k8s_pods_parse(const char *body, size_t len, struct json_tok *toks, int ntoks,
-    const char *self_ns, const char *self_name, k8s_pod_fn fn, void *arg,
-    char *cont, size_t contcap, int *used, char *err, size_t errlen);
+int k8s_pod_from_json(const struct json_doc *d, int obj, const char *self_ns,
+    const char *self_name, struct k8s_pod *p, char *err, size_t errlen);
+
+/*
+ * The decoder of one PodList page as it streams in (see json_stream):
+ * each element of items is tokenised on its own, reduced to a struct
+ * k8s_pod and handed to fn at once; nothing of it is kept. Memory is the
+ * caller's buffer of one pod (K8S_MAX_POD) and token array (K8S_POD_MAX_TOKENS),
+ * whatever the page's size. kind (if there) must be "PodList", items an array
+ * or null; metadata.continue and metadata.resourceVersion are collected
+ * wherever in the body they come. A pod over the buffer or the token array
+ * is skipped (counted in skipped, the first reason in skip_why): the rest
+ * of the page is still usable, and a drain should evict what it can.
+ * Pure: bytes in, pods out.
+ */
+struct k8s_podlist {
+	struct json_stream js;
+	const char *self_ns, *self_name;
+	k8s_pod_fn fn;
+	void *arg;
+	int pods;                      /* pods handed to fn */
+	int skipped;                   /* pods over a cap, not handed to fn */
+	char skip_why[256];            /* the first skipped one's reason */
+	int refused;                   /* fn refused a pod */
+	unsigned seen;                 /* root members met (kind, metadata): twice is an error */
+	char cont[K8S_MAX_CONTINUE];   /* metadata.continue; "" on the last page */
+	char rv[K8S_MAX_RV];           /* metadata.resourceVersion; "" if absent */
+};
+
+/* Sets pl up for one page; buf (cap bytes), toks (ntoks) and the rest are borrowed. */
+void k8s_podlist_init(struct k8s_podlist *pl, char *buf, size_t cap, struct json_tok *toks,
+    int ntoks, const char *self_ns, const char *self_name, k8s_pod_fn fn, void *arg);
+
+/*
+ * Feeds the next n bytes of the page. Returns 0; -1 with the reason in err
+ * (naming the byte offset, or the pod) if the page is not a usable PodList;
+ * -2 if fn refused a pod. fn may have seen pods before either.
+ */
+int k8s_podlist_feed(struct k8s_podlist *pl, const char *p, size_t n, char *err, size_t errlen);
+
+/* Ends the page. Returns the number of pods handed to fn, or -1 with err (truncated, not a PodList). */
+int k8s_podlist_end(struct k8s_podlist *pl, char *err, size_t errlen);
+
+/*
+ * The same over a whole page body[0..len): init, one feed, end. The
+ * continue token goes into cont (contcap bytes). Returns the number of
+ * pods, -1 or -2 as k8s_podlist_feed.
+ */
+int k8s_pods_parse(const char *body, size_t len, char *buf, size_t cap, struct json_tok *toks,
+    int ntoks, const char *self_ns, const char *self_name, k8s_pod_fn fn, void *arg,
+    char *cont, size_t contcap, char *err, size_t errlen);
 
 /*
  * Copies the "message" of a Kubernetes Status body into out (cap bytes);
@@ -217,8 +261,9 @@ struct k8s {
 	char node_uid[K8S_MAX_UID];       /* from the cordon's GET, for Events */
 
 	struct http_client hc;            /* the calling thread's: the listing */
-	char *buf;                        /* K8S_MAX_BODY bytes: one Node or PodList page */
-	struct json_tok *toks;            /* K8S_MAX_TOKENS */
+	char *buf;                        /* K8S_BUF bytes: one Node, or one pod of a list */
+	struct json_tok *toks;            /* K8S_TOKS: the Node's tokens, or one pod's */
+	struct log_limit skip_ll;         /* the listing's "pods over the caps" line */
 
 	pthread_mutex_t ev_mu;            /* guards the event client and its pause */
 	struct http_client ev_hc;
@@ -311,13 +356,18 @@ int k8s_cordon(struct k8s *k, const char *node, const int64_t *deadline_ms, k8s_
 
 /*
  * Lists the pods on node with GET /api/v1/pods?fieldSelector=spec.nodeName=NODE
- * &limit=N and continue pagination, calling fn for each pod (see
- * k8s_pods_parse) page by page, so that memory stays bounded whatever the
- * number of pods. The page size adapts to what fits in K8S_MAX_BODY and
- * K8S_MAX_TOKENS. Transient faults are retried with backoff until
- * deadline_ms; an expired continue token restarts the listing (fn may then
- * see a pod twice). Uses k->hc: one caller thread at a time. Returns the
- * number of pods seen, or -1 with the reason in err.
+ * &limit=K8S_LIST_LIMIT and continue pagination, decoding each page as it
+ * arrives (k8s_podlist): fn is called for each pod as soon as its last byte
+ * is read, so a caller can act on the first pod while the page is still
+ * coming. Memory is one pod's, whatever the page or the pod count. A pod
+ * over K8S_MAX_POD or K8S_POD_MAX_TOKENS is skipped with an ERROR log line
+ * naming it (by page, index and size) and the listing goes on. Transient
+ * faults (transport, 5xx, 429, a page cut short or garbled) retry the page
+ * with backoff until deadline_ms; an expired continue token (410) restarts
+ * the listing from the start with backoff. A page retried or restarted
+ * hands fn again the pods it had already seen: fn must dedup (by uid).
+ * Uses k->hc: one caller thread at a time. Returns the number of pods
+ * handed to fn by the pages that completed, or -1 with the reason in err.
  */
 int k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
     int64_t deadline_ms, char *err, size_t errlen);

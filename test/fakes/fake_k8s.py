@@ -21,7 +21,9 @@ with the JSON shapes a real API server returns:
   GET    /api/v1/pods, /api/v1/namespaces/NS/pods
          ?fieldSelector=spec.nodeName%3DN,status.phase!=X&labelSelector=a=b&limit=N&continue=T
                                    PodList, sorted by namespace/name, paginated with real-looking
-                                   continue tokens (base64 JSON) and remainingItemCount
+                                   continue tokens (base64 JSON) and remainingItemCount; over
+                                   50 items it is streamed as kube-apiserver 1.33+ does: chunked,
+                                   metadata first, items encoded and sent as they come
   GET    /api/v1/namespaces/NS/pods/NAME                              Pod / 404 Status
   DELETE /api/v1/namespaces/NS/pods/NAME[?gracePeriodSeconds=N]       body DeleteOptions allowed
                                    (preconditions.uid / resourceVersion checked: 409 if stale,
@@ -99,12 +101,16 @@ Control API (no auth, JSON bodies, all answer JSON):
                           "owner_name", "labels":{}, "annotations":{}, "emptydir":false, "mirror":false,
                           "phase":"Running", "grace":30 (null: field absent), "terminate_s":S}
                           or {"raw": POD_JSON}
-  POST /_fake/generate   {"node", "count":110, "prefix":"pod", "mix":true, "namespace":"default"}
+  POST /_fake/generate   {"node", "count":110, "prefix":"pod", "mix":true, "namespace":"default",
+                          "size":null, "big":[[INDEX, BYTES]...]}
                           makes count pods; with mix, by index i: i%10==0 DaemonSet, i%10==1 no
                           controller, i%10==2 emptyDir (ReplicaSet), i%20==3 mirror, i%20==4
                           Succeeded (Job), i%20==5 StatefulSet, else ReplicaSet; without mix
-                          all ReplicaSet-owned. Returns the names by category.
-  POST /_fake/nodes      {"count":200, "prefix":"node-", "pods_per_node":110, "mix":true}  many nodes
+                          all ReplicaSet-owned. size: null for small pods, "production" or a
+                          byte count for production-shaped ones (test/lib/prodpod.py: sidecar,
+                          init container, env, probes, managedFields); big: pods of their own
+                          size (the long tail). Returns the names by category.
+  POST /_fake/nodes      {"count":200, "prefix":"node-", "pods_per_node":110, "mix":true, "size":null}  many nodes
   POST /_fake/pdbs       {"pdbs":[{"name","namespace","selector":{labels},"minAvailable"|"maxUnavailable":
                           N or "N%"}]} replace the PDB set
   POST /_fake/tokens     {"tokens":[...]}             replace the accepted tokens (rotation)
@@ -122,7 +128,9 @@ Control API (no auth, JSON bodies, all answer JSON):
                                     "apf"       429 with Retry-After: "retry_after" (default 1)
                                     "delay"     wait "delay_ms" then answer normally
                                     "slow"      answer normally but trickle the body over "delay_ms"
-                                    "truncate"  send the head and half the body, then close}
+                                    "truncate"  send the head and half the body, then close
+                                    "chunked"   answer normally, chunked: "chunk" bytes a chunk
+                                                (default 16384), spread over "delay_ms"}
   POST /_fake/pod_phase  {"namespace","name","phase"} set a pod's phase (a pod finishing by itself)
   POST /_fake/remove_pod {"namespace","name"}         make a pod vanish at once
   GET  /_fake/state[?node=N]   {"node": NODE_JSON, "pods":[{namespace,name,uid,phase,terminating,
@@ -157,7 +165,12 @@ import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import prodpod  # noqa: E402  (test/lib: production-shaped pods)
+
 REPLACEABLE = ("ReplicaSet", "StatefulSet", "ReplicationController")
+LIST_STREAM_MIN = 50         # pod lists longer than this are streamed (chunked, item by item)
+LIST_STREAM_CHUNK = 32768    # bytes of items per chunk of a streamed list
 CONTROLLER_API = {
     "ReplicaSet": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
     "Job": "batch/v1", "ReplicationController": "v1", "Node": "v1",
@@ -611,9 +624,15 @@ class State:
         self.pending.pop(key, None)
         return pod
 
-    def generate(self, node, count, prefix="pod", mix=True, ns="default"):
+    def generate(self, node, count, prefix="pod", mix=True, ns="default", size=None, big=()):
+        """count pods on node (see /_fake/generate). size: None for the small
+        pods, "production" or a byte count for test/lib/prodpod.py's; big:
+        [[index, bytes], ...] pods of their own size (the long tail)."""
         made = {"evictable": [], "daemonset": [], "bare": [], "emptydir": [], "mirror": [],
                 "succeeded": [], "statefulset": []}
+        if size == "production":
+            size = prodpod.TYPICAL
+        sizes = {int(i): int(b) for i, b in big}
         for i in range(count):
             name = f"{prefix}-{i:03d}"
             spec = {"name": name, "namespace": ns, "labels": {"app": f"{prefix}-app{i % 7}"}}
@@ -637,9 +656,30 @@ class State:
                 elif i % 20 == 5:
                     spec.update(owner="StatefulSet", owner_name=f"{prefix}-sts")
                     cat = "statefulset"
+            if size is not None or i in sizes:
+                spec = {"raw": self.production_pod(node, spec, sizes.get(i, size or prodpod.TYPICAL))}
             self.make_pod(node, spec)
-            made[cat].append(f"{spec['namespace']}/{name}")
+            made[cat].append(f"{spec['raw']['metadata']['namespace'] if 'raw' in spec else spec['namespace']}/{name}")
         return made
+
+    def production_pod(self, node, spec, size):
+        """A prodpod of about size bytes, reshaped for spec's category."""
+        owner = spec.get("owner", "ReplicaSet")
+        kind = owner if owner in ("DaemonSet", "Job", "StatefulSet") else "ReplicaSet"
+        pod = prodpod.prod_pod(spec["name"], node, spec.get("namespace", "default"), size, kind,
+                               spec.get("owner_name"), spec.get("phase", "Running"))
+        md = pod["metadata"]
+        if owner == "DaemonSet":
+            self.daemonsets.add((md["namespace"], spec["owner_name"]))
+        if owner == "none":
+            del md["ownerReferences"]
+        if spec.get("mirror"):
+            md["annotations"]["kubernetes.io/config.mirror"] = prodpod._hex(32, spec["name"], "mirror")
+            md["ownerReferences"] = [{"apiVersion": "v1", "kind": "Node", "name": node,
+                                      "uid": prodpod._uid(node), "controller": True}]
+        if spec.get("emptydir"):
+            pod["spec"]["volumes"].append({"name": "scratch", "emptyDir": {}})
+        return pod
 
     # Termination and replacement.
     def terminate(self, key, grace):
@@ -792,13 +832,17 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, private")
         for k, v in (headers or {}).items():
             self.send_header(k, str(v))
-        self.send_header("Content-Length", str(len(body)))
+        chunked = bool(fault and fault.get("action") == "chunked")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(body)))
         # The head and the body leave in one write: two small writes on a
         # keep-alive connection meet Nagle and delayed ACKs (40 ms a request).
         self._headers_buffer.append(b"\r\n")
         head = b"".join(self._headers_buffer)
         self._headers_buffer = []
-        if not fault or fault.get("action") not in ("slow", "truncate"):
+        if not fault or fault.get("action") not in ("slow", "truncate", "chunked"):
             self.wfile.write(head + body)
             self.last_status = code
             return
@@ -810,6 +854,17 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(body[i:i + n])
                 self.wfile.flush()
                 time.sleep(pause)
+        elif chunked:
+            # As a real API server streams a big list: chunks as the encoder fills them.
+            n = max(1, int(fault.get("chunk", 16384)))
+            pieces = max(1, (len(body) + n - 1) // n)
+            pause = fault.get("delay_ms", 0) / 1000.0 / pieces
+            for i in range(0, len(body), n):
+                self.wfile.write(b"%x\r\n" % len(body[i:i + n]) + body[i:i + n] + b"\r\n")
+                self.wfile.flush()
+                if pause:
+                    time.sleep(pause)
+            self.wfile.write(b"0\r\n\r\n")
         elif fault and fault.get("action") == "truncate":
             self.wfile.write(body[:len(body) // 2])
             self.wfile.flush()
@@ -817,6 +872,40 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.wfile.write(body)
         self.last_status = code
+
+    def send_list_streamed(self, obj):
+        """A long list as kube-apiserver (1.33+) sends one: chunked, each item
+        encoded and written as the encoder reaches it, metadata first."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Transfer-Encoding", "chunked")
+        self._headers_buffer.append(b"\r\n")
+        out = [b"".join(self._headers_buffer)]
+        self._headers_buffer = []
+        pending = [json.dumps({k: v for k, v in obj.items() if k != "items"},
+                              separators=(",", ":"))[:-1].encode() + b',"items":[']
+        size = len(pending[0])
+
+        def flush(last=False):
+            data = b"".join(pending)
+            out.append(b"%x\r\n" % len(data) + data + b"\r\n" + (b"0\r\n\r\n" if last else b""))
+            self.wfile.write(b"".join(out))
+            self.wfile.flush()
+            out.clear()
+            pending.clear()
+
+        for i, item in enumerate(obj["items"]):
+            b = (b"," if i else b"") + json.dumps(item, separators=(",", ":")).encode()
+            pending.append(b)
+            size += len(b)
+            if size >= LIST_STREAM_CHUNK:
+                flush()
+                size = 0
+        pending.append(b"]}")
+        flush(last=True)
+        self.last_status = 200
 
     def read_body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -954,6 +1043,9 @@ class Handler(BaseHTTPRequestHandler):
                 code, obj, hdrs = self.handle_api(method, path, query, raw, user)
             except ApiError as e:
                 code, obj, hdrs = e.code, e.body, e.headers
+            if kind == "LIST pods" and code == 200 and not fault and len(obj["items"]) > LIST_STREAM_MIN:
+                self.send_list_streamed(obj)
+                return
             self.send_json(code, obj, hdrs, fault)
         except (OSError, ssl.SSLError):
             self.close_connection = True
@@ -1475,12 +1567,13 @@ def control_apply(st, name, body):
             st.make_node({"name": n})
             if body.get("pods_per_node"):
                 st.generate(n, body["pods_per_node"], prefix=n, mix=body.get("mix", True),
-                            ns=body.get("namespace", "default"))
+                            ns=body.get("namespace", "default"), size=body.get("size"))
     elif name == "pods":
         out["uids"] = [st.make_pod(body["node"], p)["metadata"]["uid"] for p in body.get("pods", [])]
     elif name == "generate":
         out["made"] = st.generate(body["node"], body.get("count", 110), body.get("prefix", "pod"),
-                                  body.get("mix", True), body.get("namespace", "default"))
+                                  body.get("mix", True), body.get("namespace", "default"),
+                                  body.get("size"), body.get("big", ()))
     elif name == "pdbs":
         st.pdbs = list(body.get("pdbs", []))
     elif name == "tokens":
