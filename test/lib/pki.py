@@ -20,10 +20,10 @@ def _ca(d, name, key="rsa"):
          "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
 
 
-def _leaf(d, name, ca, san, key="rsa", client=False):
+def _leaf(d, name, ca, san, key="rsa", client=False, subj=None):
     keyargs = ["-newkey", "rsa:2048"] if key == "rsa" else ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
     _run("req", "-nodes", *keyargs, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-         "-subj", f"/CN={name}", cwd=d)
+         "-subj", subj or f"/CN={name}", cwd=d)
     ext = os.path.join(d, f"{name}.ext")
     with open(ext, "w") as f:
         f.write("basicConstraints=CA:FALSE\n")
@@ -62,3 +62,16 @@ def make_pki(d):
         "client_crt": p("client.crt"), "client_key": p("client.key"),
         "client_ec_crt": p("clientec.crt"), "client_ec_key": p("clientec.key"),
     }
+
+
+def make_client_cert(pki, name, cn, orgs=()):
+    """A client certificate (RSA, clientAuth) signed by the CA of pki (a dict
+    from make_pki) with subject CN=cn and one O= per entry of orgs, as the
+    Kubernetes API server maps to a user and its groups; made once per name
+    in pki's directory. Returns (crt_path, key_path)."""
+    d = pki["dir"]
+    crt, key = os.path.join(d, f"{name}.crt"), os.path.join(d, f"{name}.key")
+    if not os.path.exists(crt):
+        subj = "".join(f"/O={o}" for o in orgs) + f"/CN={cn}"
+        _leaf(d, name, "ca", None, client=True, subj=subj)
+    return crt, key
