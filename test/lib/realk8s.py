@@ -175,6 +175,8 @@ class Api:
         if cert:
             self.ctx.load_cert_chain(*cert)
         self.local = threading.local()
+        self.conns = []              # every thread's connection, for close()
+        self.conns_lock = threading.Lock()
 
     def _conn(self, fresh=False):
         c = getattr(self.local, "conn", None)
@@ -183,7 +185,15 @@ class Api:
                 c.close()
             c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=REQUEST_TIMEOUT)
             self.local.conn = c
+            with self.conns_lock:
+                self.conns.append(c)
         return c
+
+    def close(self):
+        with self.conns_lock:
+            for c in self.conns:
+                c.close()
+            self.conns = []
 
     def request(self, method, path, body=None, ctype="application/json"):
         """Returns (status, decoded JSON body or None)."""
@@ -532,6 +542,8 @@ current-context: real
             self.webhook_srv = None
         for name in ("kube-apiserver", "etcd"):
             self._end(name)
+        if getattr(self, "admin", None):
+            self.admin.close()
         shutil.rmtree(os.path.join(self.dir, "k8s-data"), ignore_errors=True)
 
     # The driver methods of k8sfake.FakeK8s.
@@ -611,6 +623,8 @@ current-context: real
                 cur = self.admin.must("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node",
                                                                 "metadata": md, "spec": built["spec"]})
             md["resourceVersion"] = cur["metadata"]["resourceVersion"]
+            if cur["spec"].get("providerID"):   # set once, never changed
+                built["spec"]["providerID"] = cur["spec"]["providerID"]
             self.admin.must("PUT", f"/api/v1/nodes/{name}", {"apiVersion": "v1", "kind": "Node",
                                                              "metadata": md, "spec": built["spec"]})
             return self.admin.must("PATCH", f"/api/v1/nodes/{name}/status", {"status": built["status"]},
@@ -833,8 +847,9 @@ current-context: real
         """The audit events since the last reset, once every request made
         before this call is in the log (a marker request is waited for)."""
         marker = "audit-marker-" + os.urandom(6).hex()
-        Api(self.port, self.pki["ca"], token=self.marker_token).request(
-            "GET", f"/api/v1/namespaces/default/configmaps/{marker}")
+        api = Api(self.port, self.pki["ca"], token=self.marker_token)
+        api.request("GET", f"/api/v1/namespaces/default/configmaps/{marker}")
+        api.close()
         deadline = time.monotonic() + 20
         while True:
             with open(self.audit_log, "rb") as f:
