@@ -232,6 +232,84 @@ def pod_path(ns, name=""):
     return f"/api/v1/namespaces/{ns}/pods" + (f"/{name}" if name else "")
 
 
+class Gate:
+    """A TCP port in front of the API server, as a load balancer with a
+    health check is: close() refuses connections (and cuts those open),
+    open() takes them again on the same port."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.port = free_port()
+        self.lock = threading.Lock()
+        self.listener = None
+        self.conns = []
+        self.threads = []
+
+    def open(self):
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", self.port))
+        ls.listen(64)
+        with self.lock:
+            self.listener = ls
+        self._thread(self._accept, ls)
+
+    def _thread(self, fn, *args):
+        t = threading.Thread(target=fn, args=args, daemon=True)
+        with self.lock:
+            self.threads = [x for x in self.threads if x.is_alive()] + [t]
+        t.start()
+
+    def _accept(self, ls):
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(("127.0.0.1", self.target), timeout=10)
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.conns += [c, u]
+            self._thread(self._pipe, c, u)
+            self._thread(self._pipe, u, c)
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        with self.lock:
+            ls, self.listener = self.listener, None
+            conns, self.conns = self.conns, []
+            threads = list(self.threads)
+        if ls:
+            ls.shutdown(socket.SHUT_RDWR)   # wakes the accept()
+            ls.close()
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+        for t in threads:
+            t.join(10)
+
+
 class Webhook(ThreadingHTTPServer):
     """A validating admission webhook on 127.0.0.1 over TLS, registered for
     node UPDATEs (a PATCH is one) and pod eviction CREATEs. What it answers is
@@ -324,6 +402,7 @@ class RealK8s:
         self.terminate_s, self.replace_delay_s, self.replacement_node = terminate_s, replace_delay_s, replacement_node
         self.defaults = (terminate_s, replace_delay_s)
         self.procs = {}
+        self.gates = []
         self.webhook_srv = None
         self.thread = None
         self.halt = threading.Event()
@@ -412,6 +491,13 @@ class RealK8s:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"kube-apiserver not ready in {READY_TIMEOUT} s; see {self.dir}")
             time.sleep(0.2)
+
+    def gate(self):
+        """A Gate (open) in front of this API server; stop() closes it."""
+        g = Gate(self.port)
+        g.open()
+        self.gates.append(g)
+        return g
 
     def stop_apiserver(self):
         """Ends kube-apiserver (etcd and the data stay): the API server is down."""
@@ -535,6 +621,8 @@ current-context: real
     def stop(self):
         """Stops everything this instance started and removes its data directory."""
         self.halt.set()
+        for g in self.gates:
+            g.close()
         if self.thread:
             self.thread.join(30)
         if self.webhook_srv:
@@ -549,7 +637,7 @@ current-context: real
     # The driver methods of k8sfake.FakeK8s.
     def _reset_local(self):
         self.builder = fake_k8s.State(_BuilderOpts())
-        self.pod_node = {}          # (ns, name) -> node, for state()'s evictions
+        self.pod_node = {}          # (ns, name) -> [(t created, node)...]: whose eviction state() shows
         self.terminate_of = {}      # uid -> seconds the pod takes to go after its eviction (None: default)
         self.terminating = {}       # uid -> monotonic time first seen terminating
         self.replacements = []      # (monotonic due time, pod)
@@ -686,7 +774,7 @@ current-context: real
             self.errors.append(str(e))
             return None
         uid = made["metadata"]["uid"]
-        self.pod_node[(ns, md["name"])] = spec.get("nodeName")
+        self.pod_node.setdefault((ns, md["name"]), []).append((time.time() - self.t0, spec.get("nodeName")))
         self.terminate_of[uid] = terminate_s
         return uid
 
@@ -862,6 +950,11 @@ current-context: real
                 raise RuntimeError("the audit log never recorded the marker request")
             time.sleep(0.05)
 
+    def _node_of(self, key, t):
+        """The node of the pod named key at time t (a StatefulSet's replacement has the same name)."""
+        nodes = [n for made, n in self.pod_node.get(key, ()) if made <= t + 0.01]
+        return nodes[-1] if nodes else None
+
     def _audit(self):
         out = {"requests": {}, "statuses": {}, "request_log": [], "evictions": [], "deletions": [],
                "auth_failures": 0}
@@ -891,13 +984,13 @@ current-context: real
             body = ev.get("requestObject") or {}
             if ref.get("subresource") == "eviction" and method == "POST":
                 spans.append((t_recv, t_done))
-                out["evictions"].append({"namespace": key[0], "name": key[1], "node": self.pod_node.get(key),
+                out["evictions"].append({"namespace": key[0], "name": key[1], "node": self._node_of(key, rec["t"]),
                                          "grace": (body.get("deleteOptions") or {}).get("gracePeriodSeconds"),
                                          "status": code, "t": rec["t"]})
             elif ref.get("resource") == "pods" and not ref.get("subresource") and method == "DELETE" and key[1]:
                 q = urllib.parse.parse_qs(uri.partition("?")[2])
                 grace = int(q["gracePeriodSeconds"][0]) if "gracePeriodSeconds" in q else body.get("gracePeriodSeconds")
-                out["deletions"].append({"namespace": key[0], "name": key[1], "node": self.pod_node.get(key),
+                out["deletions"].append({"namespace": key[0], "name": key[1], "node": self._node_of(key, rec["t"]),
                                          "grace": grace, "status": code, "t": rec["t"]})
         out["request_log"].sort(key=lambda r: r["t"])
         out["evictions"].sort(key=lambda r: r["t"])
