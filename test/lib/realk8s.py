@@ -754,13 +754,12 @@ current-context: real
         status as the kubelet would. Returns its uid (None on failure)."""
         md = {k: v for k, v in pod["metadata"].items()
               if k not in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
-                           "deletionGracePeriodSeconds")}
+                           "deletionGracePeriodSeconds", "managedFields")}
         spec = copy.deepcopy(pod["spec"])
         if "kubernetes.io/config.mirror" in (md.get("annotations") or {}):
             # A mirror pod names no ServiceAccount (the ServiceAccount admission refuses it).
             spec.pop("serviceAccountName", None)
             spec.pop("serviceAccount", None)
-            spec["automountServiceAccountToken"] = False
             spec["volumes"] = [v for v in spec.get("volumes", []) if "projected" not in v]
             for c in spec["containers"]:
                 c["volumeMounts"] = [m for m in c.get("volumeMounts", []) if not m["name"].startswith("kube-api")]
