@@ -59,7 +59,7 @@ UNIT_BINS := $(UNIT_TESTS:test/unit/%.c=$(SAN)/%)
 # `make V=1` shows the whole command lines.
 Q := $(if $(V),,@)
 
-.PHONY: all san unit test clean distclean fuzz demo bench
+.PHONY: all san unit test test-real clean distclean fuzz demo bench
 .DELETE_ON_ERROR:
 
 all: build/despotify
@@ -120,6 +120,11 @@ san: $(SAN)/despotify $(SAN)/probe $(UNIT_BINS)
 # release binary for the scratch-root tests. The last line is "N passed, N failed".
 test: build/despotify san fuzz $(VG)/despotify
 	/usr/bin/python3 test/run.py
+
+# `make test-real`: only the tests against a real kube-apiserver (test/lib/realk8s.py;
+# ../shared/kube-apiserver or KUBE_APISERVER=PATH, and etcd). `make test` runs them too.
+test-real: san
+	/usr/bin/python3 test/run.py test_k8s_real
 
 # `make fuzz`: libFuzzer targets build/fuzz/fuzz_NAME from test/fuzz/fuzz_NAME.c
 # (seed corpora in test/fuzz/corpus/NAME/), linked with every module but main.c

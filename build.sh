@@ -10,9 +10,11 @@ cd "$(dirname "$0")"
 
 # Build: musl-gcc, make, ca-certificates (the Amazon roots are compiled in),
 # xz (the BearSSL tarball), file. Tests: clang (ASan/UBSan), python3,
-# botocore (an independent SigV4 signer), openssl (test certificates).
+# botocore (an independent SigV4 signer), openssl (test certificates), etcd
+# (beside ../shared/kube-apiserver for the real-server tests; python3-yaml
+# reads deploy/rbac.yaml where there is no kubectl).
 BUILD_PKGS="musl-tools make gcc ca-certificates xz-utils file dpkg-dev"
-TEST_PKGS="clang libclang-rt-14-dev python3 python3-botocore openssl procps valgrind"
+TEST_PKGS="clang libclang-rt-14-dev python3 python3-botocore python3-yaml openssl procps valgrind etcd-server"
 
 missing=""
 for p in $BUILD_PKGS ${DESPOTIFY_TEST_DEPS:+$TEST_PKGS}; do

@@ -7,7 +7,10 @@
 
 Unit tests are the sanitizer-built programs build/asan/test_*; end-to-end
 tests are the unittest modules test/e2e/test_*.py, which drive the binaries
-against the fakes in test/fakes/ on 127.0.0.1.
+against the fakes in test/fakes/ on 127.0.0.1, and test_k8s_real.py against a
+real kube-apiserver (test/lib/realk8s.py). Without one (no ../shared and no
+KUBE_APISERVER) that suite is skipped, and a "*** SKIPPED: ..." line above the
+summary says so.
 """
 import glob
 import os
@@ -23,6 +26,7 @@ E2E_TEST_TIMEOUT = 300  # seconds for one end-to-end test method
 
 passed = failed = skipped = 0
 failures = []
+loud_skips = []   # skip reasons starting "SKIPPED:": whole suites that did not run (no real API server)
 
 
 def wanted(name, words):
@@ -94,6 +98,10 @@ def run_e2e(words):
         passed += r.testsRun - bad - len(r.skipped)
         failed += bad
         skipped += len(r.skipped)
+        for t, why in r.skipped:
+            if why.startswith("SKIPPED:") and why not in loud_skips:
+                loud_skips.append(why)
+                print(f"\n*** {mod}: {why} ***\n")
 
 
 def main():
@@ -105,6 +113,8 @@ def main():
         print("\nfailed:")
         for f in failures:
             print("  " + f)
+    for why in loud_skips:
+        print("*** " + why + " ***")
     tail = f", {skipped} skipped" if skipped else ""
     print(f"{passed} passed, {failed} failed{tail}")
     sys.exit(1 if failed or passed == 0 else 0)

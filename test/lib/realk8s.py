@@ -26,6 +26,7 @@ import calendar
 import copy
 import hashlib
 import http.client
+import itertools
 import json
 import lzma
 import os
@@ -462,6 +463,8 @@ class RealK8s:
         with open(self.token_file, "w") as f:
             f.write(self.token + "\n")
         self.namespaces = set()
+        self.made_refs = set()      # ServiceAccounts (ns, name) and PriorityClasses made for pods
+        self.refs_lock = threading.Lock()
         for ns in ("default", "kube-system"):
             self.ensure_namespace(ns)
         self._start_webhook()
@@ -575,9 +578,8 @@ class RealK8s:
         self.admin.must("DELETE", "/api/v1/nodes/webhook-check")
 
     def _concurrent_write(self, node):
-        with self.lock:
-            self.serial += 1
-            label = f"fake/concurrent-{self.serial}"
+        # In a webhook thread, while the API server waits: self.lock may be held by the test's thread.
+        label = f"fake/concurrent-{next(self.conflict_serial)}"
         self.admin.request("PATCH", f"/api/v1/nodes/{node}", {"metadata": {"labels": {label: "true"}}},
                            "application/merge-patch+json")
 
@@ -642,6 +644,7 @@ current-context: real
         self.terminating = {}       # uid -> monotonic time first seen terminating
         self.replacements = []      # (monotonic due time, pod)
         self.serial = 0
+        self.conflict_serial = itertools.count(1)
         self.audit_offset = os.path.getsize(self.audit_log) if os.path.exists(self.audit_log) else 0
 
     def reset(self):
@@ -765,6 +768,7 @@ current-context: real
                 c["volumeMounts"] = [m for m in c.get("volumeMounts", []) if not m["name"].startswith("kube-api")]
         ns = md["namespace"]
         try:
+            self._ensure_refs(ns, spec)
             made = self.admin.must("POST", pod_path(ns), {"apiVersion": "v1", "kind": "Pod", "metadata": md,
                                                           "spec": spec})
             self.admin.must("PATCH", pod_path(ns, md["name"]) + "/status", {"status": pod["status"]},
@@ -776,6 +780,22 @@ current-context: real
         self.pod_node.setdefault((ns, md["name"]), []).append((time.time() - self.t0, spec.get("nodeName")))
         self.terminate_of[uid] = terminate_s
         return uid
+
+    def _ensure_refs(self, ns, spec):
+        """What admission wants to exist before a pod naming it: its
+        ServiceAccount and its PriorityClass (no controller makes them here)."""
+        sa = spec.get("serviceAccountName")
+        with self.refs_lock:   # not self.lock: the pod-creating threads run while their caller holds it
+            if sa and (ns, sa) not in self.made_refs:
+                self.admin.must("POST", f"/api/v1/namespaces/{ns}/serviceaccounts", {"metadata": {"name": sa}},
+                                ok=(201, 409))
+                self.made_refs.add((ns, sa))
+            pc = spec.get("priorityClassName")
+            if pc and pc not in self.made_refs:
+                self.admin.must("POST", "/apis/scheduling.k8s.io/v1/priorityclasses", {
+                    "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": pc},
+                    "value": spec.get("priority", 0)}, ok=(201, 409))
+                self.made_refs.add(pc)
 
     def pdbs(self, pdbs):
         """Replaces the PDB set (the fake's {"name", "namespace", "selector", "minAvailable"|"maxUnavailable"})
