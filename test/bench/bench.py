@@ -166,7 +166,7 @@ def bench_real(tmp, pods=110, concurrency=16):
     c = Cluster(tmp)
     rk = None
     try:
-        rk = realk8s.RealK8s(os.path.join(tmp, "real"), terminate_s=1)
+        rk = realk8s.RealK8s(os.path.join(tmp, "real"), terminate_s=1, eviction_webhook=False)
         rk.node(c.node)
         made = [prod_pod(f"web-{i % 11}-7d9c5b6f8-p{i:03d}", c.node, "shop") for i in range(pods)]
         rk.pods(c.node, [{"raw": p} for p in made])

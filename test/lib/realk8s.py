@@ -398,8 +398,12 @@ class RealK8s:
     one test class. Every process and file it makes is under tmpdir; stop()
     ends them (call it from tearDownClass, or addClassCleanup)."""
 
-    def __init__(self, tmpdir, terminate_s=0, replace_delay_s=1, replacement_node="replacement-node"):
+    def __init__(self, tmpdir, terminate_s=0, replace_delay_s=1, replacement_node="replacement-node",
+                 eviction_webhook=True):
+        """eviction_webhook False: no admission webhook on evictions (no
+        latency_ms then), so they cost what the API server alone makes them cost."""
         self.dir = tmpdir
+        self.eviction_webhook = eviction_webhook
         self.terminate_s, self.replace_delay_s, self.replacement_node = terminate_s, replace_delay_s, replacement_node
         self.defaults = (terminate_s, replace_delay_s)
         self.procs = {}
@@ -469,6 +473,11 @@ class RealK8s:
             self.ensure_namespace(ns)
         self._start_webhook()
         self._reset_local()
+        # Who owns the threads: this object; stop() sets halt and joins both.
+        self.cache = None           # uid -> pod, kept by the watch thread (None until its first list)
+        self.cache_lock = threading.Lock()
+        self.watcher = threading.Thread(target=self._watch, name="realk8s-watch", daemon=True)
+        self.watcher.start()
         self.thread = threading.Thread(target=self._loop, name="realk8s-controllers", daemon=True)
         self.thread.start()
 
@@ -561,8 +570,8 @@ class RealK8s:
         self.admin.must("POST", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations", {
             "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
             "metadata": {"name": "despotify-test"},
-            "webhooks": [hook("nodes", "/nodes", "nodes", "UPDATE"),
-                         hook("evictions", "/evictions", "pods/eviction", "CREATE")]})
+            "webhooks": [hook("nodes", "/nodes", "nodes", "UPDATE")] +
+                        ([hook("evictions", "/evictions", "pods/eviction", "CREATE")] if self.eviction_webhook else [])})
         # The API server picks the configuration up through a watch: wait
         # until the webhook sees a node update.
         self.admin.must("POST", "/api/v1/nodes", {"metadata": {"name": "webhook-check"}})
@@ -625,8 +634,9 @@ current-context: real
         self.halt.set()
         for g in self.gates:
             g.close()
-        if self.thread:
-            self.thread.join(30)
+        for t in (self.thread, getattr(self, "watcher", None)):
+            if t:
+                t.join(30)
         if self.webhook_srv:
             self.webhook_srv.stop()
             self.webhook_srv = None
@@ -698,6 +708,9 @@ current-context: real
                 self.replace_delay_s = replace_delay_s
             if replacement_node is not None:
                 self.replacement_node = replacement_node
+        if latency_ms:
+            if not self.eviction_webhook:
+                raise NotImplementedError("latency_ms needs the eviction webhook (eviction_webhook=True)")
         if latency_ms is not None:
             self.webhook(eviction_delay_ms=latency_ms)
 
@@ -810,7 +823,7 @@ current-context: real
                 self.admin.must("POST", f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", {
                     "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
                     "metadata": {"name": p["name"], "namespace": ns}, "spec": spec})
-            self._tick()
+            self._tick(self.admin.must("GET", "/api/v1/pods")["items"])
 
     # The kubelet and the controllers.
     def _loop(self):
@@ -823,9 +836,64 @@ current-context: real
                 if len(self.errors) < 1000:
                     self.errors.append(str(e))
 
-    def _tick(self):
+    def _watch(self):
+        """Keeps self.cache as a kubelet's informer would: a LIST, then a
+        WATCH from its resourceVersion (listing 110 big pods ten times a
+        second would load the API server more than the client under test)."""
+        rv = None
+        while not self.halt.is_set():
+            try:
+                if rv is None:
+                    lst = self.admin.must("GET", "/api/v1/pods")
+                    with self.cache_lock:
+                        self.cache = {p["metadata"]["uid"]: p for p in lst["items"]}
+                    rv = lst["metadata"]["resourceVersion"]
+                rv = self._watch_from(rv)
+            except (ApiError, OSError, http.client.HTTPException, ValueError) as e:
+                if len(self.errors) < 1000:
+                    self.errors.append("watch: " + str(e))
+                rv = None
+                self.halt.wait(0.5)
+
+    def _watch_from(self, rv):
+        """One WATCH, read until it ends or is idle for a second; returns the
+        resourceVersion to go on from (None: list again)."""
+        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.admin.ctx, timeout=1)
+        try:
+            c.request("GET", f"/api/v1/pods?watch=true&resourceVersion={rv}&timeoutSeconds=30",
+                      headers={"Authorization": "Bearer " + self.admin_token})
+            r = c.getresponse()
+            if r.status != 200:
+                r.read()
+                return None
+            while not self.halt.is_set():
+                try:
+                    line = r.readline()
+                except (socket.timeout, TimeoutError):
+                    return rv
+                if not line:
+                    return rv
+                ev = json.loads(line)
+                obj = ev.get("object") or {}
+                if ev.get("type") == "ERROR":
+                    return None   # 410 Gone: too old, list again
+                with self.cache_lock:
+                    if ev.get("type") == "DELETED":
+                        self.cache.pop(obj["metadata"]["uid"], None)
+                    elif ev.get("type") in ("ADDED", "MODIFIED"):
+                        self.cache[obj["metadata"]["uid"]] = obj
+                rv = obj["metadata"]["resourceVersion"]
+            return rv
+        finally:
+            c.close()
+
+    def _tick(self, pods=None):
         now = time.monotonic()
-        pods = self.admin.must("GET", "/api/v1/pods")["items"]
+        if pods is None:
+            with self.cache_lock:
+                if self.cache is None:
+                    return
+                pods = list(self.cache.values())
         for p in pods:
             md = p["metadata"]
             if "deletionTimestamp" not in md:
