@@ -25,7 +25,7 @@ import realk8s
 import test_k8s
 from k8sfake import FakeK8s
 from realk8s import RealK8s, Unavailable
-from test_k8s import ENV, NODE, PROBE, Out, rs_pod
+from test_k8s import ENV, NODE, PROBE, rs_pod
 
 try:
     realk8s.apiserver_binary()
@@ -91,19 +91,7 @@ class TestFaultsReal(RealServer, test_k8s.TestFaults):
     test_token_rotation_mid_drain = skip_real("a bound token cannot be revoked, so the fake's rotation is not "
                                               "reproducible (the token is re-read all the same)")
     test_401_rereads_an_unchanged_looking_token_file = skip_real("a bound token cannot be revoked")
-    test_token_never_logged = skip_real("needs the fake's token swap; TestSecretsReal covers the real token")
-
-
-class TestSecretsReal(RealServer, test_k8s.Base):
-    def test_real_token_never_logged(self):
-        self.seed(generate=5, mix=False)
-        o = self.drain("--level", "DEBUG")
-        self.assertEqual(o.rc, 0, o)
-        self.assertNotIn(self.fk.token, o.stdout + o.stderr)
-        self.assertNotIn(self.fk.token[:20], o.stdout + o.stderr)
-        self.assertNotIn("Bearer", o.stdout + o.stderr)
-        users = {r["user"] for r in self.state()["request_log"]}
-        self.assertEqual(users, {"system:serviceaccount:kube-system:despotify"})
+    test_token_never_logged = skip_real("needs the fake's token swap; TestRealOnly covers the real token")
 
 
 class RestartBody:
@@ -142,13 +130,19 @@ class TestRestartFake(RestartBody, test_k8s.Base):
     pass
 
 
-class TestRestartReal(RestartBody, RealServer, test_k8s.Base):
-    pass
-
-
-class TestRealOnly(RealServer, test_k8s.Base):
+class TestRealOnly(RestartBody, RealServer, test_k8s.Base):
     """What only a real API server shows: the Node authorizer and
-    NodeRestriction, admission webhooks, a restart of the server."""
+    NodeRestriction, admission webhooks, a restart of the server, a bound
+    token; and the restart mid-drain of RestartBody."""
+
+    def test_real_token_never_logged(self):
+        self.seed(generate=5, mix=False)
+        o = self.drain("--level", "DEBUG")
+        self.assertEqual(o.rc, 0, o)
+        self.assertNotIn(self.fk.token, o.stdout + o.stderr)
+        self.assertNotIn("Bearer", o.stdout + o.stderr)
+        users = {r["user"] for r in self.state()["request_log"]}
+        self.assertEqual(users, {"system:serviceaccount:kube-system:despotify"})
 
     def node_identity(self):
         crt, key = self.fk.node_cert(NODE)
