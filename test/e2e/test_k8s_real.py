@@ -94,6 +94,23 @@ class TestFaultsReal(RealServer, test_k8s.TestFaults):
     test_token_never_logged = skip_real("needs the fake's token swap; TestRealOnly covers the real token")
 
 
+@unittest.skip("not against the real API server: its client certificate (CN=client, no group) has no "
+               "RBAC; TestRealOnly drains with a node's certificate instead")
+class TestClientCertReal(RealServer, test_k8s.TestClientCert):
+    pass
+
+
+@unittest.skip("not against the real API server: kubectl drain looks up the DaemonSets of DaemonSet pods, "
+               "and there are none here (no controllers)")
+class TestKubectlParityReal(RealServer, test_k8s.TestKubectlParity):
+    pass
+
+
+@unittest.skip("as TestRealOnly.test_api_server_down_then_back, with a real restart behind a gate")
+class TestApiServerDownReal(test_k8s.TestApiServerDown):
+    pass
+
+
 class RestartBody:
     """A drain killed half-way (SIGKILL) and started again finishes the job:
     every step is idempotent. Run against both servers."""
