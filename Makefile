@@ -60,7 +60,7 @@ UNIT_BINS := $(UNIT_TESTS:test/unit/%.c=$(SAN)/%)
 # `make V=1` shows the whole command lines.
 Q := $(if $(V),,@)
 
-.PHONY: all san tsan unit test clean distclean fuzz demo bench
+.PHONY: all san tsan unit test test-real clean distclean fuzz demo bench
 .DELETE_ON_ERROR:
 
 all: build/despotify
@@ -150,6 +150,11 @@ tsan: $(TSAN)/despotify $(TSAN)/probe
 # the scratch-root tests. The last line is "N passed, N failed".
 test: build/despotify san tsan fuzz $(VG)/despotify
 	/usr/bin/python3 test/run.py
+
+# `make test-real`: only the tests against a real kube-apiserver (test/lib/realk8s.py;
+# ../shared/kube-apiserver or KUBE_APISERVER=PATH, and etcd). `make test` runs them too.
+test-real: san
+	/usr/bin/python3 test/run.py test_k8s_real
 
 # `make fuzz`: libFuzzer targets build/fuzz/fuzz_NAME from test/fuzz/fuzz_NAME.c
 # (seed corpora in test/fuzz/corpus/NAME/), linked with every module but main.c

@@ -23,8 +23,9 @@ RELEASE_PKGS="gcc-aarch64-linux-gnu musl-dev:arm64 umoci skopeo python3"
 DEMO_PKGS="python3 python3-botocore openssl"
 # make test: clang (ASan/UBSan), valgrind, qemu-user-static (the arm64 build),
 # runc (the image), python3-yaml and kubectl (deploy/ as a kustomize base),
-# prometheus (promtool and a real scrape of /metrics).
-TEST_PKGS="clang libclang-rt-14-dev procps valgrind qemu-user-static runc python3-yaml prometheus"
+# prometheus (promtool and a real scrape of /metrics), etcd (beside
+# ../shared/kube-apiserver for the real-server tests).
+TEST_PKGS="clang libclang-rt-14-dev procps valgrind qemu-user-static runc python3-yaml prometheus etcd-server"
 
 mode=${1:-}
 pkgs=$BUILD_PKGS

@@ -11,6 +11,9 @@ against the fakes in test/fakes/ on 127.0.0.1. The drain and handling tests
 in TSAN_E2E then run a second time against the ThreadSanitizer build
 (build/tsan/despotify and build/tsan/probe, `make tsan`), named "tsan:" in
 the output; a data race, a bad mutex or a leaked thread makes them fail.
+test_k8s_real.py runs against a real kube-apiserver (test/lib/realk8s.py);
+without one (no ../shared and no KUBE_APISERVER) that suite is skipped, and a
+"*** SKIPPED: ..." line above the summary says so.
 """
 import glob
 import os
@@ -42,6 +45,7 @@ TSAN_OPTIONS = "halt_on_error=1:exitcode=66:second_deadlock_stack=1"
 
 passed = failed = skipped = 0
 failures = []
+loud_skips = []   # skip reasons starting "SKIPPED:": whole suites that did not run (no real API server)
 
 
 def wanted(name, words):
@@ -110,9 +114,15 @@ def run_e2e(words):
         bad = len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
         for t, _ in r.failures + r.errors:
             failures.append(f"{mod}: {t.id()}")
-        passed += r.testsRun - bad - len(r.skipped)
+        # A skipped setUpClass is in r.skipped but not in r.testsRun.
+        class_skips = sum(1 for t, _ in r.skipped if not isinstance(t, unittest.TestCase))
+        passed += r.testsRun - bad - (len(r.skipped) - class_skips)
         failed += bad
         skipped += len(r.skipped)
+        for t, why in r.skipped:
+            if why.startswith("SKIPPED:") and why not in loud_skips:
+                loud_skips.append(why)
+                print(f"\n*** {mod}: {why} ***\n")
 
 
 def run_tsan(words):
@@ -156,6 +166,8 @@ def main():
         print("\nfailed:")
         for f in failures:
             print("  " + f)
+    for why in loud_skips:
+        print("*** " + why + " ***")
     tail = f", {skipped} skipped" if skipped else ""
     print(f"{passed} passed, {failed} failed{tail}")
     sys.exit(1 if failed or passed == 0 else 0)

@@ -21,7 +21,9 @@ sys.path.insert(0, os.path.join(ROOT, "test", "lib"))
 os.environ.setdefault("DESPOTIFY_ROOT", ROOT)
 
 import cluster  # noqa: E402
+import realk8s  # noqa: E402
 from cluster import Cluster  # noqa: E402
+from prodpod import pod_size, prod_pod  # noqa: E402
 
 BIN = cluster.binary("release")
 rows = []
@@ -192,6 +194,43 @@ def bench_kubectl(tmp, latency_ms, pods=110):
         c.stop()
 
 
+def bench_real(tmp, pods=110, concurrency=16):
+    """despotify (release) draining `pods` production-sized pods through a real
+    kube-apiserver (test/lib/realk8s.py; IMDS and Auto Scaling are the fakes).
+    Returns None when no real API server can run here, else (seconds from the
+    notice to the cordon PATCH, to the last eviction sent, to the summary;
+    evictions; mean pod size in bytes)."""
+    try:
+        realk8s.apiserver_binary()
+    except realk8s.Unavailable as e:
+        return str(e)
+    c = Cluster(tmp)
+    rk = None
+    try:
+        rk = realk8s.RealK8s(os.path.join(tmp, "real"), terminate_s=1, eviction_webhook=False)
+        rk.node(c.node)
+        made = [prod_pod(f"web-{i % 11}-7d9c5b6f8-p{i:03d}", c.node, "shop") for i in range(pods)]
+        rk.pods(c.node, [{"raw": p} for p in made])
+        d = c.start(kind="release", poll_interval="0.1", eviction_concurrency=str(concurrency),
+                    api_server=rk.url, token_file=rk.token_file, ca_file=rk.pki["ca"])
+        d.wait_for(r"watching instance", 30)
+        time.sleep(1.0)
+        t0 = time.time() - rk.t0   # on the clock of rk.state()'s times
+        t0_mono = time.monotonic()
+        c.notice_in(110)
+        d.wait_for(r"summary: ", 150)
+        summary = time.monotonic() - t0_mono
+        st = rk.state(c.node)
+        cordon = [r["t"] for r in st["request_log"] if r["m"] == "PATCH" and "/nodes/" in r["path"]]
+        evs = [e["t"] for e in st["evictions"] if e["status"] in (200, 201)]
+        return (min(cordon) - t0 if cordon else None, max(evs) - t0 if evs else None, summary, len(evs),
+                sum(pod_size(p) for p in made) // len(made))
+    finally:
+        if rk:
+            rk.stop()
+        c.stop()
+
+
 def bench_mass(tmp, nodes, pods, rate):
     """nodes despotify processes, one node of `pods` pods each, one API server
     answering 429 past `rate` requests per second."""
@@ -281,6 +320,17 @@ def main():
                 f"{kl:.3f} s ({kn} evictions); despotify is {kl / ours:.1f}x faster", "faster than kubectl")
         else:
             row("kubectl drain", "kubectl not installed", "")
+        sub = os.path.join(tmp, "real")
+        os.makedirs(sub)
+        r = bench_real(sub)
+        what = "110 production-sized pods, real kube-apiserver, concurrency 16: notice -> cordoned / " \
+               "last eviction sent / summary"
+        if isinstance(r, str):
+            row(what, "skipped: " + r, "")
+        else:
+            cordon, last, summary, n, size = r
+            row(what, f"{cordon:.3f} s / {last:.3f} s / {summary:.3f} s ({n} evictions, pods ~{size // 1024} KiB "
+                "of JSON)", "the real server's own latency; no target")
         sub = os.path.join(tmp, "mass")
         os.makedirs(sub)
         el, done, total, errors, summaries = bench_mass(sub, mass_nodes, 30, 400)

@@ -206,11 +206,54 @@ def now_rfc3339(wall=None):
 
 
 def status_body(code, reason, message, details=None):
-    s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-         "message": message, "reason": reason, "code": code}
+    s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message}
+    if reason:   # some errors have none (the eviction's 500 for several PDBs)
+        s["reason"] = reason
     if details is not None:
         s["details"] = details
+    s["code"] = code   # after details, in the real server's order
     return s
+
+
+# The "reason" of a validation cause, by the start of its message (as the real server names them).
+CAUSE_REASONS = {"Unsupported value": "FieldValueNotSupported", "Duplicate value": "FieldValueDuplicate",
+                 "Required value": "FieldValueRequired"}
+
+# Lists whose managedFields entries are keyed by a field ("k:{...}"); other lists are atomic.
+MANAGED_LIST_KEYS = {"containers": "name", "initContainers": "name", "volumes": "name", "env": "name",
+                     "ownerReferences": "uid", "volumeMounts": "mountPath", "conditions": "type",
+                     "addresses": "type", "ports": "containerPort"}
+
+
+def fields_v1(obj):
+    """A managedFields entry's fieldsV1 for obj: "f:KEY" per field, keyed lists as "k:{...}"."""
+    out = {}
+    for k, v in obj.items():
+        if isinstance(v, dict) and v:
+            out["f:" + k] = dict({".": {}}, **fields_v1(v))
+        elif isinstance(v, list) and v and k in MANAGED_LIST_KEYS and all(isinstance(i, dict) for i in v):
+            key = MANAGED_LIST_KEYS[k]
+            out["f:" + k] = dict({".": {}}, **{"k:" + json.dumps({key: i.get(key)}, separators=(",", ":")):
+                                              dict({".": {}}, **fields_v1(i)) for i in v})
+        else:
+            out["f:" + k] = {}
+    return out
+
+
+def managed_fields(obj, api_version, manager, status_manager=None):
+    """metadata.managedFields as the real server keeps them (server-side apply's
+    record of who set what; every object it returns carries them): one
+    Update entry for what manager wrote, one for status_manager's status."""
+    md = {k: v for k, v in obj.get("metadata", {}).items()
+          if k in ("labels", "annotations", "generateName", "ownerReferences")}
+    main = dict({k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}, metadata=md)
+    when = obj.get("metadata", {}).get("creationTimestamp") or now_rfc3339()
+    entry = lambda m, f: {"manager": m, "operation": "Update", "apiVersion": api_version, "time": when,
+                          "fieldsType": "FieldsV1", "fieldsV1": fields_v1(f)}
+    out = [entry(manager, main)]
+    if status_manager and obj.get("status"):
+        out.append(dict(entry(status_manager, {"status": obj["status"]}), subresource="status"))
+    return out
 
 
 def success_status(code=201):
@@ -351,7 +394,7 @@ def validate_node(node):
             continue
         if t.get("effect") not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
             errs.append(f'spec.taints[{i}].effect: Unsupported value: "{t.get("effect")}": supported values: '
-                        '"NoExecute", "NoSchedule", "PreferNoSchedule"')
+                        '"NoSchedule", "PreferNoSchedule", "NoExecute"')
         ke = (t.get("key"), t.get("effect"))
         if ke in seen:
             errs.append(f'spec.taints[{i}]: Duplicate value: core.Taint{{Key:"{ke[0]}", Effect:"{ke[1]}"}}')
@@ -505,6 +548,7 @@ class State:
             node["spec"]["taints"] = copy.deepcopy(spec["taints"])
         if spec.get("unschedulable"):
             node["spec"]["unschedulable"] = True
+        node["metadata"]["managedFields"] = managed_fields(node, "v1", "kubelet", "kubelet")
         self.nodes[name] = node
         self.by_node.setdefault(name, set())
         return node
@@ -586,13 +630,16 @@ class State:
                 "conditions": [{"type": "Ready", "status": "True" if phase == "Running" else "False",
                                 "lastProbeTime": None, "lastTransitionTime": created}],
                 "hostIP": "10.0.1.23", "podIP": "10.0.1.%d" % (len(self.pods) % 250 + 2),
+                "podIPs": [{"ip": "10.0.1.%d" % (len(self.pods) % 250 + 2)}],
                 "startTime": created, "qosClass": "Burstable",
                 "containerStatuses": [{"name": "main", "ready": phase == "Running", "restartCount": 0,
                                        "image": "public.ecr.aws/docker/library/nginx:1.27",
                                        "imageID": "sha256:" + "ab" * 32, "started": phase == "Running",
+                                       "lastState": {},
                                        "containerID": "containerd://" + uuid.uuid4().hex,
                                        "state": {"running": {"startedAt": created}} if phase == "Running"
-                                       else {"terminated": {"exitCode": 0, "reason": "Completed"}}}],
+                                       else {"terminated": {"exitCode": 0, "reason": "Completed",
+                                                             "startedAt": created, "finishedAt": created}}}],
             },
         }
         grace = spec.get("grace", 30)
@@ -604,6 +651,7 @@ class State:
             pod["metadata"]["ownerReferences"] = refs
         if spec.get("generateName", owner in ("ReplicaSet", "Job")):
             pod["metadata"]["generateName"] = name.rsplit("-", 1)[0] + "-"
+        pod["metadata"]["managedFields"] = managed_fields(pod, "v1", "kube-controller-manager", "kubelet")
         self.add_pod(pod, spec.get("terminate_s"))
         return pod
 
@@ -784,10 +832,13 @@ class State:
                 spec[k] = pdb[k]
         st = self.pdb_status(pdb)
         st["observedGeneration"] = 1
-        return {"metadata": {"name": pdb["name"], "namespace": pdb.get("namespace", "default"),
-                             "uid": pdb.setdefault("uid", str(uuid.uuid4())), "resourceVersion": str(self.rv),
-                             "generation": 1, "creationTimestamp": now_rfc3339(time.time() - 3600)},
-                "spec": spec, "status": st}
+        out = {"metadata": {"name": pdb["name"], "namespace": pdb.get("namespace", "default"),
+                            "uid": pdb.setdefault("uid", str(uuid.uuid4())), "resourceVersion": str(self.rv),
+                            "generation": 1, "creationTimestamp": now_rfc3339(time.time() - 3600)},
+               "spec": spec, "status": st}
+        out["metadata"]["managedFields"] = managed_fields(out, "policy/v1", "kubectl-create",
+                                                          "kube-controller-manager")
+        return out
 
 
 # ---- the server ----------------------------------------------------------
@@ -1313,7 +1364,8 @@ class Handler(BaseHTTPRequestHandler):
         if errs:
             raise ApiError(422, "Invalid", f'Node "{name}" is invalid: ' + ", ".join(errs),
                            {"name": name, "kind": "Node", "causes": [
-                               {"reason": "FieldValueInvalid", "message": e.split(": ", 1)[-1],
+                               {"reason": CAUSE_REASONS.get(e.split(": ", 2)[1], "FieldValueInvalid")
+                                if e.count(": ") >= 2 else "FieldValueInvalid", "message": e.split(": ", 1)[-1],
                                 "field": e.split(":", 1)[0]} for e in errs]})
         if not new.get("spec", {}).get("unschedulable", True):
             new["spec"].pop("unschedulable", None)
@@ -1456,7 +1508,7 @@ class Handler(BaseHTTPRequestHandler):
             pdbs = st.pdb_matching(pod)
             if len(pdbs) > 1:
                 rec["status"] = 500
-                raise ApiError(500, "InternalError", "This pod has more than one PodDisruptionBudget, which "
+                raise ApiError(500, None, "This pod has more than one PodDisruptionBudget, which "
                                "the eviction subresource does not support.")
             if pdbs:
                 s = st.pdb_status(pdbs[0])
@@ -1501,6 +1553,12 @@ class Handler(BaseHTTPRequestHandler):
         md["uid"] = str(uuid.uuid4())
         md["resourceVersion"] = st.next_rv()
         md["creationTimestamp"] = now_rfc3339()
+        # Fields the real server always returns, null or empty when not sent.
+        for k in ("firstTimestamp", "lastTimestamp", "eventTime"):
+            ev.setdefault(k, None)
+        for k in ("reportingComponent", "reportingInstance"):
+            ev.setdefault(k, "")
+        md["managedFields"] = managed_fields(ev, "v1", "despotify")
         ev["kind"], ev["apiVersion"] = "Event", "v1"
         if len(st.events) < 100000:
             st.events.append(ev)

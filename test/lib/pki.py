@@ -20,10 +20,10 @@ def _ca(d, name, key="rsa"):
          "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
 
 
-def _leaf(d, name, ca, san, key="rsa", client=False):
+def _leaf(d, name, ca, san, key="rsa", client=False, subj=None):
     keyargs = ["-newkey", "rsa:2048"] if key == "rsa" else ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
     _run("req", "-nodes", *keyargs, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-         "-subj", f"/CN={name}", cwd=d)
+         "-subj", subj or f"/CN={name}", cwd=d)
     ext = os.path.join(d, f"{name}.ext")
     with open(ext, "w") as f:
         f.write("basicConstraints=CA:FALSE\n")
