@@ -1660,7 +1660,8 @@ def control_apply(st, name, body):
     return out
 
 
-def main():
+def arg_parser():
+    """The fake's options; test/lib/realk8s.py takes their defaults for the object builders of State."""
     ap = argparse.ArgumentParser(description="fake Kubernetes API server (see the module docstring)")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
@@ -1683,6 +1684,11 @@ def main():
     ap.add_argument("--log")
     ap.add_argument("--seed", help="JSON file: a list of [control-endpoint, body] pairs applied at start, "
                                    'e.g. [["node", {"name": "n1"}], ["generate", {"node": "n1", "count": 20}]]')
+    return ap
+
+
+def main():
+    ap = arg_parser()
     opts = ap.parse_args()
 
     srv = Server((opts.bind, opts.port), Handler, bind_and_activate=False)

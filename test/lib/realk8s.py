@@ -385,14 +385,6 @@ class WebhookHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _BuilderOpts:
-    """The options fake_k8s.State wants; only its object builders are used here."""
-    token = None
-    latency_ms = rate_limit = terminate_s = 0
-    replace_delay_s = -1
-    replacement_node = "replacement-node"
-
-
 class RealK8s:
     """etcd + kube-apiserver + the webhook + the kubelet/controller thread for
     one test class. Every process and file it makes is under tmpdir; stop()
@@ -649,7 +641,7 @@ current-context: real
 
     # The driver methods of k8sfake.FakeK8s.
     def _reset_local(self):
-        self.builder = fake_k8s.State(_BuilderOpts())
+        self.builder = fake_k8s.State(fake_k8s.arg_parser().parse_args(["--replace-delay-s", "-1"]))
         self.pod_node = {}          # (ns, name) -> [(t created, node)...]: whose eviction state() shows
         self.terminate_of = {}      # uid -> seconds the pod takes to go after its eviction (None: default)
         self.terminating = {}       # uid -> monotonic time first seen terminating

@@ -2,7 +2,8 @@
  * probe_k8s.c — drives src/k8s.c and src/drain.c against test/fakes/fake_k8s.py.
  *
  *   probe k8s [options] cordon NODE
- *   probe k8s [options] drain NODE        (cordons first unless --no-cordon)
+ *   probe k8s [options] drain NODE        (cordons beside the drain, as the daemon
+ *                                         does, unless --no-cordon)
  *   probe k8s [options] list NODE
  *   probe k8s [options] event NODE TYPE REASON MESSAGE
  *
@@ -111,6 +112,32 @@ struct evthread {
 	int stop;                   /* atomic: set by the main thread */
 	int posted;
 };
+
+/* The drain command's cordon, on a thread of its own as in the daemon. */
+struct cordon_job {
+	struct k8s *k;
+	const char *node;
+	int64_t *deadline;
+	struct drain_ctl *ctl;
+	struct k8s_cordon_result *cr;
+	int rc;
+};
+
+static void
+cordon_answered(void *arg)
+{
+	drain_ctl_open(arg);
+}
+
+static void *
+cordon_main(void *arg)
+{
+	struct cordon_job *cj = arg;
+
+	/* k8s_cordon calls cordon_answered once, at the latest when it returns. */
+	cj->rc = k8s_cordon(cj->k, cj->node, cj->deadline, cordon_answered, cj->ctl, cj->cr);
+	return NULL;
+}
 
 static void *
 event_loop(void *arg)
@@ -260,16 +287,24 @@ probe_k8s(int argc, char **argv)
 		pthread_t tid;
 		int crc = 0, started = 0;
 
-		if (!no_cordon) {
-			crc = k8s_cordon(&k, node, &deadline, NULL, NULL, &cr);
+		/* As the daemon does: the cordon beside the drain, whose evictions wait for its first answer. */
+		struct cordon_job cj = { &k, node, &deadline, &ctl, &cr, 0 };
+		pthread_t ctid;
+		int cstarted = 0;
+
+		drain_ctl_init(&ctl, deadline, no_cordon);
+		if (!no_cordon && !(cstarted = pthread_create(&ctid, NULL, cordon_main, &cj) == 0))
+			drain_ctl_open(&ctl);
+		if (event_thread)
+			started = pthread_create(&tid, NULL, event_loop, &et) == 0;
+		rc = drain_node(&k, node, &ctl, &r) == 0 ? 0 : 1;
+		if (cstarted) {
+			pthread_join(ctid, NULL);
+			crc = cj.rc;
 			printf("cordon rc=%d ms=%lld\n", crc, (long long)cr.ms);
 			if (crc != 0)
 				printf("cordon error %s\n", cr.err);
 		}
-		if (event_thread)
-			started = pthread_create(&tid, NULL, event_loop, &et) == 0;
-		drain_ctl_init(&ctl, deadline, 1);
-		rc = drain_node(&k, node, &ctl, &r) == 0 ? 0 : 1;
 		drain_ctl_destroy(&ctl);
 		if (started) {
 			__atomic_store_n(&et.stop, 1, __ATOMIC_RELEASE);
