@@ -46,6 +46,13 @@ int util_parse_time(const char *s, size_t len, int64_t *epoch_s);
  */
 int util_parse_http_date(const char *s, size_t len, int64_t *epoch_s);
 
+/*
+ * Parses a date as EC2's scheduled events write it, "21 Jan 2019 09:00:43 GMT"
+ * (the day may have one digit: "6 Feb 2019 ..."), into seconds since the
+ * epoch. Surrounding white space is allowed. Returns 0 or -1. Pure.
+ */
+int util_parse_gmt_date(const char *s, size_t len, int64_t *epoch_s);
+
 /* Days-from-civil: seconds since the epoch of a UTC calendar time. Pure. */
 int64_t util_timegm(int year, int mon, int day, int hour, int min, int sec);
 
