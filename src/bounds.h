@@ -76,6 +76,7 @@
 #define K8S_MAX_RV        64            /* a resourceVersion */
 #define K8S_MAX_TAINT_KEY 318           /* "prefix/name": 253 + 1 + 63 */
 #define K8S_MAX_TAINT_VALUE 64          /* a label value: 63 bytes */
+#define K8S_MAX_CAUSE     96            /* why despotify cordoned a node: "maintenance/" + an EventId */
 #define K8S_MAX_TAINTS    64            /* taints on one node (the patch keeps them all) */
 #define K8S_MAX_BODY      (1024 * 1024) /* one Node or one PodList page */
 #define K8S_MAX_TOKENS    16384         /* JSON tokens in one Node or PodList page */

@@ -229,6 +229,222 @@ k8s_cordon_patch_build(const char *node_json, size_t len, struct json_tok *toks,
 	return 1;
 }
 
+/* ---- Undoing the cordon ------------------------------------------------------------ */
+
+static const struct { unsigned bit; const char *name; } did_names[] = {
+	{ K8S_DID_UNSCHEDULABLE, "unschedulable" },
+	{ K8S_DID_TAINT, "taint" },
+	{ K8S_DID_LABEL, "label" },
+};
+
+static int
+cause_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] == '\0' || (!isalnum((unsigned char)s[i]) && strchr("._/-", s[i]) == NULL))
+			return 0;
+	return n > 0;
+}
+
+int
+k8s_cordon_record_format(const struct k8s_cordon_record *r, char *out, size_t cap)
+{
+	struct sbuf sb = { out, cap, 0, 0 };
+	size_t i;
+	int first = 1;
+
+	if (!cause_ok(r->cause, strlen(r->cause)))
+		return -1;
+	sb_puts(&sb, "cause=");
+	sb_puts(&sb, r->cause);
+	sb_puts(&sb, ";did=");
+	for (i = 0; i < sizeof did_names / sizeof did_names[0]; i++)
+		if (r->did & did_names[i].bit) {
+			sb_puts(&sb, first ? "" : ",");
+			sb_puts(&sb, did_names[i].name);
+			first = 0;
+		}
+	if (r->did & K8S_DID_TAINT) {
+		sb_puts(&sb, ";taint=");
+		sb_puts(&sb, r->taint_key);
+		sb_puts(&sb, ":");
+		sb_puts(&sb, r->taint_effect);
+	}
+	return sb.over || cap == 0 ? -1 : (int)sb.len;
+}
+
+/* One "did=" item of n bytes into r->did; 0 or -1. */
+static int
+did_item(const char *s, size_t n, struct k8s_cordon_record *r)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof did_names / sizeof did_names[0]; i++)
+		if (strlen(did_names[i].name) == n && memcmp(s, did_names[i].name, n) == 0) {
+			r->did |= did_names[i].bit;
+			return 0;
+		}
+	return -1;
+}
+
+/* One "key=value" field of the record; 0 or -1. */
+static int
+record_field(const char *f, size_t n, struct k8s_cordon_record *r)
+{
+	const char *eq = memchr(f, '=', n), *v, *c;
+	size_t vn;
+
+	if (eq == NULL)
+		return -1;
+	v = eq + 1;
+	vn = n - (size_t)(v - f);
+	if (eq - f == 5 && memcmp(f, "cause", 5) == 0) {
+		if (!cause_ok(v, vn) || vn >= sizeof r->cause)
+			return -1;
+		memcpy(r->cause, v, vn);
+		r->cause[vn] = '\0';
+		return 0;
+	}
+	if (eq - f == 3 && memcmp(f, "did", 3) == 0) {
+		while (vn > 0) {
+			size_t k = (c = memchr(v, ',', vn)) ? (size_t)(c - v) : vn;
+
+			if (did_item(v, k, r) < 0)
+				return -1;
+			v += k + (c != NULL);
+			vn -= k + (c != NULL);
+		}
+		return 0;
+	}
+	if (eq - f == 5 && memcmp(f, "taint", 5) == 0) {
+		if ((c = memchr(v, ':', vn)) == NULL || (size_t)(c - v) >= sizeof r->taint_key ||
+		    vn - (size_t)(c - v) - 1 >= sizeof r->taint_effect)
+			return -1;
+		memcpy(r->taint_key, v, (size_t)(c - v));
+		r->taint_key[c - v] = '\0';
+		memcpy(r->taint_effect, c + 1, vn - (size_t)(c - v) - 1);
+		r->taint_effect[vn - (size_t)(c - v) - 1] = '\0';
+		return 0;
+	}
+	return 0;   /* a field a later despotify may add */
+}
+
+int
+k8s_cordon_record_parse(const char *s, size_t len, struct k8s_cordon_record *r)
+{
+	const char *end = s + len, *semi;
+	char spec[K8S_MAX_TAINT_KEY + 24], terr[128];
+	struct k8s_taint t;
+
+	memset(r, 0, sizeof *r);
+	if (memchr(s, '\0', len) != NULL)
+		return -1;
+	while (s < end) {
+		size_t n = (semi = memchr(s, ';', (size_t)(end - s))) ? (size_t)(semi - s) :
+		    (size_t)(end - s);
+
+		if (record_field(s, n, r) < 0)
+			return -1;
+		s += n + (semi != NULL);
+	}
+	if (r->cause[0] == '\0')
+		return -1;
+	if (!(r->did & K8S_DID_TAINT)) {
+		memset(r->taint_key, 0, sizeof r->taint_key);
+		memset(r->taint_effect, 0, sizeof r->taint_effect);
+		return 0;
+	}
+	/* The taint must be one the cordon could have added. */
+	if (util_snprintf(spec, sizeof spec, "%s:%s", r->taint_key, r->taint_effect) < 0 ||
+	    k8s_taint_parse(spec, &t, terr, sizeof terr) < 0 || t.value[0] != '\0')
+		return -1;
+	return 0;
+}
+
+/* The record in the Node's annotation: 1, 0 if there is none, -1 if it is unreadable. */
+static int
+node_record(const struct json_doc *d, struct k8s_cordon_record *rec, char *err, size_t errlen)
+{
+	char v[512];
+	int i = json_path(d, 0, "metadata", "annotations", K8S_CORDON_ANNOTATION, (char *)NULL), n;
+
+	if (i < 0 || json_is_null(d, i))
+		return 0;
+	if ((n = json_str(d, i, v, sizeof v)) < 0 || k8s_cordon_record_parse(v, (size_t)n, rec) < 0) {
+		snprintf(err, errlen, "the Node's %s annotation is not despotify's record",
+		    K8S_CORDON_ANNOTATION);
+		return -1;
+	}
+	return 1;
+}
+
+/* Appends every taint of the list at index taints but the one the record names. */
+static void
+taints_without(struct sbuf *sb, const struct json_doc *d, int taints,
+    const struct k8s_cordon_record *rec)
+{
+	int n, i, first = 1;
+
+	sb_puts(sb, "[");
+	for (n = 0, i = taints + 1; taints >= 0 && d->toks[taints].type == JSON_ARRAY &&
+	    n < d->toks[taints].size; n++, i = json_next(d, i)) {
+		if (d->toks[i].type == JSON_OBJECT &&
+		    json_str_eq(d, json_get(d, i, "key"), rec->taint_key) &&
+		    json_str_eq(d, json_get(d, i, "effect"), rec->taint_effect))
+			continue;
+		sb_puts(sb, first ? "" : ",");
+		sb_raw(sb, d->text + d->toks[i].start, (size_t)(d->toks[i].end - d->toks[i].start));
+		first = 0;
+	}
+	sb_puts(sb, "]");
+}
+
+int
+k8s_uncordon_patch_build(const char *node_json, size_t len, struct json_tok *toks, int ntoks,
+    struct k8s_cordon_record *rec, char *out, size_t cap, char *err, size_t errlen)
+{
+	struct json_doc d;
+	struct sbuf sb = { out, cap, 0, 0 };
+	char rv[K8S_MAX_RV];
+	int r;
+
+	if (json_parse(&d, node_json, len, toks, ntoks, err, errlen) < 0)
+		return -1;
+	if (d.toks[0].type != JSON_OBJECT ||
+	    json_str(&d, json_path(&d, 0, "metadata", "resourceVersion", (char *)NULL), rv,
+	    sizeof rv) <= 0) {
+		snprintf(err, errlen, "not a Node object with a metadata.resourceVersion");
+		return -1;
+	}
+	if ((r = node_record(&d, rec, err, errlen)) <= 0)
+		return r;
+	sb_puts(&sb, "{\"metadata\":{\"resourceVersion\":");
+	sb_str(&sb, rv);
+	sb_puts(&sb, ",\"annotations\":{");
+	sb_str(&sb, K8S_CORDON_ANNOTATION);
+	sb_puts(&sb, ":null}");
+	if (rec->did & K8S_DID_LABEL) {
+		sb_puts(&sb, ",\"labels\":{");
+		sb_str(&sb, LB_LABEL);
+		sb_puts(&sb, ":null}");
+	}
+	sb_puts(&sb, "},\"spec\":{");
+	if (rec->did & K8S_DID_UNSCHEDULABLE)
+		sb_puts(&sb, "\"unschedulable\":null");
+	if (rec->did & K8S_DID_TAINT) {
+		sb_puts(&sb, rec->did & K8S_DID_UNSCHEDULABLE ? ",\"taints\":" : "\"taints\":");
+		taints_without(&sb, &d, json_path(&d, 0, "spec", "taints", (char *)NULL), rec);
+	}
+	sb_puts(&sb, "}}");
+	if (sb.over) {
+		snprintf(err, errlen, "the node patch is over %zu bytes", cap);
+		return -1;
+	}
+	return 1;
+}
+
 /* ---- Pods ------------------------------------------------------------------------ */
 
 /* Fills *p from the pod object at index obj. Returns 0 or -1 with err. */

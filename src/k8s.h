@@ -77,6 +77,46 @@ int k8s_cordon_patch_build(const char *node_json, size_t len, struct json_tok *t
     const struct k8s_taint *taint, int exclude_lb, char *out, size_t cap,
     char *uid, size_t uidcap, char *err, size_t errlen);
 
+/*
+ * What despotify's cordon changed on a Node, recorded there in the annotation
+ * K8S_CORDON_ANNOTATION so that a later despotify (after a restart, a reboot
+ * or a spot stop) can undo exactly that and nothing else: a node that was
+ * already unschedulable before despotify came is never made schedulable by it.
+ * The annotation's value reads "cause=maintenance/instance-event-1;
+ * did=unschedulable,taint,label;taint=despotify/spot-termination:NoSchedule".
+ */
+#define K8S_CORDON_ANNOTATION "despotify.io/cordoned"
+#define K8S_DID_UNSCHEDULABLE 0x1u   /* spec.unschedulable was false and despotify set it */
+#define K8S_DID_TAINT         0x2u   /* despotify added the taint named in the record */
+#define K8S_DID_LABEL         0x4u   /* despotify added the load-balancer exclusion label */
+
+struct k8s_cordon_record {
+	char cause[K8S_MAX_CAUSE];          /* "spot-stop", "maintenance/EVENTID", ...: [A-Za-z0-9._/-] */
+	unsigned did;                       /* K8S_DID_* */
+	char taint_key[K8S_MAX_TAINT_KEY];  /* the taint added, when did has K8S_DID_TAINT */
+	char taint_effect[20];
+};
+
+/* Writes r as the annotation's value into out (cap bytes). Returns its length or -1. */
+int k8s_cordon_record_format(const struct k8s_cordon_record *r, char *out, size_t cap);
+
+/* Reads an annotation value of len bytes into *r. Returns 0, or -1 if it is not one. */
+int k8s_cordon_record_parse(const char *s, size_t len, struct k8s_cordon_record *r);
+
+/*
+ * Builds the JSON merge patch that undoes despotify's cordon of the Node in
+ * node_json[0..len) (toks/ntoks scratch), as its K8S_CORDON_ANNOTATION
+ * records it: spec.unschedulable cleared if despotify set it, the recorded
+ * taint removed (every other taint kept byte for byte), the load-balancer
+ * label removed if despotify added it, and the annotation removed; with the
+ * Node's resourceVersion, so a concurrent change gets a 409. Returns 1 with
+ * the patch in out (cap bytes) and the record in *rec, 0 if the Node has no
+ * such annotation (despotify did not cordon it: nothing to undo), or -1 with
+ * the reason in err.
+ */
+int k8s_uncordon_patch_build(const char *node_json, size_t len, struct json_tok *toks, int ntoks,
+    struct k8s_cordon_record *rec, char *out, size_t cap, char *err, size_t errlen);
+
 /* What a drain needs to know about one pod; nothing of its JSON is kept. */
 #define K8S_POD_DAEMONSET   0x01u   /* controlled by a DaemonSet */
 #define K8S_POD_MIRROR      0x02u   /* a static pod's mirror (kubernetes.io/config.mirror) */
