@@ -4,11 +4,11 @@
 VERSION := $(shell cat VERSION)
 
 # Our modules, by layer (shared/DESIGN.md); every .c has its .h beside it.
-SRC_BASE  := src/log.c src/util.c
+SRC_BASE  := src/log.c src/util.c src/metrics.c
 SRC_IO    := src/url.c src/net.c src/tls.c
 SRC_HTTP  := src/http.c
-SRC_PURE  := src/ini.c src/json.c src/sigv4.c src/xml.c
-SRC_JOBS  := src/imds.c src/notify.c src/k8s.c src/drain.c src/aws.c
+SRC_PURE  := src/ini.c src/json.c src/sigv4.c src/xml.c src/yaml.c src/kubeconfig.c
+SRC_JOBS  := src/imds.c src/notify.c src/k8s.c src/drain.c src/aws.c src/serve.c
 SRC_MAIN  := src/config.c
 SRCS      := $(SRC_BASE) $(SRC_IO) $(SRC_HTTP) $(SRC_PURE) $(SRC_JOBS) $(SRC_MAIN)
 # Generated at build time (trust anchors from Debian's ca-certificates).
@@ -19,9 +19,9 @@ AMAZON_ROOTS := $(addprefix /usr/share/ca-certificates/mozilla/,Amazon_Root_CA_1
 
 # Unit tests: one program each, linked with every module but main.c.
 UNIT_TESTS := test/unit/test_ini.c test/unit/test_config.c test/unit/test_util.c \
-	test/unit/test_url.c test/unit/test_http.c test/unit/test_tls.c test/unit/test_json.c test/unit/test_sigv4.c test/unit/test_xml.c \
+	test/unit/test_url.c test/unit/test_http.c test/unit/test_tls.c test/unit/test_json.c test/unit/test_sigv4.c test/unit/test_xml.c test/unit/test_yaml.c test/unit/test_kubeconfig.c \
 	test/unit/test_imds.c test/unit/test_k8s.c \
-	test/unit/test_aws.c
+	test/unit/test_aws.c test/unit/test_serve.c
 
 # The test probe: drives one module at a time against the fakes (test/e2e).
 PROBE_SRCS := test/probe/probe.c test/probe/probe_http.c test/probe/probe_imds.c test/probe/probe_aws.c test/probe/probe_k8s.c
@@ -51,6 +51,7 @@ LDFLAGS_SAN := -fsanitize=address,undefined -pthread
 REL := build/rel
 SAN := build/asan
 VG  := build/vg
+TSAN := build/tsan
 
 OBJS_REL := $(SRCS:src/%.c=$(REL)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(REL)/obj/gen_%.o)
 OBJS_SAN := $(SRCS:src/%.c=$(SAN)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(SAN)/obj/gen_%.o)
@@ -59,7 +60,7 @@ UNIT_BINS := $(UNIT_TESTS:test/unit/%.c=$(SAN)/%)
 # `make V=1` shows the whole command lines.
 Q := $(if $(V),,@)
 
-.PHONY: all san unit test clean distclean fuzz demo bench
+.PHONY: all san tsan unit test test-real clean distclean fuzz demo bench
 .DELETE_ON_ERROR:
 
 all: build/despotify
@@ -116,15 +117,49 @@ $(SAN)/probe: $(PROBE_SRCS) test/probe/probe.h $(SAN)/libdespotify.a $(SAN)/bear
 
 san: $(SAN)/despotify $(SAN)/probe $(UNIT_BINS)
 
-# `make test`: unit tests and end-to-end tests (ASan/UBSan builds), plus the
-# release binary for the scratch-root tests. The last line is "N passed, N failed".
-test: build/despotify san fuzz $(VG)/despotify
+# ThreadSanitizer build of the daemon and the probe: clang + glibc. test/run.py
+# runs the drain and handling end-to-end tests a second time against it.
+CFLAGS_TSAN  := -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=thread -pthread
+LDFLAGS_TSAN := -fsanitize=thread -pthread
+OBJS_TSAN := $(SRCS:src/%.c=$(TSAN)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(TSAN)/obj/gen_%.o)
+
+$(eval $(call bearssl_lib,$(TSAN)/bearssl,$(CC_SAN),-W -Wall -O1 -g -fsanitize=thread))
+
+$(TSAN)/obj/%.o: src/%.c $(wildcard src/*.h) $(GEN_SRCS) | $(BEARSSL_DIR)/.verified
+	@mkdir -p $(@D)
+	@echo "  CC  $@"
+	$(Q)$(CC_SAN) $(CFLAGS_TSAN) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
+$(TSAN)/obj/gen_%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	$(Q)$(CC_SAN) $(CFLAGS_TSAN) $(DEFS) $(INCS) -c -o $@ $<
+$(TSAN)/libdespotify.a: $(OBJS_TSAN)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+$(TSAN)/despotify: $(TSAN)/obj/main.o $(TSAN)/libdespotify.a $(TSAN)/bearssl/libbearssl.a
+	@echo "  LD  $@"
+	$(Q)$(CC_SAN) $(LDFLAGS_TSAN) -o $@ $^
+$(TSAN)/probe: $(PROBE_SRCS) test/probe/probe.h $(TSAN)/libdespotify.a $(TSAN)/bearssl/libbearssl.a
+	@echo "  LD  $@"
+	$(Q)$(CC_SAN) $(CFLAGS_TSAN) $(WARN) $(DEFS) $(INCS) -Itest/probe -o $@ $(PROBE_SRCS) \
+		$(TSAN)/libdespotify.a $(TSAN)/bearssl/libbearssl.a $(LDFLAGS_TSAN)
+
+tsan: $(TSAN)/despotify $(TSAN)/probe
+
+# `make test`: unit tests and end-to-end tests (ASan/UBSan builds), the drain
+# and handling ones again under ThreadSanitizer, plus the release binary for
+# the scratch-root tests. The last line is "N passed, N failed".
+test: build/despotify san tsan fuzz $(VG)/despotify
 	/usr/bin/python3 test/run.py
+
+# `make test-real`: only the tests against a real kube-apiserver (test/lib/realk8s.py;
+# ../shared/kube-apiserver or KUBE_APISERVER=PATH, and etcd). `make test` runs them too.
+test-real: san
+	/usr/bin/python3 test/run.py test_k8s_real
 
 # `make fuzz`: libFuzzer targets build/fuzz/fuzz_NAME from test/fuzz/fuzz_NAME.c
 # (seed corpora in test/fuzz/corpus/NAME/), linked with every module but main.c
 # built with coverage instrumentation. Run one: build/fuzz/fuzz_http test/fuzz/corpus/http
-FUZZ_TARGETS := ini json url http imds tls xml sigv4 k8s
+FUZZ_TARGETS := ini json url http imds tls xml sigv4 k8s serve yaml kubeconfig podstream
 FUZZ := build/fuzz
 CFLAGS_FUZZ := -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined -pthread
@@ -177,3 +212,82 @@ clean:
 # Also forget the fetched third-party sources.
 distclean: clean
 	rm -rf vendor/*/upstream vendor/*/dl
+
+# ---------------------------------------------------------------------------
+# Release binaries, arm64 tests and the OCI image (issue 17).
+#
+# `make release`: build/release/despotify-linux-{amd64,arm64}, static and
+# stripped, and their SHA256SUMS. amd64 is build/despotify itself (this is an
+# x86_64 build machine); arm64 is cross-compiled with Debian's
+# aarch64-linux-musl-gcc (musl-dev:arm64 + gcc-aarch64-linux-gnu), same flags.
+# `make image`: build/despotify-oci.tar (a multi-arch OCI index, linux/amd64 +
+# linux/arm64) and build/despotify-docker{,-arm64}.tar (docker-archives, one
+# per architecture), with umoci and skopeo; see tools/mkimage.py. For a
+# published image: make image IMAGE_SOURCE=URL (default: the git remote
+# origin) IMAGE_LICENSES=SPDX (default NOASSERTION: the project declares none).
+RELEASE_DIR := build/release
+ARM64       := build/arm64
+CC_ARM64    := aarch64-linux-musl-gcc
+OBJS_ARM64  := $(SRCS:src/%.c=$(ARM64)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(ARM64)/obj/gen_%.o)
+# The unit programs for arm64, run under qemu-aarch64-static by test/e2e/test_arm64.py.
+UNIT_BINS_ARM64 := $(UNIT_TESTS:test/unit/%.c=$(ARM64)/%)
+RELEASE_BINS := $(RELEASE_DIR)/despotify-linux-amd64 $(RELEASE_DIR)/despotify-linux-arm64
+# What the release flags need on top for aarch64 (a first build was 329,328
+# bytes, the target is < 300,000): GCC emits .eh_frame unwind tables by default
+# there (21 KB; C needs none: -fno-unwind-tables), and with RELRO the linker
+# pads the file up to the 64 KiB max page size before the data segment (50 KB;
+# RELRO protects nothing in a static musl binary, which has no dynamic
+# relocations to do: -z norelro).
+CFLAGS_ARM64  := $(CFLAGS_REL) -fno-unwind-tables
+LDFLAGS_ARM64 := $(LDFLAGS_REL) -Wl,-z,norelro
+
+.PHONY: release image arm64
+
+$(eval $(call bearssl_lib,$(ARM64)/bearssl,$(CC_ARM64),-W -Wall -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables -fno-stack-protector))
+
+$(ARM64)/obj/%.o: src/%.c $(wildcard src/*.h) $(GEN_SRCS) | $(BEARSSL_DIR)/.verified
+	@mkdir -p $(@D)
+	@echo "  CC  $@"
+	$(Q)$(CC_ARM64) $(CFLAGS_ARM64) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
+$(ARM64)/obj/gen_%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	@echo "  CC  $@"
+	$(Q)$(CC_ARM64) $(CFLAGS_ARM64) $(DEFS) $(INCS) -c -o $@ $<
+$(ARM64)/libdespotify.a: $(OBJS_ARM64)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(ARM64)/despotify: $(ARM64)/obj/main.o $(ARM64)/libdespotify.a $(ARM64)/bearssl/libbearssl.a
+	@echo "  LD  $@"
+	$(Q)$(CC_ARM64) $(LDFLAGS_ARM64) -o $@ $^
+	@echo "built $@ ($$(stat -c %s $@) bytes)"
+
+# Unit programs: static musl, no sanitizers (there are none for qemu-user),
+# but the same assertions as the ASan build's.
+$(ARM64)/test_%: test/unit/test_%.c test/unit/t.h $(ARM64)/libdespotify.a $(ARM64)/bearssl/libbearssl.a
+	@echo "  LD  $@"
+	$(Q)$(CC_ARM64) $(CFLAGS_ARM64) $(WARN) $(DEFS) $(INCS) -Itest/unit -o $@ $< \
+		$(ARM64)/libdespotify.a $(ARM64)/bearssl/libbearssl.a -static -pthread
+
+arm64: $(ARM64)/despotify $(UNIT_BINS_ARM64)
+
+$(RELEASE_DIR)/despotify-linux-amd64: build/despotify
+	@mkdir -p $(@D)
+	$(Q)cp $< $@
+$(RELEASE_DIR)/despotify-linux-arm64: $(ARM64)/despotify
+	@mkdir -p $(@D)
+	$(Q)cp $< $@
+$(RELEASE_DIR)/SHA256SUMS: $(RELEASE_BINS)
+	$(Q)cd $(@D) && sha256sum $(notdir $^) > $(@F)
+
+release: $(RELEASE_DIR)/SHA256SUMS
+	@cat $(RELEASE_DIR)/SHA256SUMS
+	@stat -c '%n %s bytes' $(RELEASE_BINS)
+
+image: $(RELEASE_DIR)/SHA256SUMS
+	/usr/bin/python3 tools/mkimage.py
+
+# `make test` also runs the unit programs and a representative set of
+# end-to-end tests against the arm64 binary under qemu (test_arm64.py), the
+# image under runc (test_image.py) and checks deploy/ (test_deploy.py).
+test: arm64 release

@@ -1,6 +1,8 @@
 /* aws.c — see aws.h. */
 #include "aws.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +142,52 @@ aws_state_leaving(const char *state)
 	    strncmp(state, "Terminating", 11) == 0 || strcmp(state, "Terminated") == 0;
 }
 
+int
+aws_eks_token_build(const char *sts_host, int https, const char *cluster, const char *region,
+    const struct sigv4_credentials *cred, int64_t epoch_s, char *out, size_t cap,
+    char *err, size_t errlen)
+{
+	static const char prefix[] = "k8s-aws-v1.";
+	struct sigv4_header h[2] = { { "Host", sts_host }, { "x-k8s-aws-id", cluster } };
+	struct sigv4_request req = { "GET", "/", "Action=GetCallerIdentity&Version=2011-06-15", h, 2,
+		NULL, 0 };
+	struct sigv4_signature *scratch;
+	char url[AWS_EKS_TOKEN_MAX], *q;
+	size_t head;
+	int r = -1;
+
+	if (cluster[0] == '\0' || cap <= sizeof prefix) {
+		snprintf(err, errlen, "EKS token: no cluster name");
+		return -1;
+	}
+	if ((scratch = malloc(sizeof *scratch)) == NULL) {
+		snprintf(err, errlen, "EKS token: out of memory");
+		return -1;
+	}
+	if (util_snprintf(url, sizeof url, "%s://%s/?", https ? "https" : "http", sts_host) < 0) {
+		snprintf(err, errlen, "EKS token: STS host too long");
+		goto done;
+	}
+	head = strlen(url);
+	q = url + head;
+	if (sigv4_presign(&req, cred, region, "sts", epoch_s, AWS_EKS_TOKEN_EXPIRES, scratch, q,
+	    sizeof url - head, err, errlen) < 0)
+		goto done;
+	memcpy(out, prefix, sizeof prefix - 1);
+	if (util_base64url_encode(url, strlen(url), out + sizeof prefix - 1,
+	    cap - (sizeof prefix - 1)) < 0) {
+		snprintf(err, errlen, "EKS token: over %zu bytes (a very long session token?)", cap - 1);
+		wipe(out, cap);
+		goto done;
+	}
+	r = 0;
+done:
+	wipe(url, sizeof url);
+	sigv4_wipe(scratch);
+	free(scratch);
+	return r;
+}
+
 /* ---- Set-up ------------------------------------------------------------------ */
 
 /* The value of NAME in envp, or NULL. An empty value counts as unset. */
@@ -203,26 +251,21 @@ set_endpoint(struct url *u, char *hostport, size_t hpn, const char *override, co
 	return 0;
 }
 
-/*
- * Credentials sent over plain HTTP may only go to the addresses AWS uses
- * for them (the ECS and EKS Pod Identity agents) or to this machine.
- */
-static int
-container_host_ok(const struct url *u)
+int
+aws_container_host_ok(const char *host)
 {
-	static const char *const ok[] = {
-		"169.254.170.2", "169.254.170.23", "fd00:ec2::23", "localhost",
-	};
-	size_t i;
+	struct in_addr v4;
+	struct in6_addr v6, pod_identity;
 
-	if (u->tls)
-		return 1;
-	if (strncmp(u->host, "127.", 4) == 0 || strcmp(u->host, "::1") == 0)
-		return 1;
-	for (i = 0; i < sizeof ok / sizeof ok[0]; i++)
-		if (strcasecmp(u->host, ok[i]) == 0)
-			return 1;
-	return 0;
+	if (inet_pton(AF_INET, host, &v4) == 1) {
+		uint32_t ip = ntohl(v4.s_addr);
+
+		/* 127.0.0.0/8, the ECS agent, the EKS Pod Identity agent. */
+		return (ip >> 24) == 127 || ip == 0xa9feaa02u || ip == 0xa9feaa17u;
+	}
+	if (inet_pton(AF_INET6, host, &v6) != 1 || inet_pton(AF_INET6, "fd00:ec2::23", &pod_identity) != 1)
+		return 0;
+	return IN6_IS_ADDR_LOOPBACK(&v6) || memcmp(&v6, &pod_identity, sizeof v6) == 0;
 }
 
 /* Resolves the container-credentials URL: the full URI, or the relative one under container_base. */
@@ -241,9 +284,9 @@ container_url(struct aws *a, char *err, size_t errlen)
 		snprintf(err, errlen, "container credentials URL: %s", e);
 		return -1;
 	}
-	if (!container_host_ok(&a->container_url)) {
+	if (!a->container_url.tls && !aws_container_host_ok(a->container_url.host)) {
 		snprintf(err, errlen, "container credentials URL: plain http:// is only allowed to a "
-		    "loopback address, 169.254.170.2, 169.254.170.23 or fd00:ec2::23, not %s",
+		    "loopback IP address, 169.254.170.2, 169.254.170.23 or fd00:ec2::23, not %s",
 		    a->container_url.host);
 		return -1;
 	}
@@ -603,6 +646,7 @@ aws_do(struct aws *a, struct call *c, int64_t deadline_ms, char *err, size_t err
 		if (c->attempts != NULL)
 			(*c->attempts)++;
 		r = http_do(c->hc, &req, &a->resp, attempt_deadline, e, sizeof e);
+		metrics_api(a->metrics, MEP_AWS, r < 0 ? -1 : a->resp.status);
 		sigv4_wipe(&a->sig);
 		log_debug(a->lg, "aws: %s %s://%s%s %s: %s%d in %lld ms (attempt %d)", c->method,
 		    c->url->tls ? "https" : "http", c->url->host, c->url->path, c->name,
@@ -1033,6 +1077,7 @@ aws_credentials(struct aws *a, int force, int64_t deadline_ms, char *err, size_t
 		break;
 	}
 	if (r < 0) {
+		metrics_inc(a->metrics, M_CRED_AWS_ERROR);
 		wipe(c, sizeof *c);
 		/* Credentials that have not expired yet still serve while a refresh fails. */
 		if (!force && a->creds.valid && (a->creds.expiration_s == 0 || now + 10 < a->creds.expiration_s)) {
@@ -1052,6 +1097,7 @@ aws_credentials(struct aws *a, int force, int64_t deadline_ms, char *err, size_t
 	}
 	c->valid = 1;
 	a->cred_fetches++;
+	metrics_inc(a->metrics, M_CRED_AWS_OK);
 	if (a->source != AWS_CRED_ENV)
 		log_info(a->lg, "aws: credentials from %s%s%s", aws_cred_source_name(a->source),
 		    c->expiration_s ? ", valid until " : "",
@@ -1062,6 +1108,11 @@ aws_credentials(struct aws *a, int force, int64_t deadline_ms, char *err, size_t
 }
 
 /* ---- Detach ------------------------------------------------------------------- */
+
+/* aws_detach counts its outcome as M_DETACH_DETACHED + outcome. */
+_Static_assert(M_DETACH_FAILED - M_DETACH_DETACHED == AWS_FAILED - AWS_DETACHED &&
+    M_DETACH_DRY_RUN - M_DETACH_DETACHED == AWS_DRY_RUN - AWS_DETACHED,
+    "the detach counters follow enum aws_outcome");
 
 static void
 asg_call(struct aws *a, struct call *c, const char *name,
@@ -1201,6 +1252,32 @@ failed:
 	    instance_id ? instance_id : "?", r->error);
 done:
 	r->ms = util_now_ms() - t0;
+	metrics_inc(a->metrics, (enum metric)(M_DETACH_DETACHED + (int)r->outcome));
 	a->arg_instance = a->arg_group = NULL;
 	return r->outcome == AWS_FAILED ? -1 : 0;
+}
+
+/* ---- EKS token ------------------------------------------------------------------ */
+
+int
+aws_eks_token(struct aws *a, const char *cluster, int64_t deadline_ms, char *out, size_t cap,
+    int64_t *signed_s, char *err, size_t errlen)
+{
+	struct sigv4_credentials cred;
+	char e[512];
+	int r;
+
+	if (aws_credentials(a, 0, deadline_ms, e, sizeof e) < 0) {
+		snprintf(err, errlen, "EKS token: AWS credentials from %s: %s",
+		    aws_cred_source_name(a->source), e);
+		return -1;
+	}
+	cred.access_key_id = a->creds.access_key_id;
+	cred.secret_access_key = a->creds.secret_access_key;
+	cred.session_token = a->creds.session_token;
+	*signed_s = aws_now_s(a);
+	r = aws_eks_token_build(a->sts_hostport, a->sts_url.tls, cluster, a->region, &cred, *signed_s,
+	    out, cap, err, errlen);
+	a->requests++;
+	return r;
 }

@@ -52,6 +52,7 @@
 #include "http.h"
 #include "imds.h"
 #include "log.h"
+#include "metrics.h"
 #include "sigv4.h"
 #include "url.h"
 
@@ -157,6 +158,7 @@ struct aws {
 	char file_buf[FILE_MAX_TOKEN];           /* a token file, read per use, wiped after */
 	struct sigv4_signature sig;
 	struct log_limit ll;
+	struct metrics *metrics;                 /* set by the owner after aws_init; NULL: not counted */
 
 	/* Counters, public, for the probe and benchmarks. */
 	unsigned long cred_fetches, requests;
@@ -199,10 +201,32 @@ int aws_detach(struct aws *a, const char *instance_id, int64_t deadline_ms,
  */
 int aws_credentials(struct aws *a, int force, int64_t deadline_ms, char *err, size_t errlen);
 
+/*
+ * Makes an EKS token for cluster (the x-k8s-aws-id header) into out (cap
+ * bytes): "k8s-aws-v1." + unpadded base64url of a presigned STS
+ * GetCallerIdentity URL on a's STS endpoint (sts.REGION.amazonaws.com or
+ * sts_endpoint), signed for a's region with the credentials of the chain
+ * (fetched or refreshed first, until deadline_ms) at AWS's time. The wall
+ * time it was signed at (AWS's clock, epoch seconds) goes into *signed_s.
+ * Returns 0, or -1 with the reason in err (never a secret). The token is a
+ * secret: never log it.
+ */
+int aws_eks_token(struct aws *a, const char *cluster, int64_t deadline_ms, char *out, size_t cap,
+    int64_t *signed_s, char *err, size_t errlen);
+
 /* Closes the connections, frees the TLS configuration, wipes every secret. */
 void aws_close(struct aws *a);
 
 /* ---- Pure helpers (no I/O, no clock, no logging) ------------------------- */
+
+/*
+ * Whether credentials may be fetched over plain HTTP from host (a URL's
+ * host, IPv6 without brackets): only an IP address literal that is a
+ * loopback address (127.0.0.0/8, ::1), the ECS agent (169.254.170.2) or
+ * the EKS Pod Identity agent (169.254.170.23, fd00:ec2::23). A name is
+ * never enough: "127.attacker.example" resolves anywhere. Pure.
+ */
+int aws_container_host_ok(const char *host);
 
 /*
  * Writes the host name of service ("autoscaling", "sts") in region into
@@ -221,6 +245,18 @@ int aws_endpoint_host(const char *service, const char *region, char *buf, size_t
  */
 enum aws_error_class { AWS_RETRY, AWS_RESYNC, AWS_REFRESH, AWS_PERMANENT };
 enum aws_error_class aws_classify(int status, const char *code, const char *message);
+
+/*
+ * The EKS token for cluster, made from the presigned URL
+ * SCHEME://sts_host/?Action=GetCallerIdentity&Version=2011-06-15 with
+ * x-k8s-aws-id: cluster signed (X-Amz-Expires AWS_EKS_TOKEN_EXPIRES), for
+ * region at epoch_s, into out (cap bytes). sts_host is the Host header
+ * ("sts.eu-west-1.amazonaws.com" or "127.0.0.1:8443"); https says the scheme.
+ * Returns 0, or -1 with the reason in err. Pure.
+ */
+int aws_eks_token_build(const char *sts_host, int https, const char *cluster, const char *region,
+    const struct sigv4_credentials *cred, int64_t epoch_s, char *out, size_t cap,
+    char *err, size_t errlen);
 
 /*
  * Whether a lifecycle state means the instance is already on its way out

@@ -9,11 +9,21 @@
 #ifndef DESPOTIFY_BOUNDS_H
 #define DESPOTIFY_BOUNDS_H
 
+/* Waits a server asks for (Retry-After, util_retry_after_cap). */
+#define RETRY_AFTER_MAX_MS 30000        /* a throttled request is tried again at least this often */
+#define RETRY_AFTER_LEFT_DIV 4          /* and never waits more than a quarter of the time left */
+
 /* Configuration. */
 #define INI_MAX_FILE      (64 * 1024)   /* bytes in despotify.ini */
 #define INI_MAX_LINE      1024          /* bytes in one line of it */
 #define CONFIG_MAX_STR    512           /* bytes in one string setting (URLs, paths, names) */
 #define CONFIG_MAX_WARN   8             /* warnings kept while loading the config */
+
+/* Kubeconfig (yaml.c, kubeconfig.c). */
+#define YAML_MAX_FILE     (256 * 1024)  /* bytes in a kubeconfig: a few clusters, each with ~3 KiB of base64 CA */
+#define YAML_MAX_DEPTH    32            /* nested blocks; kubeconfigs use 6 */
+#define KUBECONFIG_MAX_NODES 4096       /* YAML nodes in one kubeconfig (~20 per cluster, user or context) */
+#define KUBECONFIG_MAX_ARGS 16          /* arguments of an exec credential plugin */
 
 /* Logging. */
 #define LOG_MAX_LINE      2048          /* bytes in one formatted log line; longer messages are cut with "..." */
@@ -40,6 +50,7 @@
 /* JSON. */
 #define JSON_MAX_TOKENS   8192          /* tokens in one parsed document */
 #define JSON_MAX_DEPTH    64            /* nesting of objects and arrays */
+#define JSON_STREAM_MAX_KEY 64          /* a root member's name a streamed list matches (longer: no match) */
 
 /* XML (AWS Query API responses). */
 #define XML_MAX_DEPTH     32            /* nested elements */
@@ -53,6 +64,8 @@
 #define AWS_MAX_KEY       128           /* an access key id or a secret access key */
 #define AWS_MAX_TOKEN     4096          /* a session token (it travels in a request header) */
 #define AWS_MAX_RESPONSE  (64 * 1024)   /* body of one Auto Scaling, STS or credentials response */
+#define AWS_EKS_TOKEN_MAX (6 * 1024)   /* "k8s-aws-v1." + base64url(presigned URL): ~3 KiB with a session token; it travels in a header */
+#define AWS_EKS_TOKEN_EXPIRES 60        /* X-Amz-Expires of the presigned URL, as aws-iam-authenticator sets it */
 #define AWS_MAX_REQ_BODY  (4 * FILE_MAX_TOKEN) /* an STS body carries the web-identity token */
 
 /* IMDS: notices, instance facts, role credentials. */
@@ -78,13 +91,16 @@
 #define K8S_MAX_TAINT_VALUE 64          /* a label value: 63 bytes */
 #define K8S_MAX_CAUSE     96            /* why despotify cordoned a node: "maintenance/" + an EventId */
 #define K8S_MAX_TAINTS    64            /* taints on one node (the patch keeps them all) */
-#define K8S_MAX_BODY      (1024 * 1024) /* one Node or one PodList page */
-#define K8S_MAX_TOKENS    16384         /* JSON tokens in one Node or PodList page */
+#define K8S_MAX_BODY      (1024 * 1024) /* one Node */
+#define K8S_MAX_TOKENS    16384         /* JSON tokens in one Node */
+#define K8S_MAX_POD       (1024 * 1024) /* one pod of a streamed PodList (etcd's object limit is 1.5 MiB; real pods are 10-300 KB) */
+#define K8S_POD_MAX_TOKENS 131072       /* JSON tokens in one such pod (real pods: one per ~10 bytes) */
+#define K8S_MAX_PAGE      (512LL * 1024 * 1024) /* one streamed PodList page: 500 pods near the pod cap */
 #define K8S_MAX_SMALL_BODY (64 * 1024)  /* an eviction, deletion (the whole pod) or event response */
 #define K8S_MAX_SMALL_TOKENS 512        /* JSON tokens in one such response */
 #define K8S_MAX_REQ_BODY  (64 * 1024)   /* a node patch (it carries every existing taint) */
 #define K8S_MAX_CONTINUE  1024          /* a list continue token */
-#define K8S_LIST_LIMIT    50            /* pods asked for in the first page; later pages adapt */
+#define K8S_LIST_LIMIT    500           /* pods asked for in one page, as kubectl drain does */
 #define K8S_MAX_PODS      4096          /* pods on one node tracked by a drain */
 #define K8S_MAX_EVENT_MSG 1024          /* the message of one Event */
 #define K8S_EVENT_TIMEOUT_MS 2000       /* an Event is best effort: never waited on longer */
@@ -95,8 +111,27 @@
 #define K8S_WAIT_POLL_MS  1500          /* re-list period while waiting for evicted pods to go */
 #define K8S_REQUEST_TIMEOUT_MS 10000   /* one API request, so that a hung one is retried in time */
 #define K8S_REPORT_RESERVE_MS 1000     /* a drain stops this long before its deadline to report */
+#define K8S_MAX_TLS_RETIRED 16         /* client certificate rotations kept loaded (the kubelet rotates yearly) */
+#define K8S_EKS_TOKEN_REFRESH_MS (5 * 60 * 1000)  /* an EKS token is made again this old (valid 15 min) */
+#define K8S_EKS_TOKEN_MAX_AGE_MS (13 * 60 * 1000) /* never sent older: 2 minutes' margin for clock skew */
+#define DRAIN_ADVISORY_LIST_MS 15000   /* one listing of an advisory drain (it has no deadline) */
 #define DRAIN_MAX_LEFT    32            /* names of pods left kept in a drain result */
 #define DRAIN_MAX_WORKERS 64            /* eviction_concurrency is capped here */
 #define DRAIN_WORKER_STACK (256 * 1024) /* stack of one eviction thread */
+
+/* The /healthz and /metrics listener (serve.c) and its counters (metrics.c). */
+#define SERVE_MAX_CONNS   8             /* clients served at once (a probe and a scraper need two); more get 503 */
+#define SERVE_MAX_REQ_HEAD 4096         /* request line + headers of one request (curl sends ~100 bytes); over: 431 */
+#define SERVE_READ_MS     2000          /* the whole request head must arrive within this, else 408 */
+#define SERVE_WRITE_MS    2000          /* a client must take its answer within this, else it is dropped */
+#define SERVE_LINGER_MS   500           /* after answering, unread request bytes are drained this long so a reset does not eat the answer */
+#define SERVE_LINGER_MAX  (64 * 1024)   /* ... and no more than this many bytes */
+#define SERVE_MAX_BODY    (16 * 1024)   /* one response body; /metrics is about 6 KiB with fixed labels */
+#define SERVE_ACCEPT_BURST 64           /* connections accepted per wake-up, so a flood cannot starve the clients being served */
+#define SERVE_BACKLOG     128           /* pending connections the kernel queues for us */
+#define SERVE_WAIT_MS     1000          /* longest poll() of the listener, so a stop is noticed without a wake-up too */
+#define SERVE_MAX_METHOD  16            /* bytes of a request method; longer is garbage (400) */
+#define SERVE_STACK       (128 * 1024)  /* the listener thread's stack: its buffers live in struct serve */
+#define METRICS_MAX_REASON 256          /* the IMDS error /healthz reports (longer ones are cut with "...": a message, not data) */
 
 #endif

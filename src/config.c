@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include "ini.h"
+#include "k8s.h"
+#include "kubeconfig.h"
+#include "serve.h"
 #include "url.h"
 #include "util.h"
 
@@ -24,6 +27,7 @@ enum kind {
 	K_IMDSVER,
 	K_REBAL,
 	K_TAINT,
+	K_LISTEN,   /* ADDR:PORT of the listener (serve_parse_listen), may be empty */
 	K_ALIAS,    /* another name for the key in .alias */
 };
 
@@ -34,6 +38,31 @@ struct key {
 	const char *def;
 	const char *alias;
 };
+
+/*
+ * The range of every duration (K_SECONDS, in ms) and count (K_COUNT), as
+ * shared/DESIGN.md documents them; zero: 0 is allowed besides ("never").
+ * A value outside is a config error, never clamped.
+ */
+static const struct range {
+	const char *key;
+	int64_t min, max;
+	int zero;
+} ranges[] = {
+	{ "poll_interval", 100, 60000, 0 },
+	{ "grace_period", 5000, 3600000, 0 },
+	{ "eviction_concurrency", 1, DRAIN_MAX_WORKERS, 0 },
+	{ "pdb_retry_interval", 500, 60000, 0 },
+	/* Below grace_period too: cross_check. */
+	{ "delete_blocked_at", 1000, 3600000, 1 },
+};
+
+/* Whether a key's value is secret and never echoed: a webhook URL's path is its key. */
+static int
+secret_key(const char *name)
+{
+	return strcmp(name, "webhook_url") == 0;
+}
 
 /*
  * The standard environment variables behind some keys, below the file in
@@ -47,6 +76,7 @@ static const struct { const char *key, *a, *b; } env_map[] = {
 	{ "sts_endpoint", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL" },
 	{ "aws_ca_file", "AWS_CA_BUNDLE", NULL },
 	{ "node_name", "NODE_NAME", "POD_NODE_NAME" },
+	{ "kubeconfig", "KUBECONFIG", NULL },
 };
 
 /*
@@ -93,6 +123,8 @@ static const struct key keys[] = {
 	{ "asg_endpoint", K_URL, S(asg_endpoint), "", NULL },
 	{ "sts_endpoint", K_URL, S(sts_endpoint), "", NULL },
 	{ "aws_ca_file", K_STR, S(aws_ca_file), "", NULL },
+	{ "kubeconfig", K_STR, S(kubeconfig), "", NULL },
+	{ "eks_cluster_name", K_STR, S(eks_cluster_name), "", NULL },
 	{ "api_server", K_URL, S(api_server), "", NULL },
 	{ "token_file", K_STR, S(token_file), "/var/run/secrets/kubernetes.io/serviceaccount/token", NULL },
 	{ "ca_file", K_STR, S(ca_file), "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", NULL },
@@ -111,6 +143,7 @@ static const struct key keys[] = {
 	{ "slack_url", K_ALIAS, 0, NULL, "webhook_url" },
 	{ "slack_channel", K_STR, S(slack_channel), "", NULL },
 	{ "slack_username", K_STR, S(slack_username), "despotify", NULL },
+	{ "listen", K_LISTEN, S(listen), "", NULL },
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -159,38 +192,66 @@ parse_bool(const char *v, int *out)
 	return -1;
 }
 
-/* Checks "key[=value]:effect" the way the API server would. */
-static int
-check_taint(const char *v, char *why, size_t n)
+static const struct range *
+find_range(const char *key)
 {
-	const char *colon = strrchr(v, ':'), *eq, *effect;
-	size_t klen;
+	size_t i;
 
-	if (*v == '\0')
-		return 0;
-	if (colon == NULL) {
-		snprintf(why, n, "expected key[=value]:effect");
-		return -1;
-	}
-	effect = colon + 1;
-	if (strcmp(effect, "NoSchedule") != 0 && strcmp(effect, "PreferNoSchedule") != 0 &&
-	    strcmp(effect, "NoExecute") != 0) {
-		snprintf(why, n, "effect must be NoSchedule, PreferNoSchedule or NoExecute");
-		return -1;
-	}
-	eq = memchr(v, '=', (size_t)(colon - v));
-	klen = (size_t)((eq ? eq : colon) - v);
-	if (klen == 0 || klen > 253 ||
-	    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/") < klen) {
-		snprintf(why, n, "bad taint key");
-		return -1;
-	}
-	if (eq != NULL && strspn(eq + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") <
-	    (size_t)(colon - eq - 1)) {
-		snprintf(why, n, "bad taint value");
-		return -1;
-	}
-	return 0;
+	for (i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+		if (strcmp(ranges[i].key, key) == 0)
+			return &ranges[i];
+	return NULL;
+}
+
+/* Writes range r of a key of kind, for messages: "0.1 to 60 seconds". */
+static void
+range_text(const struct range *r, enum kind kind, char *out, size_t n)
+{
+	if (kind == K_COUNT)
+		snprintf(out, n, "a whole number from %lld to %lld", (long long)r->min, (long long)r->max);
+	else
+		snprintf(out, n, "%s%g to %g seconds", r->zero ? "0 (never) or " : "",
+		    (double)r->min / 1000, (double)r->max / 1000);
+}
+
+/* Reads a K_SECONDS (ms) or K_COUNT value of key k into *out, checking its range; else why. */
+static void
+parse_number(const struct key *k, const char *v, int64_t *out, char *why, size_t n)
+{
+	const struct range *r = find_range(k->name);
+	char text[96];
+	int64_t x;
+	int i;
+
+	range_text(r, k->kind, text, sizeof text);
+	if (k->kind == K_COUNT)
+		x = util_parse_uint(v, &i) < 0 ? -1 : i;
+	else if (util_parse_seconds(v, &x) < 0)
+		x = -1;
+	if (x < 0)
+		snprintf(why, n, "not a %s (want %s)", k->kind == K_COUNT ? "whole number" :
+		    "number of seconds", text);
+	else if ((x < r->min || x > r->max) && !(r->zero && x == 0))
+		snprintf(why, n, "out of range (want %s)", text);
+	else
+		*out = x;
+}
+
+/* The words of the keys that take one, in the order of their enum (log_json: 0 text, 1 json). */
+static const char *const formats[] = { "text", "json", NULL };
+static const char *const imds_versions[] = { "auto", "v2", "v1", NULL };
+static const char *const rebalance_actions[] = { "none", "cordon", "drain", NULL };
+
+/* The index of v in words (any case), or -1. */
+static int
+choice(const char *v, const char *const *words)
+{
+	int i;
+
+	for (i = 0; words[i] != NULL; i++)
+		if (strcasecmp(v, words[i]) == 0)
+			return i;
+	return -1;
 }
 
 /* Sets key k (index i) from value v; origin names where v came from. */
@@ -200,19 +261,27 @@ set_value(struct loader *ld, size_t i, const char *v, const char *origin,
 {
 	const struct key *k = &keys[i];
 	char *field = (char *)ld->c + k->off;
-	char why[160] = "";
-	int64_t ms;
-	int n;
+	char why[CONFIG_MAX_STR + 160] = "";
+	struct k8s_taint taint;
+	int64_t x;
 
 	switch (k->kind) {
 	case K_STR:
 	case K_TAINT:
+	case K_LISTEN:
 		if (util_strlcpy(field, v, CONFIG_MAX_STR) < 0) {
 			snprintf(why, sizeof why, "longer than %d bytes", CONFIG_MAX_STR - 1);
 			break;
 		}
-		if (k->kind == K_TAINT)
-			check_taint(v, why, sizeof why);
+		/* The cordon's own validator: what -n accepts, a notice can use. */
+		if (k->kind == K_TAINT && v[0] != '\0')
+			k8s_taint_parse(v, &taint, why, sizeof why);
+		if (k->kind == K_LISTEN && v[0] != '\0') {
+			struct sockaddr_storage ss;
+			socklen_t sl;
+
+			serve_parse_listen(v, &ss, &sl, why, sizeof why);
+		}
 		break;
 	case K_URL:
 		/* Validated after {imds_base} expansion, in finish(). */
@@ -224,54 +293,45 @@ set_value(struct loader *ld, size_t i, const char *v, const char *origin,
 			snprintf(why, sizeof why, "expected true or false");
 		break;
 	case K_SECONDS:
-		if (util_parse_seconds(v, &ms) < 0)
-			snprintf(why, sizeof why, "not a non-negative number of seconds");
-		else
-			*(int64_t *)(void *)field = ms;
+		parse_number(k, v, (int64_t *)(void *)field, why, sizeof why);
 		break;
 	case K_COUNT:
-		if (util_parse_uint(v, &n) < 0 || n < 1 || n > DRAIN_MAX_WORKERS)
-			snprintf(why, sizeof why, "expected a whole number from 1 to %d", DRAIN_MAX_WORKERS);
-		else
-			*(int *)(void *)field = n;
+		x = -1;
+		parse_number(k, v, &x, why, sizeof why);
+		if (x >= 0)
+			*(int *)(void *)field = (int)x;
 		break;
 	case K_LEVEL:
 		if (log_level_parse(v, (enum log_level *)(void *)field) < 0)
 			snprintf(why, sizeof why, "expected DEBUG, INFO, WARNING or ERROR");
 		break;
 	case K_FORMAT:
-		if (strcasecmp(v, "text") == 0)
-			*(int *)(void *)field = 0;
-		else if (strcasecmp(v, "json") == 0)
-			*(int *)(void *)field = 1;
-		else
+		if ((x = choice(v, formats)) < 0)
 			snprintf(why, sizeof why, "expected text or json");
+		else
+			*(int *)(void *)field = (int)x;
 		break;
 	case K_IMDSVER:
-		if (strcasecmp(v, "auto") == 0)
-			*(enum imds_version *)(void *)field = IMDS_AUTO;
-		else if (strcasecmp(v, "v2") == 0)
-			*(enum imds_version *)(void *)field = IMDS_V2;
-		else if (strcasecmp(v, "v1") == 0)
-			*(enum imds_version *)(void *)field = IMDS_V1;
-		else
+		if ((x = choice(v, imds_versions)) < 0)
 			snprintf(why, sizeof why, "expected auto, v2 or v1");
+		else
+			*(enum imds_version *)(void *)field = (enum imds_version)x;
 		break;
 	case K_REBAL:
-		if (strcasecmp(v, "none") == 0)
-			*(enum rebalance_action *)(void *)field = REBALANCE_NONE;
-		else if (strcasecmp(v, "cordon") == 0)
-			*(enum rebalance_action *)(void *)field = REBALANCE_CORDON;
-		else if (strcasecmp(v, "drain") == 0)
-			*(enum rebalance_action *)(void *)field = REBALANCE_DRAIN;
-		else
+		if ((x = choice(v, rebalance_actions)) < 0)
 			snprintf(why, sizeof why, "expected none, cordon or drain");
+		else
+			*(enum rebalance_action *)(void *)field = (enum rebalance_action)x;
 		break;
 	case K_ALIAS:
 		break;
 	}
 	if (why[0] != '\0') {
-		snprintf(err, errlen, "%s: %s: \"%s\": %s", origin, k->name, v, why);
+		if (secret_key(k->name))
+			snprintf(err, errlen, "%s: %s: %s (the value is not shown: it is secret)", origin,
+			    k->name, why);
+		else
+			snprintf(err, errlen, "%s: %s: \"%s\": %s", origin, k->name, v, why);
 		return -1;
 	}
 	snprintf(ld->origin[i], sizeof ld->origin[i], "%s", origin);
@@ -431,9 +491,73 @@ finish(struct loader *ld, char *err, size_t errlen)
 			util_strlcpy(field, raw, CONFIG_MAX_STR);
 		}
 		if (field[0] != '\0' && url_parse(field, &u, why, sizeof why) < 0) {
-			snprintf(err, errlen, "%s: %s: %s", ld->origin[i], keys[i].name, why);
+			/* url_parse quotes the URL: a secret one gets a reason of its own. */
+			if (secret_key(keys[i].name))
+				snprintf(err, errlen, "%s: %s: not a usable http:// or https:// URL (white space, "
+				    "a fragment or a bad host or port; the value is not shown: it is secret)",
+				    ld->origin[i], keys[i].name);
+			else
+				snprintf(err, errlen, "%s: %s: %s", ld->origin[i], keys[i].name, why);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/*
+ * Reads the kubeconfig now, so that -n says whether it is usable (k8s_init
+ * reads it again with the same function), and notes what it gives.
+ */
+static int
+check_kubeconfig(struct loader *ld, char *err, size_t errlen)
+{
+	struct config *c = ld->c;
+	struct kubeconfig_scratch *sc;
+	struct kubeconfig kc;
+	char why[768];
+	size_t i, e;
+	int r;
+
+	find_key("kubeconfig", &i);
+	find_key("eks_cluster_name", &e);
+	if (c->kubeconfig[0] == '\0')
+		return 0;
+	if (c->eks_cluster_name[0] != '\0') {
+		snprintf(err, errlen, "%s: eks_cluster_name and %s: kubeconfig contradict each other: the "
+		    "kubeconfig's user says how to authenticate", ld->origin[e], ld->origin[i]);
+		return -1;
+	}
+	if ((sc = malloc(sizeof *sc)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	r = kubeconfig_load(c->kubeconfig, &kc, sc, why, sizeof why);
+	if (r < 0)
+		snprintf(err, errlen, "%s: %s", ld->origin[i], why);
+	else
+		snprintf(c->kubeconfig_desc, sizeof c->kubeconfig_desc, "context %.60s: server %.200s, %.200s",
+		    kc.context, kc.server, kc.user_desc);
+	memset(sc, 0, sizeof *sc);   /* it held the kubeconfig's key or token */
+	free(sc);
+	memset(&kc, 0, sizeof kc);
+	return r;
+}
+
+/* Keys that contradict each other, named with where each came from. */
+static int
+cross_check(struct loader *ld, char *err, size_t errlen)
+{
+	const struct config *c = ld->c;
+	size_t d, g;
+
+	find_key("delete_blocked_at", &d);
+	find_key("grace_period", &g);
+	if (c->delete_blocked_at_ms != 0 && c->delete_blocked_at_ms >= c->grace_period_ms) {
+		snprintf(err, errlen, "%s: delete_blocked_at: %g s is not below grace_period (%g s, "
+		    "from %s): blocked pods would be deleted before the drain starts (0: never delete)",
+		    ld->origin[d], (double)c->delete_blocked_at_ms / 1000,
+		    (double)c->grace_period_ms / 1000, ld->origin[g]);
+		return -1;
 	}
 	return 0;
 }
@@ -498,7 +622,9 @@ config_load(struct config *c, const char *path, int path_given,
 		ini_parse(ld->buf, len, on_section_scan, c, &line, why, sizeof why);
 		c->file_loaded = 1;
 	}
-	if (apply_despotify_env(ld, envp, err, errlen) < 0 || finish(ld, err, errlen) < 0)
+	if (apply_despotify_env(ld, envp, err, errlen) < 0 || finish(ld, err, errlen) < 0 ||
+	    check_kubeconfig(ld, err, errlen) < 0 ||
+	    cross_check(ld, err, errlen) < 0)
 		goto out;
 	r = 0;
 out:
@@ -517,6 +643,7 @@ format_value(const struct config *c, const struct key *k, char *out, size_t n)
 	case K_STR:
 	case K_TAINT:
 	case K_URL:
+	case K_LISTEN:
 		snprintf(out, n, "%s", field);
 		break;
 	case K_BOOL:
@@ -539,10 +666,10 @@ format_value(const struct config *c, const struct key *k, char *out, size_t n)
 		snprintf(out, n, "%s", *(const int *)(const void *)field ? "json" : "text");
 		break;
 	case K_IMDSVER:
-		snprintf(out, n, "%s", (const char *[]){ "auto", "v2", "v1" }[*(const enum imds_version *)(const void *)field]);
+		snprintf(out, n, "%s", imds_versions[*(const enum imds_version *)(const void *)field]);
 		break;
 	case K_REBAL:
-		snprintf(out, n, "%s", (const char *[]){ "none", "cordon", "drain" }[*(const enum rebalance_action *)(const void *)field]);
+		snprintf(out, n, "%s", rebalance_actions[*(const enum rebalance_action *)(const void *)field]);
 		break;
 	case K_ALIAS:
 		out[0] = '\0';
@@ -574,6 +701,12 @@ config_print(const struct config *c, int fd)
 				snprintf(v, sizeof v, "%s://%s/<redacted>", u.tls ? "https" : "http", u.host);
 		}
 		n = snprintf(line, sizeof line, "%s = %s\n", keys[i].name, v);
+		if (write(fd, line, (size_t)n) < 0)
+			return;
+	}
+	if (c->kubeconfig_desc[0] != '\0') {
+		n = snprintf(line, sizeof line, "# kubeconfig: %s (api_server, ca_file, tls_server_name "
+		    "and the credentials above are not used)\n", c->kubeconfig_desc);
 		if (write(fd, line, (size_t)n) < 0)
 			return;
 	}

@@ -65,6 +65,9 @@ struct config {
 	char aws_ca_file[CONFIG_MAX_STR];
 
 	/* Kubernetes. */
+	char kubeconfig[CONFIG_MAX_STR];     /* its current context replaces the five keys below */
+	char eks_cluster_name[CONFIG_MAX_STR]; /* make the EKS token natively */
+	char kubeconfig_desc[CONFIG_MAX_STR]; /* what the kubeconfig gives, for -n */
 	char api_server[CONFIG_MAX_STR];
 	char token_file[CONFIG_MAX_STR];
 	char ca_file[CONFIG_MAX_STR];
@@ -84,6 +87,9 @@ struct config {
 	char webhook_url[CONFIG_MAX_STR];
 	char slack_channel[CONFIG_MAX_STR];
 	char slack_username[CONFIG_MAX_STR];
+
+	/* The /healthz and /metrics listener: "ADDR:PORT", empty: none. */
+	char listen[CONFIG_MAX_STR];
 
 	/* Non-fatal remarks made while loading (an ignored section, ...). */
 	char warnings[CONFIG_MAX_WARN][256];

@@ -43,19 +43,27 @@ struct worker {
 	char body[K8S_MAX_SMALL_BODY];
 };
 
+/*
+ * One drain. Everything below mu is guarded by it. deadline and stop_at
+ * are also read without it (atomically) by the Events, which must not wait
+ * past them.
+ */
 struct drain {
 	struct k8s *k;
 	const struct config *cfg;
 	const struct log *lg;
 	const char *node;
-	int64_t start, deadline, stop_at, delete_at, last_sent;
+	struct drain_ctl *ctl;
+	int64_t start, last_sent;
+	int64_t deadline, stop_at;      /* DRAIN_NO_DEADLINE while advisory */
+	int64_t delete_at;              /* 0: never (advisory, or delete_blocked_at = 0) */
 	int64_t throttle_until;         /* API priority and fairness asked everyone to wait */
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv;         /* workers: there may be something to do */
 	pthread_cond_t progress_cv;     /* the drain thread: a pod changed state */
 	struct dpod *pods;
 	int npods, cap, nevictable;
-	int stop, first_done, dry_run;
+	int stop, open, advisory, first_done;
 	int max_workers, nworkers;
 	/*
 	 * Requests allowed in flight: max_workers, halved (at most once a
@@ -66,7 +74,6 @@ struct drain {
 	int inflight, window, streak;
 	int64_t window_cut_ms;
 	struct worker *workers[DRAIN_MAX_WORKERS];
-	int skips[DRAIN_SKIP_UNMANAGED + 1];
 	struct log_limit ll;
 	struct drain_result *r;
 };
@@ -102,6 +109,7 @@ drain_action_name(enum drain_action a)
 	case DRAIN_SKIP_DAEMONSET: return "DaemonSet-managed";
 	case DRAIN_SKIP_EMPTYDIR:  return "emptyDir data (delete_emptydir_data is off)";
 	case DRAIN_SKIP_UNMANAGED: return "no controller (force is off)";
+	case DRAIN_NACTIONS:       break;
 	}
 	return "?";
 }
@@ -154,17 +162,25 @@ drain_classify(int status, const char *body, size_t len)
 char *
 drain_result_summary(const struct drain_result *r, char *buf, size_t n)
 {
-	char term[32] = "";
+	char skips[256] = "", term[32] = "";
 	size_t at;
 	int i;
 
+	for (i = DRAIN_SKIP_SELF; i < DRAIN_NACTIONS; i++)
+		if (r->skips[i] > 0) {
+			at = strlen(skips);
+			snprintf(skips + at, sizeof skips - at, "%s%d %s", at ? ", " : " (", r->skips[i],
+			    drain_action_name((enum drain_action)i));
+		}
+	if (skips[0] != '\0')
+		strncat(skips, ")", sizeof skips - strlen(skips) - 1);
 	if (r->terminating > 0)
 		snprintf(term, sizeof term, " (%d terminating)", r->terminating);
-	snprintf(buf, n, "drain: %d evicted, %d deleted, %d gone, %d skipped, %d left%s; "
-	    "cordon %lld ms, last eviction at %lld ms, total %lld ms%s",
-	    r->evicted, r->deleted, r->gone, r->skipped, r->left, term,
-	    (long long)r->cordon_ms, (long long)r->last_eviction_ms, (long long)r->total_ms,
-	    r->deadline_hit ? " (deadline reached)" : "");
+	snprintf(buf, n, "drain: %d found, %d evicted, %d deleted, %d gone, %d skipped%s, %d left%s; "
+	    "last eviction at %lld ms, total %lld ms%s%s",
+	    r->found, r->evicted, r->deleted, r->gone, r->skipped, skips, r->left, term,
+	    (long long)r->last_eviction_ms, (long long)r->total_ms,
+	    r->deadline_hit ? " (deadline reached)" : "", r->advisory ? " (advisory: no deadline)" : "");
 	for (i = 0; i < r->nleft_names; i++) {
 		at = strlen(buf);
 		if (at + 1 >= n)
@@ -178,6 +194,74 @@ drain_result_summary(const struct drain_result *r, char *buf, size_t n)
 	if (r->error[0] != '\0' && at + 1 < n)
 		snprintf(buf + at, n - at, "; %s", r->error);
 	return buf;
+}
+
+/* ---- The drain's control ---------------------------------------------------------- */
+
+void
+drain_ctl_init(struct drain_ctl *c, int64_t deadline_ms, int open)
+{
+	memset(c, 0, sizeof *c);
+	pthread_mutex_init(&c->mu, NULL);
+	c->deadline_ms = deadline_ms;
+	c->open = open;
+}
+
+void
+drain_ctl_destroy(struct drain_ctl *c)
+{
+	pthread_mutex_destroy(&c->mu);
+}
+
+/* Sets the drain's times from deadline. Called with d->mu held. */
+static void
+set_deadline(struct drain *d, int64_t deadline)
+{
+	d->advisory = deadline >= DRAIN_NO_DEADLINE;
+	__atomic_store_n(&d->deadline, deadline, __ATOMIC_RELEASE);
+	__atomic_store_n(&d->stop_at, d->advisory ? deadline : deadline - K8S_REPORT_RESERVE_MS,
+	    __ATOMIC_RELEASE);
+	d->delete_at = !d->advisory && d->cfg->delete_blocked_at_ms > 0 ?
+	    deadline - d->cfg->delete_blocked_at_ms : 0;
+}
+
+/* Hands what ctl says to its running drain, and wakes its threads. Called with c->mu held. */
+static void
+ctl_push(struct drain_ctl *c)
+{
+	struct drain *d = c->d;
+
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->mu);
+	if (c->deadline_ms < d->deadline) {
+		set_deadline(d, c->deadline_ms);
+		log_info(d->lg, "drain: node %s: now bound by a deadline in %lld ms", d->node,
+		    (long long)(c->deadline_ms - util_now_ms()));
+	}
+	d->open = c->open;
+	pthread_cond_broadcast(&d->work_cv);
+	pthread_cond_broadcast(&d->progress_cv);
+	pthread_mutex_unlock(&d->mu);
+}
+
+void
+drain_ctl_open(struct drain_ctl *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->open = 1;
+	ctl_push(c);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+drain_ctl_deadline(struct drain_ctl *c, int64_t deadline_ms)
+{
+	pthread_mutex_lock(&c->mu);
+	if (deadline_ms < c->deadline_ms)
+		c->deadline_ms = deadline_ms;
+	ctl_push(c);
+	pthread_mutex_unlock(&c->mu);
 }
 
 /* ---- The drain --------------------------------------------------------------------- */
@@ -207,11 +291,15 @@ event(struct drain *d, const char *type, const char *reason, const char *fmt, ..
 	va_list ap;
 
 	va_start(ap, fmt);
-	k8s_vevent(d->k, d->deadline, d->node, type, reason, fmt, ap);
+	k8s_vevent(d->k, __atomic_load_n(&d->deadline, __ATOMIC_ACQUIRE), d->node, type, reason,
+	    fmt, ap);
 	va_end(ap);
 }
 
-/* Starts one more eviction thread. Called with d->mu held. */
+/*
+ * Starts one more eviction thread, unless the drain is stopping. Called
+ * with d->mu held. drain_node joins it (every worker is in d->workers).
+ */
 static void
 spawn_worker(struct drain *d)
 {
@@ -219,7 +307,7 @@ spawn_worker(struct drain *d)
 	struct worker *w;
 	int rc;
 
-	if ((w = calloc(1, sizeof *w)) == NULL)
+	if (d->stop || (w = calloc(1, sizeof *w)) == NULL)
 		return;
 	w->d = d;
 	k8s_client_init(d->k, &w->hc);
@@ -251,6 +339,70 @@ find_pod(const struct drain *d, const struct k8s_pod *p)
 	return -1;
 }
 
+/* A pod listed again: a finished one has nothing left to move. Called with d->mu held. */
+static void
+seen_again(struct drain *d, struct dpod *dp, const struct k8s_pod *p)
+{
+	dp->seen = 1;
+	if (!(p->flags & K8S_POD_FINISHED))
+		return;
+	if (dp->state == P_EVICTED || dp->state == P_DELETED) {
+		dp->state = P_DONE;
+	} else if (dp->state == P_PENDING || dp->state == P_WAIT) {
+		dp->state = P_GONE;
+		d->r->gone++;
+	}
+	pthread_cond_broadcast(&d->progress_cv);
+}
+
+/* Room for one more pod record, or NULL (logged). Called with d->mu held. */
+static struct dpod *
+new_pod(struct drain *d)
+{
+	struct dpod *np;
+	int ncap;
+
+	if (d->npods >= K8S_MAX_PODS) {
+		log_error(d->lg, "drain: node %s has more than %d pods; the rest are not drained",
+		    d->node, K8S_MAX_PODS);
+		return NULL;
+	}
+	if (d->npods == d->cap) {
+		ncap = d->cap ? d->cap * 2 : 64;
+		if ((np = realloc(d->pods, sizeof *np * (size_t)ncap)) == NULL) {
+			log_error(d->lg, "drain: out of memory for %d pods", ncap);
+			return NULL;
+		}
+		d->pods = np;
+		d->cap = ncap;
+	}
+	np = &d->pods[d->npods++];
+	memset(np, 0, sizeof *np);
+	return np;
+}
+
+/* A pod to evict. Called with d->mu held. */
+static void
+to_evict(struct drain *d, struct dpod *dp)
+{
+	const struct k8s_pod *p = &dp->p;
+
+	dp->state = P_PENDING;
+	d->nevictable++;
+	if (d->stop) {
+		/* The workers are joined or being joined: nothing may start one now. */
+		log_warning(d->lg, "drain: pod %s/%s appeared on node %s after the drain ended; "
+		    "it is left there", p->ns, p->name, d->node);
+		return;
+	}
+	if (d->first_done)
+		log_info(d->lg, "drain: pod %s/%s appeared on node %s; evicting it too",
+		    p->ns, p->name, d->node);
+	if (d->nworkers < d->max_workers && d->nworkers < d->nevictable)
+		spawn_worker(d);
+	pthread_cond_signal(&d->work_cv);
+}
+
 /* k8s_list_pods' callback, for the first listing and every re-listing. */
 static int
 on_pod(void *arg, const struct k8s_pod *p)
@@ -258,70 +410,30 @@ on_pod(void *arg, const struct k8s_pod *p)
 	struct drain *d = arg;
 	struct dpod *dp;
 	enum drain_action a;
-	int i;
+	int i, rc = 0;
 
 	pthread_mutex_lock(&d->mu);
 	if ((i = find_pod(d, p)) >= 0) {
-		dp = &d->pods[i];
-		dp->seen = 1;
-		if (p->flags & K8S_POD_FINISHED) {
-			/* It ran to completion: nothing of it is left to move. */
-			if (dp->state == P_EVICTED || dp->state == P_DELETED) {
-				dp->state = P_DONE;
-			} else if (dp->state == P_PENDING || dp->state == P_WAIT) {
-				dp->state = P_GONE;
-				d->r->gone++;
-			}
-			pthread_cond_broadcast(&d->progress_cv);
-		}
-		pthread_mutex_unlock(&d->mu);
-		return 0;
-	}
-	if (d->npods >= K8S_MAX_PODS) {
-		pthread_mutex_unlock(&d->mu);
-		log_error(d->lg, "drain: node %s has more than %d pods; the rest are not drained",
-		    d->node, K8S_MAX_PODS);
-		return -1;
-	}
-	if (d->npods == d->cap) {
-		int ncap = d->cap ? d->cap * 2 : 64;
-		struct dpod *np = realloc(d->pods, sizeof *np * (size_t)ncap);
-
-		if (np == NULL) {
-			pthread_mutex_unlock(&d->mu);
-			log_error(d->lg, "drain: out of memory for %d pods", ncap);
-			return -1;
-		}
-		d->pods = np;
-		d->cap = ncap;
-	}
-	dp = &d->pods[d->npods++];
-	memset(dp, 0, sizeof *dp);
-	dp->p = *p;
-	dp->seen = 1;
-	d->r->found++;
-	a = drain_filter(p->flags, d->cfg->delete_emptydir_data, d->cfg->force);
-	if (a != DRAIN_EVICT) {
-		dp->state = P_SKIPPED;
-		d->r->skipped++;
-		d->skips[a]++;
-		if (a == DRAIN_SKIP_EMPTYDIR || a == DRAIN_SKIP_UNMANAGED)
-			log_warning(d->lg, "drain: not evicting pod %s/%s: %s", p->ns, p->name,
-			    drain_action_name(a));
-		else
-			log_debug(d->lg, "drain: skipping pod %s/%s: %s", p->ns, p->name, drain_action_name(a));
+		seen_again(d, &d->pods[i], p);
+	} else if ((dp = new_pod(d)) == NULL) {
+		rc = -1;
 	} else {
-		dp->state = P_PENDING;
-		d->nevictable++;
-		if (d->first_done)
-			log_info(d->lg, "drain: pod %s/%s appeared on node %s; evicting it too",
-			    p->ns, p->name, d->node);
-		if (d->nworkers < d->max_workers && d->nworkers < d->nevictable)
-			spawn_worker(d);
-		pthread_cond_signal(&d->work_cv);
+		dp->p = *p;
+		dp->seen = 1;
+		d->r->found++;
+		a = drain_filter(p->flags, d->cfg->delete_emptydir_data, d->cfg->force);
+		if (a == DRAIN_EVICT) {
+			to_evict(d, dp);
+		} else {
+			dp->state = P_SKIPPED;
+			d->r->skipped++;
+			d->r->skips[a]++;
+			log_msg(d->lg, a == DRAIN_SKIP_EMPTYDIR || a == DRAIN_SKIP_UNMANAGED ? LV_WARNING :
+			    LV_DEBUG, "drain: not evicting pod %s/%s: %s", p->ns, p->name, drain_action_name(a));
+		}
 	}
 	pthread_mutex_unlock(&d->mu);
-	return 0;
+	return rc;
 }
 
 /*
@@ -358,19 +470,26 @@ pick(struct drain *d, int64_t now, int64_t *wake)
 	return best;
 }
 
-/* Sends the eviction (or deletion) of p; returns the outcome, with details. */
+/* What a worker sends: one pod, taken under d->mu with the drain's times of that moment. */
+struct job {
+	struct k8s_pod p;
+	int del;                    /* DELETE the pod rather than evict it */
+	int64_t deadline, stop_at;
+};
+
+/* Sends the eviction (or deletion) of j->p; returns the outcome, with details. */
 static enum drain_outcome
-send_one(struct worker *w, const struct k8s_pod *p, int del, int *status, int64_t *retry_ms,
-    char *msg, size_t msglen)
+send_one(struct worker *w, const struct job *j, int *status, int64_t *retry_ms, char *msg,
+    size_t msglen)
 {
-	struct drain *d = w->d;
+	const struct k8s_pod *p = &j->p;
 	struct http_response resp = { .body = w->body, .body_cap = sizeof w->body };
 	char path[64 + 3 * (K8S_MAX_NS + K8S_MAX_NAME)], ens[3 * K8S_MAX_NS], ename[3 * K8S_MAX_NAME];
 	char body[256 + 2 * (K8S_MAX_NS + K8S_MAX_NAME + K8S_MAX_UID) * 6 / 2];
 	const char *v;
 	size_t vlen;
 	int64_t now = util_now_ms(), rd = now + K8S_REQUEST_TIMEOUT_MS;
-	int grace = drain_grace(p->grace, now, d->deadline), n;
+	int grace = drain_grace(p->grace, now, j->deadline), n;
 
 	*status = -1;
 	*retry_ms = 0;
@@ -378,19 +497,16 @@ send_one(struct worker *w, const struct k8s_pod *p, int del, int *status, int64_
 	if (url_encode(p->ns, strlen(p->ns), ens, sizeof ens, 0) < 0 ||
 	    url_encode(p->name, strlen(p->name), ename, sizeof ename, 0) < 0)
 		return DRAIN_REFUSED;
-	if (del) {
-		snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", ens, ename);
-		n = k8s_delete_body(body, sizeof body, p->uid, grace);
-	} else {
-		snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/eviction", ens, ename);
-		n = k8s_eviction_body(body, sizeof body, p->ns, p->name, p->uid, grace);
-	}
+	snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s%s", ens, ename,
+	    j->del ? "" : "/eviction");
+	n = j->del ? k8s_delete_body(body, sizeof body, p->uid, grace) :
+	    k8s_eviction_body(body, sizeof body, p->ns, p->name, p->uid, grace);
 	if (n < 0) {
 		snprintf(msg, msglen, "request body too long");
 		return DRAIN_REFUSED;
 	}
-	if (k8s_request(d->k, &w->hc, del ? "DELETE" : "POST", path, "application/json", body,
-	    (size_t)n, &resp, rd < d->stop_at ? rd : d->stop_at, msg, msglen) < 0)
+	if (k8s_request(w->d->k, &w->hc, j->del ? "DELETE" : "POST", path, "application/json", body,
+	    (size_t)n, &resp, rd < j->stop_at ? rd : j->stop_at, msg, msglen) < 0)
 		return DRAIN_TRANSIENT;
 	*status = resp.status;
 	if (resp.status == K8S_DRY_RUN)
@@ -399,9 +515,66 @@ send_one(struct worker *w, const struct k8s_pod *p, int del, int *status, int64_
 	if (resp.status == 429) {
 		*retry_ms = 1000;
 		if ((v = http_header(&resp, "Retry-After", &vlen)) != NULL)
-			k8s_retry_after_parse(v, vlen, util_wall_ms() / 1000, retry_ms);
+			util_retry_after_parse(v, vlen, util_wall_ms() / 1000, retry_ms);
 	}
 	return drain_classify(resp.status, resp.body, resp.body_len);
+}
+
+/* Records an accepted eviction or deletion of pod i. Called with d->mu held. */
+static void
+settle_ok(struct drain *d, struct dpod *dp, int del, int status, int64_t sent_ms)
+{
+	const struct k8s_pod *p = &dp->p;
+
+	if (sent_ms > d->last_sent)
+		d->last_sent = sent_ms;
+	if (status == K8S_DRY_RUN) {
+		dp->state = P_DONE;
+		d->r->evicted++;
+	} else if (del) {
+		dp->state = P_DELETED;
+		d->r->deleted++;
+		metrics_inc(d->k->metrics, M_EVICT_DELETED);
+		log_warning(d->lg, "drain: deleted pod %s/%s (grace %d s): its PodDisruptionBudget "
+		    "still blocked eviction %lld s before the deadline", p->ns, p->name,
+		    drain_grace(p->grace, util_now_ms(), d->deadline),
+		    (long long)(d->cfg->delete_blocked_at_ms / 1000));
+	} else {
+		dp->state = P_EVICTED;
+		d->r->evicted++;
+		metrics_inc(d->k->metrics, M_EVICT_EVICTED);
+		log_debug(d->lg, "drain: evicted pod %s/%s", p->ns, p->name);
+	}
+}
+
+/*
+ * A 429 from API priority and fairness: this pod, and every worker, waits
+ * what the server asked for (capped by util_retry_after_cap against the
+ * time left) and up to half as long again at random, so that nodes
+ * throttled together do not come back together; the requests in flight
+ * are halved at most once a second. Called with d->mu held.
+ */
+static void
+settle_throttled(struct drain *d, struct dpod *dp, int64_t retry_ms, const char *verb,
+    const char *msg)
+{
+	int64_t now = util_now_ms(), wait;
+
+	dp->state = P_WAIT;
+	wait = retry_ms > K8S_RETRY_MIN_MS ? retry_ms : K8S_RETRY_MIN_MS;
+	wait += (int64_t)(util_random() % (uint32_t)(wait / 2 + 1));
+	wait = util_retry_after_cap(wait, d->stop_at - now);
+	dp->next_ms = now + wait;
+	if (now + wait > d->throttle_until)
+		d->throttle_until = now + wait;
+	if (now - d->window_cut_ms >= 1000 && d->window > 1) {
+		d->window /= 2;
+		d->window_cut_ms = now;
+	}
+	d->streak = 0;
+	log_limited(d->lg, &d->ll, 5000, LV_WARNING, "drain: %s of pod %s/%s throttled by the "
+	    "API server (429, Retry-After %lld ms; waiting %lld ms): %s", verb, dp->p.ns, dp->p.name,
+	    (long long)retry_ms, (long long)wait, msg);
 }
 
 /* Records the outcome for pod i. Called with d->mu held. */
@@ -411,27 +584,13 @@ settle(struct drain *d, int i, int del, enum drain_outcome o, int status, int64_
 {
 	struct dpod *dp = &d->pods[i];
 	const struct k8s_pod *p = &dp->p;
-	int64_t now = util_now_ms(), wait;
+	int64_t now = util_now_ms();
 	const char *verb = del ? "deletion" : "eviction";
+	char code[16];
 
 	switch (o) {
 	case DRAIN_OK:
-		if (sent_ms > d->last_sent)
-			d->last_sent = sent_ms;
-		if (status == K8S_DRY_RUN) {
-			dp->state = P_DONE;
-			d->r->evicted++;
-		} else if (del) {
-			dp->state = P_DELETED;
-			d->r->deleted++;
-			log_warning(d->lg, "drain: deleted pod %s/%s (grace %d s): its PodDisruptionBudget "
-			    "still blocked eviction %lld s before the deadline", p->ns, p->name,
-			    drain_grace(p->grace, now, d->deadline), (long long)(d->cfg->delete_blocked_at_ms / 1000));
-		} else {
-			dp->state = P_EVICTED;
-			d->r->evicted++;
-			log_debug(d->lg, "drain: evicted pod %s/%s", p->ns, p->name);
-		}
+		settle_ok(d, dp, del, status, sent_ms);
 		break;
 	case DRAIN_GONE:
 		dp->state = P_GONE;
@@ -442,51 +601,30 @@ settle(struct drain *d, int i, int del, enum drain_outcome o, int status, int64_
 	case DRAIN_MULTI_PDB:
 		dp->state = P_WAIT;
 		dp->blocked = 1;
+		metrics_inc(d->k->metrics, M_EVICT_BLOCKED);
 		dp->next_ms = now + d->cfg->pdb_retry_interval_ms;
-		if (!dp->logged) {
-			dp->logged = 1;
-			log_msg(d->lg, o == DRAIN_PDB ? LV_INFO : LV_WARNING, "drain: %s of pod %s/%s "
-			    "blocked (%d: %s); retrying every %lld ms%s", verb, p->ns, p->name, status, msg,
-			    (long long)d->cfg->pdb_retry_interval_ms,
-			    d->delete_at > 0 ? ", deleting it near the deadline" : "");
-		} else {
-			log_debug(d->lg, "drain: %s of pod %s/%s still blocked (%d)", verb, p->ns, p->name,
-			    status);
-		}
+		log_msg(d->lg, dp->logged ? LV_DEBUG : o == DRAIN_PDB ? LV_INFO : LV_WARNING,
+		    "drain: %s of pod %s/%s blocked (%d: %s); retrying every %lld ms%s", verb, p->ns,
+		    p->name, status, msg, (long long)d->cfg->pdb_retry_interval_ms,
+		    d->delete_at > 0 ? ", deleting it near the deadline" : "");
+		dp->logged = 1;
 		break;
 	case DRAIN_THROTTLED:
-		dp->state = P_WAIT;
-		/*
-		 * What the server asked for and up to half as long again at random,
-		 * so that nodes throttled together do not come back together.
-		 */
-		wait = retry_ms > K8S_RETRY_MIN_MS ? retry_ms : K8S_RETRY_MIN_MS;
-		wait += (int64_t)(util_random() % (uint32_t)(wait / 2 + 1));
-		dp->next_ms = now + wait;
-		if (now + wait > d->throttle_until)
-			d->throttle_until = now + wait;
-		if (now - d->window_cut_ms >= 1000 && d->window > 1) {
-			d->window /= 2;
-			d->window_cut_ms = now;
-		}
-		d->streak = 0;
-		log_limited(d->lg, &d->ll, 5000, LV_WARNING, "drain: %s of pod %s/%s throttled by the "
-		    "API server (429, Retry-After %lld ms): %s", verb, p->ns, p->name, (long long)retry_ms,
-		    msg);
+		settle_throttled(d, dp, retry_ms, verb, msg);
 		break;
 	case DRAIN_TRANSIENT:
 		dp->state = P_WAIT;
 		dp->next_ms = now + k8s_backoff_ms(dp->attempts < 30 ? dp->attempts : 30);
 		dp->attempts++;
+		code[0] = '\0';
 		if (status >= 0)
-			log_limited(d->lg, &d->ll, 5000, LV_WARNING, "drain: %s of pod %s/%s: %d: %s; "
-			    "retrying", verb, p->ns, p->name, status, msg);
-		else
-			log_limited(d->lg, &d->ll, 5000, LV_WARNING, "drain: %s of pod %s/%s: %s; retrying",
-			    verb, p->ns, p->name, msg);
+			snprintf(code, sizeof code, "%d: ", status);
+		log_limited(d->lg, &d->ll, 5000, LV_WARNING, "drain: %s of pod %s/%s: %s%s; retrying",
+		    verb, p->ns, p->name, code, msg);
 		break;
 	case DRAIN_REFUSED:
 		dp->state = P_REFUSED;
+		metrics_inc(d->k->metrics, M_EVICT_FAILED);
 		log_error(d->lg, "drain: %s of pod %s/%s refused: %d: %s", verb, p->ns, p->name, status,
 		    msg);
 		break;
@@ -498,52 +636,62 @@ settle(struct drain *d, int i, int del, enum drain_outcome o, int status, int64_
 	pthread_cond_broadcast(&d->progress_cv);
 }
 
+/*
+ * The next job for a worker, or -1 when the drain is over. Waits on
+ * work_cv while there is nothing to send. Called with d->mu held.
+ */
+static int
+take(struct drain *d, struct job *j)
+{
+	int64_t now, wake;
+	int i;
+
+	for (;;) {
+		now = util_now_ms();
+		if (d->stop || now >= d->stop_at)
+			return -1;
+		wake = d->stop_at;
+		i = -1;
+		if (d->throttle_until > now)
+			wake = d->throttle_until;
+		else if (d->open && d->inflight < d->window)
+			i = pick(d, now, &wake);
+		if (i >= 0)
+			break;
+		wait_until(&d->work_cv, &d->mu, wake);
+	}
+	j->p = d->pods[i].p;
+	j->del = d->pods[i].blocked && d->delete_at > 0 && now >= d->delete_at;
+	j->deadline = d->deadline;
+	j->stop_at = d->stop_at;
+	d->pods[i].state = P_INFLIGHT;
+	d->inflight++;
+	return i;
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct drain *d = w->d;
-	struct k8s_pod p;
+	struct job j;
 	char msg[256];
+	int64_t sent, retry_ms;
+	enum drain_outcome o;
+	int i, status;
 
 	pthread_mutex_lock(&d->mu);
-	for (;;) {
-		int64_t now = util_now_ms(), wake, retry_ms;
-		enum drain_outcome o;
-		int i, del, status;
-
-		if (d->stop || now >= d->stop_at)
-			break;
-		wake = d->stop_at;
-		i = -1;
-		if (d->throttle_until > now)
-			wake = d->throttle_until;
-		else if (d->inflight < d->window)
-			i = pick(d, now, &wake);
-		if (i < 0) {
-			wait_until(&d->work_cv, &d->mu, wake);
-			continue;
-		}
-		del = d->pods[i].blocked && d->delete_at > 0 && now >= d->delete_at;
-		d->pods[i].state = P_INFLIGHT;
-		d->inflight++;
-		p = d->pods[i].p;
+	while ((i = take(d, &j)) >= 0) {
 		pthread_mutex_unlock(&d->mu);
-
-		now = util_now_ms();
-		o = send_one(w, &p, del, &status, &retry_ms, msg, sizeof msg);
-
+		sent = util_now_ms();
+		o = send_one(w, &j, &status, &retry_ms, msg, sizeof msg);
+		if (j.del && o == DRAIN_OK && status != K8S_DRY_RUN)
+			event(d, "Warning", "PodDeleted", "Deleted pod %s/%s: its PodDisruptionBudget "
+			    "still blocked its eviction close to the node's termination", j.p.ns, j.p.name);
 		pthread_mutex_lock(&d->mu);
 		d->inflight--;
-		settle(d, i, del, o, status, retry_ms, msg, now);
+		settle(d, i, j.del, o, status, retry_ms, msg, sent);
 		pthread_cond_signal(&d->work_cv);
-		if (del && o == DRAIN_OK && status != K8S_DRY_RUN) {
-			pthread_mutex_unlock(&d->mu);
-			event(d, "Warning", "PodDeleted", "Deleted pod %s/%s: its "
-			    "PodDisruptionBudget still blocked its eviction close to the node's termination",
-			    p.ns, p.name);
-			pthread_mutex_lock(&d->mu);
-		}
 	}
 	pthread_mutex_unlock(&d->mu);
 	http_client_close(&w->hc);
@@ -608,117 +756,137 @@ relist(struct drain *d, int64_t until)
 	pthread_mutex_unlock(&d->mu);
 }
 
-int
-drain_node(struct k8s *k, const char *node, int64_t deadline_ms, struct drain_result *r)
+/*
+ * How long a listing may retry: to the drain's end, or, while the drain is
+ * advisory and has none, DRAIN_ADVISORY_LIST_MS (a deadline given meanwhile
+ * is then at most that late to bound it).
+ */
+static int64_t
+list_until(struct drain *d)
 {
-	struct drain d;
+	int64_t stop_at;
+
+	pthread_mutex_lock(&d->mu);
+	stop_at = d->advisory ? util_now_ms() + DRAIN_ADVISORY_LIST_MS : d->stop_at;
+	pthread_mutex_unlock(&d->mu);
+	return stop_at;
+}
+
+/* Sets d up and registers it with its ctl. */
+static void
+drain_start(struct drain *d, struct k8s *k, const char *node, struct drain_ctl *ctl,
+    struct drain_result *r)
+{
 	pthread_condattr_t ca;
-	char err[512], skipmsg[256];
-	int64_t last_list, now, wake;
-	int i, todo, waiting, blocked, n, a;
 
 	memset(r, 0, sizeof *r);
-	memset(&d, 0, sizeof d);
-	d.k = k;
-	d.cfg = k->cfg;
-	d.lg = k->lg;
-	d.node = node;
-	d.r = r;
-	d.start = util_now_ms();
-	d.deadline = deadline_ms;
-	d.stop_at = deadline_ms - K8S_REPORT_RESERVE_MS;
-	d.delete_at = d.cfg->delete_blocked_at_ms > 0 ? deadline_ms - d.cfg->delete_blocked_at_ms : 0;
-	d.dry_run = d.cfg->dry_run;
-	d.max_workers = d.cfg->eviction_concurrency;
-	if (d.max_workers < 1)
-		d.max_workers = 1;
-	if (d.max_workers > DRAIN_MAX_WORKERS)
-		d.max_workers = DRAIN_MAX_WORKERS;
-	d.window = d.max_workers;
-	r->cordon_ms = k->cordon_ms;
+	memset(d, 0, sizeof *d);
+	d->k = k;
+	d->cfg = k->cfg;
+	d->lg = k->lg;
+	d->node = node;
+	d->ctl = ctl;
+	d->r = r;
+	d->start = util_now_ms();
+	d->max_workers = d->cfg->eviction_concurrency;
+	if (d->max_workers < 1)
+		d->max_workers = 1;
+	if (d->max_workers > DRAIN_MAX_WORKERS)
+		d->max_workers = DRAIN_MAX_WORKERS;
+	d->window = d->max_workers;
 	r->last_eviction_ms = -1;
-	pthread_mutex_init(&d.mu, NULL);
+	pthread_mutex_init(&d->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&d.work_cv, &ca);
-	pthread_cond_init(&d.progress_cv, &ca);
+	pthread_cond_init(&d->work_cv, &ca);
+	pthread_cond_init(&d->progress_cv, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_mutex_lock(&ctl->mu);
+	pthread_mutex_lock(&d->mu);
+	set_deadline(d, ctl->deadline_ms);
+	d->open = ctl->open;
+	pthread_mutex_unlock(&d->mu);
+	ctl->d = d;
+	pthread_mutex_unlock(&ctl->mu);
+}
 
-	log_info(d.lg, "drain: node %s: listing its pods (deadline in %lld ms)", node,
-	    (long long)(deadline_ms - d.start));
-	/* Workers start on the first page while the next ones are fetched. */
-	n = k8s_list_pods(k, node, on_pod, &d, d.stop_at, err, sizeof err);
-	pthread_mutex_lock(&d.mu);
-	d.first_done = 1;
+/* The first listing: workers start on the first pods while the rest stream in. */
+static int
+first_listing(struct drain *d)
+{
+	char err[512];
+	int n;
+
+	log_info(d->lg, "drain: node %s: listing its pods (%s)", d->node,
+	    d->advisory ? "advisory: no deadline, every PodDisruptionBudget honoured" : "deadline set");
+	n = k8s_list_pods(d->k, d->node, on_pod, d, list_until(d), err, sizeof err);
+	pthread_mutex_lock(&d->mu);
+	d->first_done = 1;
 	if (n < 0) {
-		snprintf(r->error, sizeof r->error, "%s", err);
-		log_error(d.lg, "drain: node %s: %s", node, err);
+		snprintf(d->r->error, sizeof d->r->error, "%s", err);
+		log_error(d->lg, "drain: node %s: %s", d->node, err);
 	}
-	skipmsg[0] = '\0';
-	for (a = DRAIN_SKIP_SELF; a <= DRAIN_SKIP_UNMANAGED; a++)
-		if (d.skips[a] > 0) {
-			size_t at = strlen(skipmsg);
-
-			snprintf(skipmsg + at, sizeof skipmsg - at, "%s%d %s", at ? ", " : " (",
-			    d.skips[a], drain_action_name((enum drain_action)a));
-		}
-	if (skipmsg[0] != '\0')
-		strncat(skipmsg, ")", sizeof skipmsg - strlen(skipmsg) - 1);
-	log_info(d.lg, "drain: node %s: %d pods: %d to evict, %d skipped%s", node, r->found,
-	    d.nevictable, r->skipped, skipmsg);
-	pthread_mutex_unlock(&d.mu);
+	log_info(d->lg, "drain: node %s: %d pods: %d to evict, %d skipped", d->node, d->r->found,
+	    d->nevictable, d->r->skipped);
+	pthread_mutex_unlock(&d->mu);
 	if (n >= 0)
-		event(&d, "Normal", "Draining", "Draining node: evicting %d pods (%d skipped), "
-		    "deadline in %lld s", d.nevictable, r->skipped,
-		    (long long)((deadline_ms - util_now_ms()) / 1000));
+		event(d, "Normal", "Draining", "Draining node: evicting %d pods (%d skipped)%s",
+		    d->nevictable, d->r->skipped, d->advisory ? ", advisory (rebalance recommendation)" :
+		    "");
+	return n;
+}
 
-	/*
-	 * Wait for the evictions to be sent and the pods to go. The node is
-	 * listed again only when that can tell something — evicted pods gone,
-	 * blocked ones gone by themselves (and new ones) — and only once every
-	 * eviction that can be sent has been: with hundreds of nodes draining at
-	 * once, lists would crowd out evictions. Half as often while the API
-	 * server throttles us.
-	 */
-	pthread_mutex_lock(&d.mu);
-	last_list = util_now_ms();
+/*
+ * Waits for the evictions to be sent and the pods to go. The node is
+ * listed again only when that can tell something (evicted pods gone,
+ * blocked ones gone by themselves, new ones) and only once every eviction
+ * that can be sent has been: with hundreds of nodes draining at once, lists
+ * would crowd out evictions. Half as often while the API server throttles
+ * us. Returns the number of evicted pods not yet seen gone.
+ */
+static int
+wait_for_pods(struct drain *d)
+{
+	int64_t last_list = util_now_ms(), now, wake, period;
+	int todo, waiting, blocked;
+
+	pthread_mutex_lock(&d->mu);
 	for (;;) {
-		int64_t period = K8S_WAIT_POLL_MS;
-
 		now = util_now_ms();
-		outstanding(&d, &todo, &waiting, &blocked);
+		period = d->throttle_until > now - 5000 ? 2 * K8S_WAIT_POLL_MS : K8S_WAIT_POLL_MS;
+		outstanding(d, &todo, &waiting, &blocked);
 		if (todo == 0 && waiting == 0)
 			break;
-		if (now >= d.stop_at) {
-			r->deadline_hit = 1;
+		if (now >= d->stop_at) {
+			d->r->deadline_hit = 1;
 			break;
 		}
-		if (d.throttle_until > now - 5000)
-			period *= 2;
 		if (now >= last_list + period && (waiting > 0 || blocked > 0) && todo == blocked) {
-			pthread_mutex_unlock(&d.mu);
-			relist(&d, d.stop_at);
-			pthread_mutex_lock(&d.mu);
+			pthread_mutex_unlock(&d->mu);
+			relist(d, list_until(d));
+			pthread_mutex_lock(&d->mu);
 			last_list = util_now_ms();
 			continue;
 		}
 		/* Until the next listing is due; if it is due already but pointless, until progress. */
-		wake = last_list + period > now ? last_list + period : d.stop_at;
-		wait_until(&d.progress_cv, &d.mu, wake < d.stop_at ? wake : d.stop_at);
+		wake = last_list + period > now ? last_list + period : d->stop_at;
+		wait_until(&d->progress_cv, &d->mu, wake < d->stop_at ? wake : d->stop_at);
 	}
-	d.stop = 1;
-	pthread_cond_broadcast(&d.work_cv);
-	pthread_mutex_unlock(&d.mu);
-	for (i = 0; i < d.nworkers; i++) {
-		pthread_join(d.workers[i]->tid, NULL);
-		free(d.workers[i]);
-	}
-	/* Out of time with evicted pods unconfirmed: one last look says which are still there. */
-	if (r->deadline_hit && waiting > 0 && d.deadline - util_now_ms() > 500)
-		relist(&d, d.deadline - 300);
+	d->stop = 1;
+	pthread_cond_broadcast(&d->work_cv);
+	pthread_mutex_unlock(&d->mu);
+	return waiting;
+}
 
-	for (i = 0; i < d.npods; i++) {
-		const struct dpod *dp = &d.pods[i];
+/* Fills in what is left on the node, and the times. Called after the workers are joined. */
+static void
+tally(struct drain *d)
+{
+	struct drain_result *r = d->r;
+	int i;
+
+	for (i = 0; i < d->npods; i++) {
+		const struct dpod *dp = &d->pods[i];
 
 		if (dp->state == P_DONE || dp->state == P_GONE || dp->state == P_SKIPPED)
 			continue;
@@ -729,9 +897,34 @@ drain_node(struct k8s *k, const char *node, int64_t deadline_ms, struct drain_re
 			    dp->p.ns, dp->p.name);
 		r->left++;
 	}
-	if (d.last_sent > 0)
-		r->last_eviction_ms = d.last_sent - d.start;
-	r->total_ms = util_now_ms() - d.start;
+	metrics_pods_left(d->k->metrics, r->left);
+	if (d->last_sent > 0)
+		r->last_eviction_ms = d->last_sent - d->start;
+	r->total_ms = util_now_ms() - d->start;
+	r->advisory = d->advisory;
+}
+
+int
+drain_node(struct k8s *k, const char *node, struct drain_ctl *ctl, struct drain_result *r)
+{
+	struct drain d;
+	int i, n, waiting;
+
+	drain_start(&d, k, node, ctl, r);
+	n = first_listing(&d);
+	waiting = wait_for_pods(&d);
+	/* d.stop is set: no worker can be started from here on. */
+	for (i = 0; i < d.nworkers; i++) {
+		pthread_join(d.workers[i]->tid, NULL);
+		free(d.workers[i]);
+	}
+	pthread_mutex_lock(&ctl->mu);
+	ctl->d = NULL;
+	pthread_mutex_unlock(&ctl->mu);
+	/* Out of time with evicted pods unconfirmed: one last look says which are still there. */
+	if (r->deadline_hit && waiting > 0 && d.deadline - util_now_ms() > 500)
+		relist(&d, d.deadline - 300);
+	tally(&d);
 	if (r->left == 0 && n >= 0)
 		event(&d, "Normal", "Drained", "Node drained: %d pods evicted, %d deleted, "
 		    "%d already gone, %d skipped, in %lld ms", r->evicted, r->deleted, r->gone, r->skipped,

@@ -684,7 +684,14 @@ read_head(struct http_client *hc, struct http_response *resp, int *minor,
 	}
 }
 
-/* Appends n decoded body bytes to resp, or fails if they do not fit. */
+/* Whether the body of resp goes to its sink rather than its buffer. */
+static int
+streaming(const struct http_response *resp)
+{
+	return resp->sink != NULL && resp->status / 100 == 2;
+}
+
+/* Appends n decoded body bytes to resp (or hands them to its sink), or fails if they do not fit. */
 static int
 body_put(struct http_response *resp, const char *p, size_t n, const char *peer, char *err, size_t errlen)
 {
@@ -692,6 +699,15 @@ body_put(struct http_response *resp, const char *p, size_t n, const char *peer, 
 
 	if (n == 0)
 		return 0;
+	if (streaming(resp)) {
+		if (n > resp->sink_max - resp->sunk) {
+			snprintf(err, errlen, "%s: response body over %llu bytes", peer,
+			    (unsigned long long)resp->sink_max);
+			return -1;
+		}
+		resp->sunk += n;
+		return resp->sink(resp->sink_arg, p, n, err, errlen);
+	}
 	if (n > max - resp->body_len) {
 		snprintf(err, errlen, "%s: response body over %zu bytes", peer, max);
 		return -1;
@@ -703,6 +719,36 @@ body_put(struct http_response *resp, const char *p, size_t n, const char *peer, 
 
 enum framing { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE };
 
+/* Hands a body of clen bytes to resp's sink as they arrive. Returns 0 or -1 with err. */
+static int
+sink_length(struct http_client *hc, struct http_response *resp, uint64_t clen, const char *peer,
+    struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
+{
+	char why[256];
+
+	while (resp->sunk < clen) {
+		ssize_t r = fill(hc, deadline_ms, why, sizeof why);
+		size_t k;
+
+		if (r == 0) {
+			oc->closed = 1;
+			snprintf(err, errlen, "%s: connection closed after %llu of %llu body bytes",
+			    peer, (unsigned long long)resp->sunk, (unsigned long long)clen);
+			return -1;
+		}
+		if (r < 0)
+			return io_fail(oc, (long)r, peer, why, err, errlen);
+		k = hc->rbuf_len - hc->rbuf_off;
+		if (k > clen - resp->sunk)
+			k = (size_t)(clen - resp->sunk);
+		oc->received += k;
+		if (body_put(resp, hc->rbuf + hc->rbuf_off, k, peer, err, errlen) < 0)
+			return -1;
+		hc->rbuf_off += k;
+	}
+	return 0;
+}
+
 /*
  * Reads the body framed as fr into resp. Returns 0 or -1 with err; *clean
  * says whether the connection ended the response at a message boundary
@@ -713,19 +759,23 @@ read_body(struct http_client *hc, struct http_response *resp, enum framing fr, u
     const char *peer, struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
 {
 	struct http_chunked ch;
-	size_t max = resp->body_cap > 0 ? resp->body_cap - 1 : 0;
+	uint64_t max = resp->body_cap > 0 ? resp->body_cap - 1 : 0;
 	char why[256];
 	ssize_t r;
 
+	if (streaming(resp))
+		max = resp->sink_max;
 	switch (fr) {
 	case BODY_NONE:
 		return 0;
 	case BODY_LENGTH:
 		if (clen > max) {
-			snprintf(err, errlen, "%s: response body over %zu bytes (Content-Length %llu)",
-			    peer, max, (unsigned long long)clen);
+			snprintf(err, errlen, "%s: response body over %llu bytes (Content-Length %llu)",
+			    peer, (unsigned long long)max, (unsigned long long)clen);
 			return -1;
 		}
+		if (streaming(resp))
+			return sink_length(hc, resp, clen, peer, oc, deadline_ms, err, errlen);
 		while (resp->body_len < clen) {
 			size_t want = (size_t)clen - resp->body_len;
 
@@ -1020,6 +1070,7 @@ exchange(struct http_client *hc, const struct http_request *req, const struct ro
 	}
 
 	resp->body_len = 0;
+	resp->sunk = 0;
 	if (resp->body_cap > 0)
 		resp->body[0] = '\0';
 	for (;;) {
@@ -1157,7 +1208,7 @@ http_do(struct http_client *hc, const struct http_request *req,
 		 * more on a fresh one, if the request is safe to repeat or the
 		 * server cannot have acted on it.
 		 */
-		if (!reused || attempt > 0 || !oc.closed || oc.timed_out)
+		if (!reused || attempt > 0 || !oc.closed || oc.timed_out || resp->sunk > 0)
 			return -1;
 		if (!req->idempotent && !oc.write_failed && oc.received > 0)
 			return -1;

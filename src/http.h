@@ -88,18 +88,33 @@ struct http_hdr {
 	size_t name_len, value_len;
 };
 
+/*
+ * Receives the body of a 2xx response as it arrives, in pieces of any size,
+ * already decoded (no chunk framing). Returns 0 to go on, or -1 with the
+ * reason in err to abandon the response (the connection is then dropped
+ * and http_do returns -1 with that reason).
+ */
+typedef int (*http_sink_fn)(void *arg, const char *p, size_t n, char *err, size_t errlen);
+
 struct http_response {
 	int status;                         /* 200, 404, ... */
 	char *body;                         /* caller's buffer, NUL-terminated */
 	size_t body_cap;                    /* its size: at most body_cap - 1 bytes of body */
 	size_t body_len;
+	http_sink_fn sink;                  /* if set, a 2xx body goes here instead of body */
+	void *sink_arg;
+	uint64_t sink_max;                  /* bytes the sink takes at most; more is an error */
+	uint64_t sunk;                      /* bytes handed to the sink by this response */
 	struct http_hdr hdrs[HTTP_MAX_HEADERS];  /* valid until the next request on the client */
 	size_t nhdrs;
 };
 
 /*
  * Sends req and reads the whole response into resp (whose body and
- * body_cap the caller sets). Follows no redirects. Returns 0 for any HTTP
+ * body_cap the caller sets). With resp->sink set, the body of a 2xx
+ * response is handed to the sink as it arrives (at most sink_max bytes)
+ * and body stays empty; any other status still lands in body, for its
+ * message. Follows no redirects. Returns 0 for any HTTP
  * response, whatever its status; -1 on a transport or protocol failure,
  * with a message in err that names the peer and the reason
  * ("connect 127.0.0.1:8443: Connection refused", "127.0.0.1:8443: TLS:

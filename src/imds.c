@@ -647,9 +647,11 @@ request(struct imds *m, const char *method, const struct url *u, const char *url
 	m->resp.body = m->body;
 	m->resp.body_cap = sizeof m->body;
 	if (http_do(&m->hc, &req, &m->resp, deadline_ms, herr, sizeof herr) < 0) {
+		metrics_api(m->metrics, MEP_IMDS, -1);
 		snprintf(err, errlen, "%s %s: %s", method, url_str, herr);
 		return -1;
 	}
+	metrics_api(m->metrics, MEP_IMDS, m->resp.status);
 	return 0;
 }
 
@@ -800,22 +802,20 @@ get(struct imds *m, const struct url *u, const char *url_str, int on_imds,
 	return 0;
 }
 
-/* Remembers a 429's Retry-After (seconds), capped like the back-off. */
+/*
+ * Remembers a 429's Retry-After (seconds or a date), capped like the
+ * back-off so that a notice is never missed for long.
+ */
 static void
 note_retry_after(struct imds *m)
 {
 	const char *v;
 	size_t l;
-	char b[16];
-	int s;
+	int64_t ms;
 
-	if ((v = http_header(&m->resp, "Retry-After", &l)) == NULL || l >= sizeof b)
-		return;
-	memcpy(b, v, l);
-	b[l] = '\0';
-	if (util_parse_uint(b, &s) == 0)
-		m->retry_after_ms = (int64_t)s * 1000 > IMDS_BACKOFF_MAX_MS ?
-		    IMDS_BACKOFF_MAX_MS : (int64_t)s * 1000;
+	if ((v = http_header(&m->resp, "Retry-After", &l)) != NULL &&
+	    util_retry_after_parse(v, l, util_wall_ms() / 1000, &ms) == 0)
+		m->retry_after_ms = ms > IMDS_BACKOFF_MAX_MS ? IMDS_BACKOFF_MAX_MS : ms;
 }
 
 int
@@ -875,10 +875,13 @@ imds_poll(struct imds *m, struct imds_notice *out, int64_t deadline_ms)
 			log_limit_reset(&m->ll);
 		}
 		m->faults = 0;
+		metrics_poll(m->metrics, found, found && out->kind == IMDS_KIND_REBALANCE ? MN_REBALANCE :
+		    MN_TERMINATION, found ? out->time_s : 0, NULL);
 		return found;
 	}
 	m->faults++;
 	log_limited(m->lg, &m->ll, FAULT_LOG_MS, LV_WARNING, "imds: poll failed: %s", fault);
+	metrics_poll(m->metrics, -1, MN_TERMINATION, 0, fault);
 	return -1;
 }
 
@@ -936,26 +939,13 @@ get_text(struct imds *m, const char *url_str, char *out, size_t cap, int64_t dea
 	return 0;
 }
 
-int
-imds_facts(struct imds *m, struct imds_facts *f, int64_t deadline_ms,
-    char *err, size_t errlen)
+/* Fetches and reads the identity document into f. */
+static int
+get_identity(struct imds *m, struct imds_facts *f, int64_t deadline_ms, char *err, size_t errlen)
 {
-	char host_url[CONFIG_MAX_STR + 64], perr[256];
-	size_t n;
+	struct imds_facts t = *f;
+	char perr[256];
 
-	memset(f, 0, sizeof *f);
-	if (util_snprintf(host_url, sizeof host_url, "%s/latest/meta-data/local-hostname",
-	    m->base) < 0) {
-		snprintf(err, errlen, "imds_base: too long");
-		return -1;
-	}
-	if (get_text(m, m->inst_id_url, f->instance_id, sizeof f->instance_id, deadline_ms,
-		err, errlen) < 0 ||
-	    get_text(m, m->inst_type_url, f->instance_type, sizeof f->instance_type, deadline_ms,
-		err, errlen) < 0 ||
-	    get_text(m, host_url, f->local_hostname, sizeof f->local_hostname, deadline_ms,
-		err, errlen) < 0)
-		return -1;
 	if (parse_imds_url("inst_identity_url", m->inst_identity_url, &m->scratch, err,
 	    errlen) < 0 ||
 	    get(m, &m->scratch, m->inst_identity_url, on_imds(m, &m->scratch), deadline_ms, NULL,
@@ -965,11 +955,42 @@ imds_facts(struct imds *m, struct imds_facts *f, int64_t deadline_ms,
 		snprintf(err, errlen, "GET %s: HTTP %d", m->inst_identity_url, m->resp.status);
 		return -1;
 	}
-	n = m->resp.body_len;
-	if (imds_parse_identity(m->body, n, f, perr, sizeof perr) < 0) {
+	/* All or nothing: a half-read document must not look fetched. */
+	if (imds_parse_identity(m->body, m->resp.body_len, &t, perr, sizeof perr) < 0) {
 		snprintf(err, errlen, "GET %s: %s", m->inst_identity_url, perr);
 		return -1;
 	}
+	*f = t;
+	return 0;
+}
+
+int
+imds_facts(struct imds *m, struct imds_facts *f, unsigned want, int64_t deadline_ms,
+    char *err, size_t errlen)
+{
+	char host_url[CONFIG_MAX_STR + 64];
+
+	if (util_snprintf(host_url, sizeof host_url, "%s/latest/meta-data/local-hostname",
+	    m->base) < 0) {
+		snprintf(err, errlen, "imds_base: too long");
+		return -1;
+	}
+	/* Each fact already there is kept: a failure costs only the ones still missing. */
+	if ((want & IMDS_FACT_ID) && f->instance_id[0] == '\0' &&
+	    get_text(m, m->inst_id_url, f->instance_id, sizeof f->instance_id, deadline_ms,
+		err, errlen) < 0)
+		return -1;
+	if ((want & IMDS_FACT_TYPE) && f->instance_type[0] == '\0' &&
+	    get_text(m, m->inst_type_url, f->instance_type, sizeof f->instance_type, deadline_ms,
+		err, errlen) < 0)
+		return -1;
+	if ((want & IMDS_FACT_HOSTNAME) && f->local_hostname[0] == '\0' &&
+	    get_text(m, host_url, f->local_hostname, sizeof f->local_hostname, deadline_ms,
+		err, errlen) < 0)
+		return -1;
+	if ((want & IMDS_FACT_IDENTITY) && f->region[0] == '\0' &&
+	    get_identity(m, f, deadline_ms, err, errlen) < 0)
+		return -1;
 	imds_set_identity(m, f->instance_id, f->private_ip);
 	return 0;
 }

@@ -40,6 +40,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "url.h"
 
 /* Where a notice came from. The order is the order of enum imds_source. */
@@ -87,7 +88,7 @@ const char *imds_kind_name(enum imds_kind k);
 /* "terminate", "stop", "hibernate", "unknown". */
 const char *imds_action_name(enum imds_action a);
 
-/* Facts about this instance, fetched once at start. */
+/* Facts about this instance, fetched between polls (imds_facts). */
 struct imds_facts {
 	char instance_id[IMDS_MAX_FACT];        /* "i-0123456789abcdef0" (inst_id_url) */
 	char instance_type[IMDS_MAX_FACT];      /* "m5.large" (inst_type_url) */
@@ -147,6 +148,7 @@ struct imds {
 
 	/* Counters, public, for the probe and the benchmark. */
 	unsigned long polls, tokens_fetched;
+	struct metrics *metrics;            /* public: set by the owner after imds_init; NULL: not counted */
 
 	struct http_client hc;
 	struct http_response resp;
@@ -165,14 +167,24 @@ int imds_init(struct imds *m, const struct config *cfg, const struct log *lg,
 /* Closes the connection and wipes the token. m may be set up again with imds_init. */
 void imds_close(struct imds *m);
 
+/* The facts imds_facts fetches, as a set. */
+#define IMDS_FACT_ID        0x1u    /* instance_id */
+#define IMDS_FACT_TYPE      0x2u    /* instance_type */
+#define IMDS_FACT_HOSTNAME  0x4u    /* local_hostname */
+#define IMDS_FACT_IDENTITY  0x8u    /* region, availability_zone, account_id, private_ip,
+                                       doc_instance_id (the identity document) */
+#define IMDS_FACTS_ALL      0xfu
+
 /*
- * Fetches the instance facts (instance id, type, local-hostname and the
- * identity document) into *f, and remembers the instance id and private IP
- * in m for the custom notice form. Returns 0, or -1 with the reason in err
- * (naming the URL): the caller retries until it succeeds, logging as it
- * sees fit. Never blocks past deadline_ms.
+ * Fetches the facts in want (IMDS_FACT_*) that *f does not hold yet, in
+ * the order above, keeping every one already there: a caller that retries
+ * after a failure fetches only what is still missing (f starts zeroed).
+ * Remembers the instance id and private IP in m for the custom notice
+ * form. Returns 0 once every fact in want is in *f, or -1 with the reason
+ * in err (naming the URL) at the first failure. Never blocks past
+ * deadline_ms.
  */
-int imds_facts(struct imds *m, struct imds_facts *f, int64_t deadline_ms,
+int imds_facts(struct imds *m, struct imds_facts *f, unsigned want, int64_t deadline_ms,
     char *err, size_t errlen);
 
 /*

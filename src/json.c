@@ -11,6 +11,20 @@
 
 #include "util.h"
 
+/* White space as JSON (and jsmn) has it. */
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* What ends a primitive (jsmn's strict rule: not ':', and '"' or '{' are part of it). */
+static int
+is_delim(char c)
+{
+	return is_space(c) || c == ',' || c == ']' || c == '}';
+}
+
 /* struct json_tok mirrors jsmntok_t, so jsmn can fill the caller's array directly. */
 _Static_assert(sizeof(struct json_tok) == sizeof(jsmntok_t), "json_tok layout");
 _Static_assert((int)JSON_STRING == (int)JSMN_STRING && (int)JSON_OBJECT == (int)JSMN_OBJECT &&
@@ -54,47 +68,63 @@ check_value(const struct json_tok *t, int n, int i, int depth)
 }
 
 /*
- * jsmn also accepts stray commas ("[1,]", "{,}"); one pass over the text
- * outside strings finds them. Returns the offending offset, or -1.
+ * jsmn lets missing and stray separators through ("[1 2]", "{\"a\":1 \"b\":2}",
+ * "[1,]", "{,}"); one pass over the text outside strings finds them.
+ * Returns the offending offset, or -1.
  */
 static long
-stray_comma(const char *text, size_t len)
+bad_separator(const char *text, size_t len)
 {
-	char prev = 0;  /* last structural or value character outside strings */
+	char prev = 0;  /* 'v' after a value, else the last structural character */
 	size_t i;
-	int in_str = 0;
 
 	for (i = 0; i < len; i++) {
 		char c = text[i];
 
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = 0;
+		switch (c) {
+		case ' ': case '\t': case '\n': case '\r':
 			continue;
-		}
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
-			continue;
-		if ((c == '}' || c == ']') && prev == ',')
-			return (long)i;
-		if (c == ',' && (prev == ',' || prev == '[' || prev == '{' || prev == ':'))
-			return (long)i;
-		if (c == '"') {
-			in_str = 1;
-			prev = 'v';
-			continue;
+		case ',':
+		case ':':
+			if (prev != 'v')
+				return (long)i;
+			break;
+		case '}':
+		case ']':
+			if (prev == ',' || prev == ':')
+				return (long)i;
+			c = 'v';
+			break;
+		default:
+			/* A value starts: it must not follow another without a separator. */
+			if (prev == 'v')
+				return (long)i;
+			if (c == '"') {
+				for (i++; i < len && text[i] != '"'; i++)
+					if (text[i] == '\\')
+						i++;
+				c = 'v';
+			} else if (c != '{' && c != '[') {
+				while (i + 1 < len && !is_delim(text[i + 1]))
+					i++;
+				c = 'v';
+			}
 		}
 		prev = c;
 	}
 	return -1;
 }
 
-int
-json_parse(struct json_doc *d, const char *text, size_t len,
-    struct json_tok *toks, int cap, char *err, size_t errlen)
+/*
+ * Tokenises text[0..len) as json_parse does. Returns 0, -1 for bad JSON or
+ * -2 when it needs more than cap tokens, with the reason in err.
+ */
+static int
+parse_doc(struct json_doc *d, const char *text, size_t len, struct json_tok *toks, int cap,
+    char *err, size_t errlen)
 {
 	jsmn_parser p;
+	long bad;
 	int n;
 	size_t end;
 
@@ -103,8 +133,8 @@ json_parse(struct json_doc *d, const char *text, size_t len,
 		snprintf(err, errlen, "JSON document too large");
 		return -1;
 	}
-	if (stray_comma(text, len) >= 0) {
-		snprintf(err, errlen, "invalid JSON at byte %ld", stray_comma(text, len));
+	if ((bad = bad_separator(text, len)) >= 0) {
+		snprintf(err, errlen, "invalid JSON at byte %ld", bad);
 		return -1;
 	}
 	jsmn_init(&p);
@@ -112,7 +142,7 @@ json_parse(struct json_doc *d, const char *text, size_t len,
 	switch (n) {
 	case JSMN_ERROR_NOMEM:
 		snprintf(err, errlen, "JSON has more than %d tokens", cap);
-		return -1;
+		return -2;
 	case JSMN_ERROR_INVAL:
 		snprintf(err, errlen, "invalid JSON at byte %u", p.pos);
 		return -1;
@@ -130,8 +160,7 @@ json_parse(struct json_doc *d, const char *text, size_t len,
 	d->ntoks = n;
 	/* jsmn stops after the first value only in non-strict corner cases; check what follows. */
 	end = (size_t)toks[0].end + (toks[0].type == JSON_STRING ? 1 : 0);
-	while (end < len && (text[end] == ' ' || text[end] == '\n' || text[end] == '\r' ||
-	    text[end] == '\t'))
+	while (end < len && is_space(text[end]))
 		end++;
 	if (end != len || check_value(toks, n, 0, 0) != n) {
 		if (end != len)
@@ -142,6 +171,13 @@ json_parse(struct json_doc *d, const char *text, size_t len,
 		return -1;
 	}
 	return 0;
+}
+
+int
+json_parse(struct json_doc *d, const char *text, size_t len,
+    struct json_tok *toks, int cap, char *err, size_t errlen)
+{
+	return parse_doc(d, text, len, toks, cap, err, errlen) < 0 ? -1 : 0;
 }
 
 int
@@ -422,4 +458,369 @@ json_escape(const char *s, char *out, size_t cap)
 		return -1;
 	out[at] = '\0';
 	return (int)at;
+}
+
+/* ---- Streamed lists ------------------------------------------------------------ */
+
+enum {
+	ST_ROOT,          /* before the root object */
+	ST_KEY_FIRST,     /* after '{': a key or '}' */
+	ST_KEY_NEXT,      /* after ',': a key */
+	ST_KEY,           /* inside a key */
+	ST_COLON,         /* after a key */
+	ST_VALUE,         /* after ':' */
+	ST_VALUE_IN,      /* inside a member's value or a list element */
+	ST_AFTER_MEMBER,  /* after a member: ',' or '}' */
+	ST_LIST_FIRST,    /* after the list's '[': an element or ']' */
+	ST_LIST_NEXT,     /* after ',' in the list: an element */
+	ST_AFTER_ITEM,    /* after an element: ',' or ']' */
+	ST_DONE           /* after the root object: white space only */
+};
+
+void
+json_stream_init(struct json_stream *s, const char *list_key, char *buf, size_t cap,
+    struct json_tok *toks, int ntoks, json_stream_fn fn, void *arg)
+{
+	memset(s, 0, sizeof *s);
+	s->list_key = list_key;
+	s->buf = buf;
+	s->cap = cap;
+	s->toks = toks;
+	s->ntoks = ntoks;
+	s->fn = fn;
+	s->arg = arg;
+	s->state = ST_ROOT;
+}
+
+/* Fails the stream: err gets "invalid JSON at byte N: what". */
+static int
+stream_bad(struct json_stream *s, uint64_t at, const char *what, char *err, size_t errlen)
+{
+	s->failed = 1;
+	snprintf(err, errlen, "invalid JSON at byte %llu: %s", (unsigned long long)at, what);
+	return -1;
+}
+
+/* Starts collecting a value (or key) whose first byte is at the current offset. */
+static void
+value_begin(struct json_stream *s, int state, int in_list)
+{
+	s->state = state;
+	s->len = 0;
+	s->vsize = 0;
+	s->vstart = s->off;
+	s->base = s->open;
+	s->in_str = s->esc = s->prim = 0;
+	s->in_list = in_list;
+}
+
+/*
+ * Advances over the value being collected through p[0..n). Returns 1 when
+ * it ended (*used counts its bytes: a primitive's delimiter is not one of
+ * them), 0 when all of p belongs to it, -1 when it nests too deep.
+ */
+static int
+value_scan(struct json_stream *s, const char *p, size_t n, size_t *used)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (s->in_str) {
+			/* The bulk of a pod is strings: skip to the next quote or backslash. */
+			if (s->esc) {
+				s->esc = 0;
+				continue;
+			}
+			while (i < n && p[i] != '"' && p[i] != '\\')
+				i++;
+			if (i == n)
+				break;
+			if (p[i] == '\\') {
+				s->esc = 1;
+				continue;
+			}
+			s->in_str = 0;
+			if (s->open == s->base) {
+				*used = i + 1;
+				return 1;
+			}
+			continue;
+		}
+		if (s->prim) {
+			if (!is_delim(c))
+				continue;
+			s->prim = 0;
+			if (s->open == s->base) {
+				*used = i;
+				return 1;
+			}
+		}
+		switch (c) {
+		case ' ': case '\t': case '\n': case '\r': case ',': case ':':
+			continue;
+		case '}':
+		case ']':
+			if (--s->open == s->base) {
+				*used = i + 1;
+				return 1;
+			}
+			continue;
+		}
+		/* A value (or key) starts here, as deep as the containers open around it. */
+		if (s->open > JSON_MAX_DEPTH) {
+			*used = i;
+			return -1;
+		}
+		if (c == '"')
+			s->in_str = 1;
+		else if (c == '{' || c == '[')
+			s->open++;
+		else
+			s->prim = 1;
+	}
+	*used = n;
+	return 0;
+}
+
+/* Names the value being collected, for error messages. */
+static void
+value_name(const struct json_stream *s, char *out, size_t cap)
+{
+	if (s->state == ST_KEY)
+		snprintf(out, cap, "a key at byte %llu", (unsigned long long)s->vstart);
+	else if (s->in_list)
+		snprintf(out, cap, "item %ld at byte %llu", s->items, (unsigned long long)s->vstart);
+	else
+		snprintf(out, cap, "member \"%s\" at byte %llu", s->key, (unsigned long long)s->vstart);
+}
+
+/* A key was collected in buf: unescape it into s->key. */
+static int
+key_done(struct json_stream *s, char *err, size_t errlen)
+{
+	struct json_doc d;
+	char e[128];
+
+	if (parse_doc(&d, s->buf, s->len, s->toks, s->ntoks, e, sizeof e) < 0) {
+		s->failed = 1;
+		snprintf(err, errlen, "the key at byte %llu: %s", (unsigned long long)s->vstart, e);
+		return -1;
+	}
+	if (d.toks[0].type != JSON_STRING || json_str(&d, 0, s->key, sizeof s->key) < 0)
+		s->key[0] = '\0';
+	s->state = ST_COLON;
+	return 0;
+}
+
+/* A value was collected in buf (or skipped, over the cap): tokenise it and hand it over. */
+static int
+value_done(struct json_stream *s, char *err, size_t errlen)
+{
+	struct json_doc d;
+	char e[160], name[JSON_STREAM_MAX_KEY + 64], why[JSON_STREAM_MAX_KEY + 64 + 160 + 8];
+	int r = -2;
+
+	value_name(s, name, sizeof name);
+	if (s->vsize <= s->len) {
+		/* jsmn ends a primitive only at a delimiter: give it one. */
+		if (s->len > 0 && s->buf[0] != '"' && s->buf[0] != '{' && s->buf[0] != '[')
+			s->buf[s->len++] = ' ';
+		r = parse_doc(&d, s->buf, s->len, s->toks, s->ntoks, e, sizeof e);
+		if (r == -1 || (r == -2 && !s->in_list)) {
+			s->failed = 1;
+			snprintf(err, errlen, "%s: %s", name, e);
+			return -1;
+		}
+	}
+	if (r == 0) {
+		r = s->fn(s->arg, s->key, s->in_list ? s->items : -1, &d, NULL, err, errlen);
+	} else {
+		if (s->vsize > s->len)
+			snprintf(why, sizeof why, "%s: %llu bytes, over the %zu-byte buffer", name,
+			    (unsigned long long)s->vsize, s->cap - 1);
+		else
+			snprintf(why, sizeof why, "%s: %s", name, e);
+		r = s->fn(s->arg, s->key, s->items, NULL, why, err, errlen);
+	}
+	if (r != 0) {
+		s->failed = 1;
+		return -1;
+	}
+	if (s->in_list) {
+		s->items++;
+		s->state = ST_AFTER_ITEM;
+	} else {
+		s->state = ST_AFTER_MEMBER;
+	}
+	return 0;
+}
+
+/* Keeps the bytes p[0..n) of the value being collected, or counts them once over the cap. */
+static int
+value_keep(struct json_stream *s, const char *p, size_t n, char *err, size_t errlen)
+{
+	char name[JSON_STREAM_MAX_KEY + 64];
+
+	s->vsize += n;
+	/* One byte stays free for the delimiter a primitive gets. */
+	if (s->vsize + 1 <= s->cap) {
+		memcpy(s->buf + s->len, p, n);
+		s->len += n;
+		return 0;
+	}
+	if (s->in_list && s->state == ST_VALUE_IN)
+		return 0;
+	value_name(s, name, sizeof name);
+	s->failed = 1;
+	snprintf(err, errlen, "%s: over the %zu-byte buffer", name, s->cap - 1);
+	return -1;
+}
+
+/* stream_byte inside the list: between its elements. */
+static int
+list_byte(struct json_stream *s, char c, char *err, size_t errlen)
+{
+	char what[64];
+
+	if (s->state == ST_AFTER_ITEM) {
+		if (c == ',') {
+			s->state = ST_LIST_NEXT;
+			return 0;
+		}
+		if (c != ']')
+			return stream_bad(s, s->off, "',' or ']' should be here", err, errlen);
+	} else if (c != ']' || s->state != ST_LIST_FIRST) {
+		if (c == ']')
+			return stream_bad(s, s->off, "']' after ','", err, errlen);
+		if (c != '{') {
+			snprintf(what, sizeof what, "item %ld is not an object", s->items);
+			return stream_bad(s, s->off, what, err, errlen);
+		}
+		value_begin(s, ST_VALUE_IN, 1);
+		return 1;
+	}
+	s->open--;
+	s->state = ST_AFTER_MEMBER;
+	return 0;
+}
+
+/*
+ * One structural byte c between values (white space, brackets, commas,
+ * colons). Returns 0 when c was consumed, 1 when a key or value begins at c
+ * (value_scan takes it from there), or -1 with err.
+ */
+static int
+stream_byte(struct json_stream *s, char c, char *err, size_t errlen)
+{
+	if (is_space(c))
+		return 0;
+	switch (s->state) {
+	case ST_ROOT:
+		if (c != '{')
+			return stream_bad(s, s->off, "the body is not a JSON object", err, errlen);
+		s->open = 1;
+		s->state = ST_KEY_FIRST;
+		return 0;
+	case ST_KEY_FIRST:
+	case ST_KEY_NEXT:
+		if (c == '}' && s->state == ST_KEY_FIRST) {
+			s->open = 0;
+			s->state = ST_DONE;
+			return 0;
+		}
+		if (c != '"')
+			return stream_bad(s, s->off, "a key should be here", err, errlen);
+		value_begin(s, ST_KEY, 0);
+		return 1;
+	case ST_COLON:
+		if (c != ':')
+			return stream_bad(s, s->off, "':' should be here", err, errlen);
+		s->state = ST_VALUE;
+		return 0;
+	case ST_VALUE:
+		if (c == ',' || c == ':' || c == '}' || c == ']')
+			return stream_bad(s, s->off, "a value should be here", err, errlen);
+		if (strcmp(s->key, s->list_key) == 0) {
+			if (s->list_seen)
+				return stream_bad(s, s->off, "the list's key appears twice", err, errlen);
+			s->list_seen = 1;
+			if (c == '[') {
+				s->open++;
+				s->state = ST_LIST_FIRST;
+				return 0;
+			}
+		}
+		value_begin(s, ST_VALUE_IN, 0);
+		return 1;
+	case ST_AFTER_MEMBER:
+		if (c == ',') {
+			s->state = ST_KEY_NEXT;
+			return 0;
+		}
+		if (c != '}')
+			return stream_bad(s, s->off, "',' or '}' should be here", err, errlen);
+		s->open = 0;
+		s->state = ST_DONE;
+		return 0;
+	case ST_LIST_FIRST:
+	case ST_LIST_NEXT:
+	case ST_AFTER_ITEM:
+		return list_byte(s, c, err, errlen);
+	default:
+		return stream_bad(s, s->off, "garbage after the document", err, errlen);
+	}
+}
+
+int
+json_stream_feed(struct json_stream *s, const char *p, size_t n, char *err, size_t errlen)
+{
+	size_t i = 0;
+
+	if (s->failed) {
+		snprintf(err, errlen, "the body was already found bad");
+		return -1;
+	}
+	while (i < n) {
+		size_t used;
+		int r;
+
+		if (s->state != ST_KEY && s->state != ST_VALUE_IN) {
+			if ((r = stream_byte(s, p[i], err, errlen)) < 0)
+				return -1;
+			if (r == 0) {
+				i++;
+				s->off++;
+			}
+			continue;
+		}
+		r = value_scan(s, p + i, n - i, &used);
+		if (r < 0)
+			return stream_bad(s, s->off + used, "nested deeper than the depth limit", err, errlen);
+		if (value_keep(s, p + i, used, err, errlen) < 0)
+			return -1;
+		i += used;
+		s->off += used;
+		if (r == 1 && (s->state == ST_KEY ? key_done(s, err, errlen) : value_done(s, err, errlen)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+json_stream_end(struct json_stream *s, char *err, size_t errlen)
+{
+	if (s->failed) {
+		snprintf(err, errlen, "the body was already found bad");
+		return -1;
+	}
+	if (s->state == ST_DONE)
+		return 0;
+	s->failed = 1;
+	if (s->state == ST_ROOT)
+		snprintf(err, errlen, "empty JSON document");
+	else
+		snprintf(err, errlen, "truncated JSON at byte %llu", (unsigned long long)s->off);
+	return -1;
 }

@@ -9,12 +9,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "aws.h"
 #include "config.h"
+#include "kubeconfig.h"
 #include "log.h"
 #include "tls.h"
 #include "util.h"
 
 #define LB_LABEL "node.kubernetes.io/exclude-from-external-load-balancers"
+
+/* k->buf and k->toks serve the Node of the cordon and one pod of a listing (untouched pages cost nothing). */
+#define K8S_BUF  (K8S_MAX_BODY > K8S_MAX_POD ? K8S_MAX_BODY : K8S_MAX_POD)
+#define K8S_TOKS (K8S_MAX_TOKENS > K8S_POD_MAX_TOKENS ? K8S_MAX_TOKENS : K8S_POD_MAX_TOKENS)
 
 /* ---- A bounded string builder for request bodies ---------------------------- */
 
@@ -447,9 +453,8 @@ k8s_uncordon_patch_build(const char *node_json, size_t len, struct json_tok *tok
 
 /* ---- Pods ------------------------------------------------------------------------ */
 
-/* Fills *p from the pod object at index obj. Returns 0 or -1 with err. */
-static int
-pod_from_json(const struct json_doc *d, int obj, const char *self_ns, const char *self_name,
+int
+k8s_pod_from_json(const struct json_doc *d, int obj, const char *self_ns, const char *self_name,
     struct k8s_pod *p, char *err, size_t errlen)
 {
 	int md, spec, i, j, n, refs, vols, controller = 0;
@@ -507,43 +512,140 @@ pod_from_json(const struct json_doc *d, int obj, const char *self_ns, const char
 	return 0;
 }
 
-int
-k8s_pods_parse(const char *body, size_t len, struct json_tok *toks, int ntoks,
-    const char *self_ns, const char *self_name, k8s_pod_fn fn, void *arg,
-    char *cont, size_t contcap, int *used, char *err, size_t errlen)
+#define SEEN_KIND     0x1u
+#define SEEN_METADATA 0x2u
+
+/* The list's metadata: continue and resourceVersion. */
+static int
+list_metadata(struct k8s_podlist *pl, const struct json_doc *d, char *err, size_t errlen)
 {
-	struct json_doc d;
+	int c, rv;
+
+	if (d->toks[0].type != JSON_OBJECT)
+		return 0;
+	c = json_get(d, 0, "continue");
+	if (c >= 0 && !json_is_null(d, c) && json_str(d, c, pl->cont, sizeof pl->cont) < 0) {
+		snprintf(err, errlen, "the list's metadata.continue is not a string of at most %d bytes",
+		    K8S_MAX_CONTINUE - 1);
+		return -1;
+	}
+	rv = json_get(d, 0, "resourceVersion");
+	if (rv >= 0 && !json_is_null(d, rv) && json_str(d, rv, pl->rv, sizeof pl->rv) < 0) {
+		snprintf(err, errlen, "the list's metadata.resourceVersion is not a string of at most "
+		    "%d bytes", K8S_MAX_RV - 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* A root member of the page other than the items array. */
+static int
+list_member(struct k8s_podlist *pl, const char *key, const struct json_doc *d, char *err,
+    size_t errlen)
+{
+	unsigned bit = strcmp(key, "kind") == 0 ? SEEN_KIND : strcmp(key, "metadata") == 0 ?
+	    SEEN_METADATA : 0;
+
+	/* items here is not a list (json_stream refuses it twice); null is an empty one. */
+	if (strcmp(key, "items") == 0 && !json_is_null(d, 0)) {
+		snprintf(err, errlen, "not a PodList (items is not a list)");
+		return -1;
+	}
+	if (bit == 0)
+		return 0;
+	if (pl->seen & bit) {
+		snprintf(err, errlen, "not a PodList: \"%s\" appears twice", key);
+		return -1;
+	}
+	pl->seen |= bit;
+	if (bit == SEEN_KIND && !json_str_eq(d, 0, "PodList")) {
+		snprintf(err, errlen, "not a PodList (kind is not \"PodList\")");
+		return -1;
+	}
+	return bit == SEEN_METADATA ? list_metadata(pl, d, err, errlen) : 0;
+}
+
+/* json_stream's callback: a pod of items, a skipped one, or another root member. */
+static int
+list_value(void *arg, const char *key, long item, const struct json_doc *d, const char *why,
+    char *err, size_t errlen)
+{
+	struct k8s_podlist *pl = arg;
 	struct k8s_pod p;
-	int items, i, n, c;
+	char e[256];
+
+	if (item < 0)
+		return list_member(pl, key, d, err, errlen);
+	if (d == NULL) {
+		if (pl->skipped++ == 0)
+			snprintf(pl->skip_why, sizeof pl->skip_why, "%s", why);
+		return 0;
+	}
+	if (k8s_pod_from_json(d, 0, pl->self_ns, pl->self_name, &p, e, sizeof e) < 0) {
+		snprintf(err, errlen, "item %ld: %s", item, e);
+		return -1;
+	}
+	if (pl->fn(pl->arg, &p) != 0) {
+		pl->refused = 1;
+		snprintf(err, errlen, "pod %s/%s not taken", p.ns, p.name);
+		return -1;
+	}
+	pl->pods++;
+	return 0;
+}
+
+void
+k8s_podlist_init(struct k8s_podlist *pl, char *buf, size_t cap, struct json_tok *toks,
+    int ntoks, const char *self_ns, const char *self_name, k8s_pod_fn fn, void *arg)
+{
+	memset(pl, 0, sizeof *pl);
+	pl->self_ns = self_ns;
+	pl->self_name = self_name;
+	pl->fn = fn;
+	pl->arg = arg;
+	json_stream_init(&pl->js, "items", buf, cap, toks, ntoks, list_value, pl);
+}
+
+int
+k8s_podlist_feed(struct k8s_podlist *pl, const char *p, size_t n, char *err, size_t errlen)
+{
+	if (json_stream_feed(&pl->js, p, n, err, errlen) == 0)
+		return 0;
+	return pl->refused ? -2 : -1;
+}
+
+int
+k8s_podlist_end(struct k8s_podlist *pl, char *err, size_t errlen)
+{
+	if (json_stream_end(&pl->js, err, errlen) < 0)
+		return -1;
+	if (!pl->js.list_seen) {
+		snprintf(err, errlen, "not a PodList (no items)");
+		return -1;
+	}
+	return pl->pods;
+}
+
+int
+k8s_pods_parse(const char *body, size_t len, char *buf, size_t cap, struct json_tok *toks,
+    int ntoks, const char *self_ns, const char *self_name, k8s_pod_fn fn, void *arg,
+    char *cont, size_t contcap, char *err, size_t errlen)
+{
+	struct k8s_podlist pl;
+	int r;
 
 	if (contcap > 0)
 		cont[0] = '\0';
-	if (json_parse(&d, body, len, toks, ntoks, err, errlen) < 0)
-		return -1;
-	if (used != NULL)
-		*used = d.ntoks;
-	items = json_get(&d, 0, "items");
-	if (d.toks[0].type != JSON_OBJECT || items < 0 ||
-	    (d.toks[items].type != JSON_ARRAY && !json_is_null(&d, items))) {
-		snprintf(err, errlen, "not a PodList");
-		return -1;
-	}
-	c = json_path(&d, 0, "metadata", "continue", (char *)NULL);
-	if (c >= 0 && !json_is_null(&d, c) && json_str(&d, c, cont, contcap) < 0) {
+	k8s_podlist_init(&pl, buf, cap, toks, ntoks, self_ns, self_name, fn, arg);
+	if ((r = k8s_podlist_feed(&pl, body, len, err, errlen)) < 0)
+		return r;
+	if ((r = k8s_podlist_end(&pl, err, errlen)) < 0)
+		return r;
+	if (contcap > 0 && util_strlcpy(cont, pl.cont, contcap) < 0) {
 		snprintf(err, errlen, "the list's continue token is over %zu bytes", contcap - 1);
 		return -1;
 	}
-	if (d.toks[items].type != JSON_ARRAY)
-		return 0;
-	for (n = 0, i = items + 1; n < d.toks[items].size; n++, i = json_next(&d, i)) {
-		if (pod_from_json(&d, i, self_ns, self_name, &p, err, errlen) < 0)
-			return -1;
-		if (fn(arg, &p) != 0) {
-			snprintf(err, errlen, "pod %s/%s not taken", p.ns, p.name);
-			return -2;
-		}
-	}
-	return n;
+	return r;
 }
 
 /* ---- Status bodies ------------------------------------------------------------------ */
@@ -593,28 +695,6 @@ k8s_status_is_pdb(const char *body, size_t len)
 	if (json_str(&d, json_get(&d, 0, "message"), msg, sizeof msg) > 0 &&
 	    strstr(msg, "disruption budget") != NULL)
 		return 1;
-	return 0;
-}
-
-int
-k8s_retry_after_parse(const char *v, size_t len, int64_t now_wall_s, int64_t *ms)
-{
-	const char *p = util_trim(v, &len);
-	int64_t secs = 0, when;
-	size_t i;
-
-	if (len == 0)
-		return -1;
-	for (i = 0; i < len && isdigit((unsigned char)p[i]); i++)
-		if ((secs = secs * 10 + (p[i] - '0')) > 86400)
-			secs = 86400;
-	if (i == len) {
-		*ms = secs * 1000;
-		return 0;
-	}
-	if (util_parse_http_date(p, len, &when) < 0)
-		return -1;
-	*ms = when > now_wall_s ? (when - now_wall_s) * 1000 : 0;
 	return 0;
 }
 
@@ -707,6 +787,58 @@ k8s_backoff_ms(int attempt)
 
 /* ---- Authentication ------------------------------------------------------------------- */
 
+/* The identity of the file at path, or -1 with "what path: reason" in err. */
+static int
+file_id(const char *what, const char *path, struct k8s_file_id *id, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	id->size = st.st_size;
+	id->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	return 0;
+}
+
+static int
+same_file(const struct k8s_file_id *a, const struct k8s_file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns;
+}
+
+/* Takes the token t[0..len) as the bearer token; refuses bytes a header cannot carry. */
+static int
+token_set(struct k8s *k, const char *what, const char *t, size_t len, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (len == 0) {
+		snprintf(err, errlen, "%s: empty", what);
+		return -1;
+	}
+	if (len >= FILE_MAX_TOKEN) {
+		snprintf(err, errlen, "%s: over %d bytes", what, FILE_MAX_TOKEN - 1);
+		return -1;
+	}
+	for (i = 0; i < len; i++)
+		if (t[i] <= 0x20 || t[i] >= 0x7f) {
+			/* Never echo the token itself. */
+			snprintf(err, errlen, "%s: the token holds a byte that cannot go in a header (at "
+			    "offset %zu)", what, i);
+			return -1;
+		}
+	memmove(k->token, t, len);
+	k->token[len] = '\0';
+	k->token_len = len;
+	k->token_reads++;
+	metrics_inc(k->metrics, M_CRED_K8S_OK);
+	return 0;
+}
+
 /*
  * Re-reads the token file if it changed since the last read (or always, if
  * force). Called with k->mu held. A failed re-read keeps the token we have.
@@ -714,64 +846,285 @@ k8s_backoff_ms(int attempt)
 static int
 token_refresh(struct k8s *k, int force, char *err, size_t errlen)
 {
-	struct stat st;
-	char *tmp = k->token + FILE_MAX_TOKEN;
+	struct k8s_file_id id;
+	char *tmp = k->token + FILE_MAX_TOKEN, what[CONFIG_MAX_STR + 16];
 	const char *t;
-	size_t len, i;
-	int64_t mtime;
+	size_t len;
+	int r;
 
-	if (stat(k->cfg->token_file, &st) != 0) {
-		snprintf(err, errlen, "token_file %s: %s", k->cfg->token_file, strerror(errno));
+	if (file_id("token_file", k->token_path, &id, err, errlen) < 0)
 		return -1;
-	}
-	mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	if (!force && k->token_len > 0 && st.st_dev == k->tok_dev && st.st_ino == k->tok_ino &&
-	    st.st_size == k->tok_size && mtime == k->tok_mtime_ns)
+	if (!force && k->token_len > 0 && same_file(&id, &k->tok_id))
 		return 0;
-	if (util_read_file(k->cfg->token_file, tmp, FILE_MAX_TOKEN, &len, err, errlen) < 0)
+	if (util_read_file(k->token_path, tmp, FILE_MAX_TOKEN, &len, err, errlen) < 0)
 		return -1;
 	t = util_trim(tmp, &len);
-	if (len == 0) {
-		snprintf(err, errlen, "token_file %s: empty", k->cfg->token_file);
+	snprintf(what, sizeof what, "token_file %s", k->token_path);
+	if ((r = token_set(k, what, t, len, err, errlen)) == 0)
+		k->tok_id = id;
+	memset(tmp, 0, FILE_MAX_TOKEN);
+	return r;
+}
+
+/*
+ * Makes a new EKS token when the one in use is eks_refresh_ms old, or
+ * always if force (after a 401). Called with k->mu held. A failure keeps
+ * the current token while it is younger than eks_max_age_ms; past that
+ * nothing is sent, since the API server would refuse it anyway.
+ */
+static int
+eks_refresh(struct k8s *k, int force, int64_t deadline_ms, char *err, size_t errlen)
+{
+	char *tmp = k->token + FILE_MAX_TOKEN, e[768], when[32];
+	int64_t now = util_now_ms(), signed_s;
+	int r;
+
+	if (!force && k->token_len > 0 && now - k->token_made_ms < k->eks_refresh_ms)
+		return 0;
+	r = aws_eks_token(k->aws, k->eks_cluster, deadline_ms, tmp, FILE_MAX_TOKEN, &signed_s,
+	    e, sizeof e);
+	if (r == 0 && (r = token_set(k, "EKS token", tmp, strlen(tmp), e, sizeof e)) == 0) {
+		k->token_made_ms = now;
+		log_debug(k->lg, "k8s: made an EKS token for cluster %s (signed at %s)", k->eks_cluster,
+		    util_fmt_time(when, sizeof when, signed_s));
+	}
+	memset(tmp, 0, FILE_MAX_TOKEN);
+	if (r == 0)
+		return 0;
+	if (k->token_len > 0 && now - k->token_made_ms < k->eks_max_age_ms) {
+		log_limited(k->lg, &k->auth_ll, 60000, LV_WARNING, "k8s: %s; the current EKS token (%lld s "
+		    "old) serves meanwhile", e, (long long)((now - k->token_made_ms) / 1000));
+		return 0;
+	}
+	memset(k->token, 0, FILE_MAX_TOKEN);
+	k->token_len = 0;
+	snprintf(err, errlen, "%s", e);
+	return -1;
+}
+
+/*
+ * A TLS configuration from k's trust, server name and client identity (kc:
+ * the kubeconfig's certificate data, for K8S_AUTH_CERT_DATA only). Returns
+ * it, or NULL with the reason in err.
+ */
+static struct tls_config *
+tls_build(const struct k8s *k, const struct kubeconfig *kc, char *err, size_t errlen)
+{
+	struct tls_config *tc = tls_config_new();
+	char e[768];
+
+	if (tc == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (k->ca_pem != NULL ? tls_config_add_pem(tc, k->ca_pem, k->ca_pem_len, e, sizeof e) < 0 :
+	    tls_config_add_pem_file(tc, k->ca_file, e, sizeof e) < 0) {
+		snprintf(err, errlen, "%s: %s", k->ca_pem != NULL ? "certificate-authority-data" : "ca_file", e);
+		goto fail;
+	}
+	if ((k->auth == K8S_AUTH_CERT_FILES &&
+	    tls_config_set_client_cert(tc, k->cert_path, k->key_path, e, sizeof e) < 0) ||
+	    (k->auth == K8S_AUTH_CERT_DATA && tls_config_set_client_cert_pem(tc,
+	    (const char *)kc->cert_data, kc->cert_data_len, (const char *)kc->key_data, kc->key_data_len,
+	    e, sizeof e) < 0)) {
+		snprintf(err, errlen, "client certificate: %s", e);
+		goto fail;
+	}
+	if (k->server_name[0] != '\0' && tls_config_set_server_name(tc, k->server_name) < 0) {
+		snprintf(err, errlen, "tls_server_name \"%s\" is not usable", k->server_name);
+		goto fail;
+	}
+	return tc;
+fail:
+	tls_config_free(tc);
+	return NULL;
+}
+
+/*
+ * Reloads the client certificate and key files if either changed since
+ * they were loaded. The configuration they replace is retired, not freed:
+ * a handshake in another thread may be using it (k8s_close frees it).
+ * Called with k->mu held. Returns 1 if a new certificate was loaded, 0 if
+ * nothing changed, -1 with the reason in err (the old one stays in use).
+ */
+static int
+cert_refresh(struct k8s *k, char *err, size_t errlen)
+{
+	struct k8s_file_id c, kid;
+	struct tls_config *tc;
+
+	if (file_id("client certificate", k->cert_path, &c, err, errlen) < 0 ||
+	    file_id("client key", k->key_path, &kid, err, errlen) < 0)
+		return -1;
+	if (same_file(&c, &k->cert_id) && same_file(&kid, &k->key_id))
+		return 0;
+	if (k->ntls_retired == K8S_MAX_TLS_RETIRED) {
+		snprintf(err, errlen, "client certificate %s changed more than %d times since start; "
+		    "restart despotify to use the new one", k->cert_path, K8S_MAX_TLS_RETIRED);
 		return -1;
 	}
-	for (i = 0; i < len; i++)
-		if (t[i] <= 0x20 || t[i] >= 0x7f) {
-			/* Never echo the token itself. */
-			snprintf(err, errlen, "token_file %s: the token holds a byte that cannot go in a "
-			    "header (at offset %zu)", k->cfg->token_file, (size_t)(t - tmp) + i);
+	if ((tc = tls_build(k, NULL, err, errlen)) == NULL)
+		return -1;
+	k->tls_retired[k->ntls_retired++] = k->tls;
+	k->tls = tc;
+	k->cert_id = c;
+	k->key_id = kid;
+	k->cert_loads++;
+	log_info(k->lg, "k8s: client certificate %s changed; new connections use the new one",
+	    k->cert_path);
+	return 1;
+}
+
+/* The kubeconfig's cluster and user, into k. The kubeconfig's data is copied out of sc. */
+static int
+from_kubeconfig(struct k8s *k, const struct config *cfg, struct kubeconfig *kc,
+    struct kubeconfig_scratch *sc, char *err, size_t errlen)
+{
+	if (kubeconfig_load(cfg->kubeconfig, kc, sc, err, errlen) < 0)
+		return -1;
+	util_strlcpy(k->server, kc->server, sizeof k->server);
+	util_strlcpy(k->server_name, kc->tls_server_name, sizeof k->server_name);
+	util_strlcpy(k->ca_file, kc->ca_file, sizeof k->ca_file);
+	if (kc->ca_data != NULL) {
+		if ((k->ca_pem = malloc(kc->ca_data_len)) == NULL) {
+			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-	memmove(k->token, t, len);
-	k->token[len] = '\0';
-	k->token_len = len;
-	k->tok_dev = st.st_dev;
-	k->tok_ino = st.st_ino;
-	k->tok_size = st.st_size;
-	k->tok_mtime_ns = mtime;
-	k->token_reads++;
-	memset(tmp, 0, FILE_MAX_TOKEN);
+		memcpy(k->ca_pem, kc->ca_data, kc->ca_data_len);
+		k->ca_pem_len = kc->ca_data_len;
+	}
+	switch (kc->auth) {
+	case KUBECONFIG_CERT:
+		k->auth = kc->cert_data != NULL ? K8S_AUTH_CERT_DATA : K8S_AUTH_CERT_FILES;
+		util_strlcpy(k->cert_path, kc->cert_file, sizeof k->cert_path);
+		util_strlcpy(k->key_path, kc->key_file, sizeof k->key_path);
+		break;
+	case KUBECONFIG_TOKEN:
+		k->auth = K8S_AUTH_TOKEN;
+		break;
+	case KUBECONFIG_TOKEN_FILE:
+		k->auth = K8S_AUTH_TOKEN_FILE;
+		util_strlcpy(k->token_path, kc->token_file, sizeof k->token_path);
+		break;
+	case KUBECONFIG_EKS:
+		k->auth = K8S_AUTH_EKS;
+		util_strlcpy(k->eks_cluster, kc->eks_cluster, sizeof k->eks_cluster);
+		break;
+	}
+	snprintf(k->auth_desc, sizeof k->auth_desc, "kubeconfig %.150s, context %.60s: %.250s",
+	    cfg->kubeconfig, kc->context, kc->user_desc);
 	return 0;
 }
 
-int
-k8s_init(struct k8s *k, const struct config *cfg, const struct log *lg, char *const *envp,
-    char *err, size_t errlen)
+/* The server, trust and kind of authentication from the settings (no kubeconfig). */
+static int
+from_settings(struct k8s *k, const struct config *cfg, char *err, size_t errlen)
+{
+	util_strlcpy(k->server, cfg->api_server, sizeof k->server);
+	util_strlcpy(k->server_name, cfg->tls_server_name, sizeof k->server_name);
+	util_strlcpy(k->ca_file, cfg->ca_file, sizeof k->ca_file);
+	if ((cfg->client_cert_file[0] != '\0') != (cfg->client_key_file[0] != '\0')) {
+		snprintf(err, errlen, "client_cert_file and client_key_file go together");
+		return -1;
+	}
+	if (cfg->eks_cluster_name[0] != '\0') {
+		k->auth = K8S_AUTH_EKS;
+		util_strlcpy(k->eks_cluster, cfg->eks_cluster_name, sizeof k->eks_cluster);
+		snprintf(k->auth_desc, sizeof k->auth_desc, "native EKS token for cluster %s",
+		    k->eks_cluster);
+	} else if (cfg->client_cert_file[0] != '\0') {
+		k->auth = K8S_AUTH_CERT_FILES;
+		util_strlcpy(k->cert_path, cfg->client_cert_file, sizeof k->cert_path);
+		util_strlcpy(k->key_path, cfg->client_key_file, sizeof k->key_path);
+		snprintf(k->auth_desc, sizeof k->auth_desc, "client certificate %.200s", k->cert_path);
+	} else {
+		k->auth = K8S_AUTH_TOKEN_FILE;
+		util_strlcpy(k->token_path, cfg->token_file, sizeof k->token_path);
+		snprintf(k->auth_desc, sizeof k->auth_desc, "token_file %.200s", k->token_path);
+	}
+	return 0;
+}
+
+/*
+ * The credentials' first load: the TLS configuration with the client
+ * certificate, the token, or the AWS credential chain for EKS tokens.
+ */
+static int
+credentials_init(struct k8s *k, const struct config *cfg, const struct kubeconfig *kc,
+    char *const *envp, char *err, size_t errlen)
+{
+	const char *region = kc != NULL && kc->eks_region[0] != '\0' ? kc->eks_region : cfg->region;
+	char e[768];
+
+	if ((k->auth == K8S_AUTH_CERT_FILES || k->auth == K8S_AUTH_CERT_DATA) && !k->base.tls) {
+		snprintf(err, errlen, "a client certificate needs an https:// API server");
+		return -1;
+	}
+	if (k->auth == K8S_AUTH_CERT_FILES &&
+	    (file_id("client certificate", k->cert_path, &k->cert_id, err, errlen) < 0 ||
+	    file_id("client key", k->key_path, &k->key_id, err, errlen) < 0))
+		return -1;
+	if (k->base.tls && (k->tls = tls_build(k, kc, err, errlen)) == NULL)
+		return -1;
+	k->cert_loads = k->auth == K8S_AUTH_CERT_FILES || k->auth == K8S_AUTH_CERT_DATA;
+	k->use_token = k->auth == K8S_AUTH_TOKEN || k->auth == K8S_AUTH_TOKEN_FILE ||
+	    k->auth == K8S_AUTH_EKS;
+	if (k->auth == K8S_AUTH_TOKEN)
+		return token_set(k, "the kubeconfig's token", kc->token, strlen(kc->token), err, errlen);
+	if (k->auth == K8S_AUTH_TOKEN_FILE)
+		return token_refresh(k, 1, err, errlen);
+	if (k->auth != K8S_AUTH_EKS)
+		return 0;
+	if ((k->aws = calloc(1, sizeof *k->aws)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (aws_init(k->aws, cfg, k->lg, envp, region, e, sizeof e) < 0) {
+		snprintf(err, errlen, "EKS token: %s%s", e, region[0] == '\0' ?
+		    " (or give --region in the kubeconfig's exec args)" : "");
+		free(k->aws);
+		k->aws = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Frees what k8s_init may have set up before failing, or what k8s_close releases. */
+static void
+release(struct k8s *k)
+{
+	int i;
+
+	tls_config_free(k->tls);
+	for (i = 0; i < k->ntls_retired; i++)
+		tls_config_free(k->tls_retired[i]);
+	if (k->aws != NULL) {
+		aws_close(k->aws);
+		free(k->aws);
+	}
+	if (k->token != NULL)
+		memset(k->token, 0, 2 * FILE_MAX_TOKEN);
+	free(k->token);
+	free(k->ca_pem);
+	free(k->buf);
+	free(k->toks);
+	memset(k, 0, sizeof *k);
+}
+
+/* The server URL: its base path and the proxy settings. */
+static int
+base_init(struct k8s *k, char *const *envp, char *err, size_t errlen)
 {
 	char e[256];
 	size_t n;
 
-	memset(k, 0, sizeof *k);
-	k->cfg = cfg;
-	k->lg = lg;
-	k->cordon_ms = -1;
-	if (cfg->api_server[0] == '\0') {
+	if (k->server[0] == '\0') {
 		snprintf(err, errlen, "api_server is not set (and KUBERNETES_SERVICE_HOST is not in the "
 		    "environment)");
 		return -1;
 	}
-	if (url_parse(cfg->api_server, &k->base, e, sizeof e) < 0) {
-		snprintf(err, errlen, "api_server %s: %s", cfg->api_server, e);
+	if (url_parse(k->server, &k->base, e, sizeof e) < 0) {
+		snprintf(err, errlen, "api_server %s: %s", k->server, e);
 		return -1;
 	}
 	n = strcspn(k->base.path, "?");
@@ -783,57 +1136,50 @@ k8s_init(struct k8s *k, const struct config *cfg, const struct log *lg, char *co
 		snprintf(err, errlen, "Kubernetes API proxy: %s", e);
 		return -1;
 	}
-	if ((cfg->client_cert_file[0] != '\0') != (cfg->client_key_file[0] != '\0')) {
-		snprintf(err, errlen, "client_cert_file and client_key_file go together");
-		return -1;
-	}
-	if (k->base.tls) {
-		if ((k->tls = tls_config_new()) == NULL) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-		if (tls_config_add_pem_file(k->tls, cfg->ca_file, e, sizeof e) < 0) {
-			snprintf(err, errlen, "ca_file: %s", e);
-			goto fail;
-		}
-		if (cfg->client_cert_file[0] != '\0' &&
-		    tls_config_set_client_cert(k->tls, cfg->client_cert_file, cfg->client_key_file,
-		    e, sizeof e) < 0) {
-			snprintf(err, errlen, "client certificate: %s", e);
-			goto fail;
-		}
-		if (cfg->tls_server_name[0] != '\0' &&
-		    tls_config_set_server_name(k->tls, cfg->tls_server_name) < 0) {
-			snprintf(err, errlen, "tls_server_name \"%s\" is not usable", cfg->tls_server_name);
-			goto fail;
-		}
-	} else if (cfg->client_cert_file[0] != '\0') {
-		snprintf(err, errlen, "client_cert_file needs an https:// api_server");
-		return -1;
-	}
-	k->buf = malloc(K8S_MAX_BODY);
-	k->toks = malloc(sizeof *k->toks * K8S_MAX_TOKENS);
-	k->token = malloc(2 * FILE_MAX_TOKEN);
-	if (k->buf == NULL || k->toks == NULL || k->token == NULL) {
+	return 0;
+}
+
+int
+k8s_init(struct k8s *k, const struct config *cfg, const struct log *lg, char *const *envp,
+    char *err, size_t errlen)
+{
+	struct kubeconfig_scratch *sc = NULL;
+	struct kubeconfig kc;
+	int r = -1;
+
+	memset(k, 0, sizeof *k);
+	k->cfg = cfg;
+	k->lg = lg;
+	k->eks_refresh_ms = K8S_EKS_TOKEN_REFRESH_MS;
+	k->eks_max_age_ms = K8S_EKS_TOKEN_MAX_AGE_MS;
+	k->buf = malloc(K8S_BUF);
+	k->toks = malloc(sizeof *k->toks * K8S_TOKS);
+	k->token = calloc(2, FILE_MAX_TOKEN);
+	if (k->buf == NULL || k->toks == NULL || k->token == NULL ||
+	    (cfg->kubeconfig[0] != '\0' && (sc = malloc(sizeof *sc)) == NULL)) {
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		goto done;
 	}
-	k->token[0] = '\0';
-	k->use_token = cfg->client_cert_file[0] == '\0';
-	if (k->use_token && token_refresh(k, 1, err, errlen) < 0)
-		goto fail;
+	if ((sc != NULL ? from_kubeconfig(k, cfg, &kc, sc, err, errlen) :
+	    from_settings(k, cfg, err, errlen)) < 0 || base_init(k, envp, err, errlen) < 0 ||
+	    credentials_init(k, cfg, sc != NULL ? &kc : NULL, envp, err, errlen) < 0)
+		goto done;
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_mutex_init(&k->ev_mu, NULL);
 	http_client_init(&k->hc, k->tls, &k->proxy);
 	http_client_init(&k->ev_hc, k->tls, &k->proxy);
-	return 0;
-fail:
-	tls_config_free(k->tls);
-	free(k->buf);
-	free(k->toks);
-	free(k->token);
-	memset(k, 0, sizeof *k);
-	return -1;
+	log_info(lg, "k8s: API server %s; authentication: %s", k->server, k->auth_desc);
+	r = 0;
+done:
+	if (sc != NULL) {
+		/* It held the kubeconfig's key or token. */
+		memset(sc, 0, sizeof *sc);
+		free(sc);
+	}
+	memset(&kc, 0, sizeof kc);
+	if (r < 0)
+		release(k);
+	return r;
 }
 
 void
@@ -841,24 +1187,90 @@ k8s_close(struct k8s *k)
 {
 	http_client_close(&k->hc);
 	http_client_close(&k->ev_hc);
-	tls_config_free(k->tls);
-	if (k->token != NULL)
-		memset(k->token, 0, 2 * FILE_MAX_TOKEN);
-	free(k->token);
-	free(k->buf);
-	free(k->toks);
 	pthread_mutex_destroy(&k->mu);
 	pthread_mutex_destroy(&k->ev_mu);
-	memset(k, 0, sizeof *k);
+	release(k);
 }
 
 void
 k8s_client_init(struct k8s *k, struct http_client *hc)
 {
+	pthread_mutex_lock(&k->mu);
 	http_client_init(hc, k->tls, &k->proxy);
+	pthread_mutex_unlock(&k->mu);
 }
 
 /* ---- Requests -------------------------------------------------------------------------- */
+
+/*
+ * Brings the credentials up to date for one attempt (force: after a 401)
+ * and writes the Authorization header value into auth ("" for a client
+ * certificate). Moves hc to a reloaded client certificate: its connection
+ * and TLS session go, so that the next handshake presents the new one.
+ */
+static int
+auth_prepare(struct k8s *k, struct http_client *hc, int force, int64_t deadline_ms,
+    char *auth, size_t cap, char *err, size_t errlen)
+{
+	const struct tls_config *tls;
+	char e[768];
+	int r = 0;
+
+	auth[0] = '\0';
+	pthread_mutex_lock(&k->mu);
+	if (k->auth == K8S_AUTH_TOKEN_FILE) {
+		/* A rotated token is picked up before it is needed; a failed re-read keeps the old one. */
+		if (token_refresh(k, force, err, errlen) < 0 && k->token_len == 0)
+			r = -1;
+	} else if (k->auth == K8S_AUTH_EKS) {
+		r = eks_refresh(k, force, deadline_ms, err, errlen);
+	} else if (k->auth == K8S_AUTH_CERT_FILES && cert_refresh(k, e, sizeof e) < 0) {
+		log_limited(k->lg, &k->auth_ll, 60000, LV_WARNING,
+		    "k8s: %s; the certificate loaded before serves meanwhile", e);
+	}
+	if (r < 0)
+		metrics_inc(k->metrics, M_CRED_K8S_ERROR);
+	if (r == 0 && k->use_token && util_snprintf(auth, cap, "Bearer %s", k->token) < 0) {
+		snprintf(err, errlen, "the bearer token is over %zu bytes", cap - 8);
+		r = -1;
+	}
+	tls = k->tls;
+	pthread_mutex_unlock(&k->mu);
+	if (hc->tls != tls) {
+		http_client_close(hc);
+		hc->tls = tls;
+	}
+	return r;
+}
+
+/* After a 401: whether a retry may help (it then uses fresh credentials), logged. */
+static int
+retry_unauthorized(struct k8s *k, const char *method, const char *path)
+{
+	char e[768];
+	int r;
+
+	switch (k->auth) {
+	case K8S_AUTH_TOKEN_FILE:
+		log_info(k->lg, "k8s: %s %s: 401 Unauthorized; re-reading token_file %s and retrying",
+		    method, path, k->token_path);
+		return 1;
+	case K8S_AUTH_EKS:
+		log_info(k->lg, "k8s: %s %s: 401 Unauthorized; making a new EKS token and retrying",
+		    method, path);
+		return 1;
+	case K8S_AUTH_CERT_FILES:
+		pthread_mutex_lock(&k->mu);
+		r = cert_refresh(k, e, sizeof e);
+		pthread_mutex_unlock(&k->mu);
+		if (r == 1)
+			log_info(k->lg, "k8s: %s %s: 401 Unauthorized; retrying with the new client "
+			    "certificate", method, path);
+		return r == 1;
+	default:
+		return 0;
+	}
+}
 
 int
 k8s_request(struct k8s *k, struct http_client *hc, const char *method, const char *path,
@@ -873,7 +1285,7 @@ k8s_request(struct k8s *k, struct http_client *hc, const char *method, const cha
 	int attempt, rc;
 
 	if (k->cfg->dry_run && strcmp(method, "GET") != 0) {
-		log_info(k->lg, "dry-run: would %s %s%s%s%.*s", method, k->cfg->api_server, path,
+		log_info(k->lg, "dry-run: would %s %s%s%s%.*s", method, k->server, path,
 		    body_len ? " " : "", (int)(body_len > 1500 ? 1500 : body_len), body ? body : "");
 		resp->status = K8S_DRY_RUN;
 		resp->body_len = 0;
@@ -892,32 +1304,20 @@ k8s_request(struct k8s *k, struct http_client *hc, const char *method, const cha
 		h[nh++] = (struct http_header){ "Accept", "application/json" };
 		if (ctype != NULL)
 			h[nh++] = (struct http_header){ "Content-Type", ctype };
-		if (k->use_token) {
-			pthread_mutex_lock(&k->mu);
-			/* A rotated token is picked up before it is needed; a failed re-read keeps the old one. */
-			if (token_refresh(k, attempt > 0, err, errlen) < 0 && k->token_len == 0) {
-				pthread_mutex_unlock(&k->mu);
-				return -1;
-			}
-			rc = util_snprintf(auth, sizeof auth, "Bearer %s", k->token);
-			pthread_mutex_unlock(&k->mu);
-			if (rc < 0) {
-				snprintf(err, errlen, "token_file %s: token over %zu bytes", k->cfg->token_file,
-				    sizeof auth - 8);
-				return -1;
-			}
+		rc = auth_prepare(k, hc, attempt > 0, deadline_ms, auth, sizeof auth, err, errlen);
+		if (rc == 0 && auth[0] != '\0')
 			h[nh++] = (struct http_header){ "Authorization", auth };
-		}
 		req = (struct http_request){ .method = method, .url = &u, .headers = h, .nheaders = nh,
 			.body = body, .body_len = body_len, .idempotent = 1 };
-		rc = http_do(hc, &req, resp, deadline_ms, err, errlen);
+		if (rc == 0) {
+			rc = http_do(hc, &req, resp, deadline_ms, err, errlen);
+			metrics_api(k->metrics, MEP_K8S, rc < 0 ? -1 : resp->status);
+		}
 		memset(auth, 0, sizeof auth);
 		if (rc < 0)
 			return -1;
-		if (resp->status != 401 || !k->use_token || attempt > 0)
+		if (resp->status != 401 || attempt > 0 || !retry_unauthorized(k, method, path))
 			return 0;
-		log_info(k->lg, "k8s: %s %s: 401 Unauthorized; re-reading token_file %s and retrying",
-		    method, path, k->cfg->token_file);
 	}
 }
 
@@ -942,22 +1342,26 @@ sleep_before(int64_t ms, int64_t deadline_ms)
 	util_sleep_ms(ms < left ? ms : left);
 }
 
-/* The wait a 429 or 503 asks for (Retry-After), else the backoff for attempt. */
+/*
+ * The wait before try attempt + 1 of a request that must be done by
+ * deadline_ms: what a 429 or 503 asked for (Retry-After, capped by
+ * util_retry_after_cap, plus up to half again at random so that throttled
+ * clients do not come back together), else the backoff for attempt.
+ */
 static int64_t
-retry_wait(const struct http_response *resp, int attempt)
+retry_wait(const struct http_response *resp, int attempt, int64_t deadline_ms)
 {
 	const char *v;
 	size_t n;
 	int64_t ms;
 
-	if (resp != NULL && (v = http_header(resp, "Retry-After", &n)) != NULL &&
-	    k8s_retry_after_parse(v, n, util_wall_ms() / 1000, &ms) == 0) {
-		/* As asked, and up to half as long again: throttled clients should not return together. */
-		if (ms < K8S_RETRY_MIN_MS)
-			ms = K8S_RETRY_MIN_MS;
-		return ms + (int64_t)(util_random() % (uint32_t)(ms / 2 + 1));
-	}
-	return k8s_backoff_ms(attempt);
+	if (resp == NULL || (v = http_header(resp, "Retry-After", &n)) == NULL ||
+	    util_retry_after_parse(v, n, util_wall_ms() / 1000, &ms) < 0)
+		return k8s_backoff_ms(attempt);
+	if (ms < K8S_RETRY_MIN_MS)
+		ms = K8S_RETRY_MIN_MS;
+	ms += (int64_t)(util_random() % (uint32_t)(ms / 2 + 1));
+	return util_retry_after_cap(ms, deadline_ms - util_now_ms());
 }
 
 /* A request deadline: the caller's, but no more than K8S_REQUEST_TIMEOUT_MS from now. */
@@ -969,141 +1373,305 @@ req_deadline(int64_t deadline_ms)
 	return d < deadline_ms ? d : deadline_ms;
 }
 
-int
-k8s_cordon(struct k8s *k, const char *node, int64_t deadline_ms, char *err, size_t errlen)
-{
+/* One k8s_cordon call: its own client and buffers, so that it runs beside the listing. */
+struct cordon {
+	struct k8s *k;
+	const char *node;
+	const int64_t *deadline;
+	struct k8s_cordon_result *r;
+	struct k8s_taint taint;
+	int use_taint;                  /* 0: none configured, or the server refused it */
+	int attempt, conflicts;
+	int changed;                    /* a patch was accepted (not "already cordoned") */
+	struct http_client hc;
 	struct http_response resp;
-	struct k8s_taint taint, *tp = NULL;
-	struct log_limit ll = { 0, 0 };
-	char path[64 + 3 * K8S_MAX_NAME], enc[3 * K8S_MAX_NAME], e[512], msg[256], uid[K8S_MAX_UID];
-	char *patch;
-	int64_t t0 = util_now_ms();
-	int attempt = 0, conflicts = 0, changed = 0, r;
+	char *buf, *patch;
+	struct json_tok *toks;
+	char path[64 + 3 * K8S_MAX_NAME];
+	char last[384];                 /* the last transient fault, for the final error */
+};
 
-	if (k->cfg->taint[0] != '\0') {
-		if (k8s_taint_parse(k->cfg->taint, &taint, err, errlen) < 0)
-			return -1;
-		tp = &taint;
-	}
-	if (url_encode(node, strlen(node), enc, sizeof enc, 0) < 0 || strlen(node) >= K8S_MAX_NAME) {
-		snprintf(err, errlen, "node name over %d bytes", K8S_MAX_NAME - 1);
-		return -1;
-	}
-	snprintf(path, sizeof path, "/api/v1/nodes/%s", enc);
-	if ((patch = malloc(K8S_MAX_REQ_BODY)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	snprintf(e, sizeof e, "no answer yet");
-	for (;; attempt++) {
-		int64_t wait = -1;
+enum cordon_step {
+	CORDON_DONE,                    /* the node is cordoned (or already was) */
+	CORDON_FAIL,                    /* refused for good: r->err says why */
+	CORDON_WAIT,                    /* a transient fault: try again after *wait */
+	CORDON_AGAIN,                   /* a 409: read the node again at once */
+	CORDON_NO_TAINT,                /* the taint was refused: again at once, without it */
+};
 
-		if (util_now_ms() >= deadline_ms) {
-			snprintf(err, errlen, "cordon node %s: deadline passed (last: %s)", node, e);
-			goto fail;
-		}
-		resp = (struct http_response){ .body = k->buf, .body_cap = K8S_MAX_BODY };
-		if (k8s_request(k, &k->hc, "GET", path, NULL, NULL, 0, &resp, req_deadline(deadline_ms),
-		    e, sizeof e) < 0) {
-			wait = k8s_backoff_ms(attempt);
-		} else if (resp.status == 404) {
-			snprintf(err, errlen, "node %s not found (GET %s: 404)", node, path);
-			goto fail;
-		} else if (resp.status == 403) {
-			k8s_status_message(resp.body, resp.body_len, msg, sizeof msg);
-			snprintf(err, errlen, "GET node %s: 403 Forbidden: %s", node, msg);
-			goto fail;
-		} else if (resp.status != 200) {
-			k8s_status_message(resp.body, resp.body_len, msg, sizeof msg);
-			snprintf(e, sizeof e, "GET node %s: %d: %s", node, resp.status, msg);
-			wait = retry_wait(&resp, attempt);
-		} else if ((r = k8s_cordon_patch_build(resp.body, resp.body_len, k->toks, K8S_MAX_TOKENS,
-		    tp, k->cfg->exclude_from_lb, patch, K8S_MAX_REQ_BODY, uid, sizeof uid, msg, sizeof msg)) < 0) {
-			snprintf(e, sizeof e, "GET node %s: unusable answer: %s", node, msg);
-			wait = k8s_backoff_ms(attempt);
-		} else {
-			pthread_mutex_lock(&k->mu);
-			snprintf(k->node_uid, sizeof k->node_uid, "%s", uid);
-			pthread_mutex_unlock(&k->mu);
-			if (r == 0) {
-				log_info(k->lg, "k8s: node %s is already cordoned%s%s%s", node,
-				    tp ? ", tainted " : "", tp ? k->cfg->taint : "",
-				    k->cfg->exclude_from_lb ? " and excluded from load balancers" : "");
-				break;
-			}
-			resp = (struct http_response){ .body = k->buf, .body_cap = K8S_MAX_BODY };
-			if (k8s_request(k, &k->hc, "PATCH", path, "application/merge-patch+json", patch,
-			    strlen(patch), &resp, req_deadline(deadline_ms), e, sizeof e) < 0) {
-				wait = k8s_backoff_ms(attempt);
-			} else if (resp.status == K8S_DRY_RUN || resp.status == 200) {
-				changed = 1;
-				if (resp.status == 200)
-					log_info(k->lg, "k8s: cordoned node %s (unschedulable%s%s%s)", node,
-					    tp ? ", taint " : "", tp ? k->cfg->taint : "",
-					    k->cfg->exclude_from_lb ? ", excluded from load balancers" : "");
-				break;
-			} else if (resp.status == 409) {
-				/* Someone changed the node since our GET: read it again and redo the patch. */
-				log_info(k->lg, "k8s: node %s changed while we patched it (409 Conflict); "
-				    "re-reading it", node);
-				if (++conflicts > 3)
-					wait = k8s_backoff_ms(conflicts - 4);
-				else
-					continue;
-			} else if (resp.status == 404) {
-				snprintf(err, errlen, "node %s not found (PATCH: 404)", node);
-				goto fail;
-			} else if (resp.status == 400 || resp.status == 403 || resp.status == 415 ||
-			    resp.status == 422) {
-				k8s_status_message(resp.body, resp.body_len, msg, sizeof msg);
-				snprintf(err, errlen, "PATCH node %s: %d: %s", node, resp.status, msg);
-				goto fail;
-			} else {
-				k8s_status_message(resp.body, resp.body_len, msg, sizeof msg);
-				snprintf(e, sizeof e, "PATCH node %s: %d: %s", node, resp.status, msg);
-				wait = retry_wait(&resp, attempt);
-			}
-		}
-		if (wait >= 0) {
-			log_limited(k->lg, &ll, 5000, LV_WARNING, "k8s: cordon node %s: %s; retrying",
-			    node, e);
-			sleep_before(wait, deadline_ms);
-		}
-	}
-	free(patch);
-	k->cordon_ms = util_now_ms() - t0;
-	if (changed)
-		event_by(k, deadline_ms, node, "Normal", "Cordoned", "Node cordoned by despotify%s%s",
-		    tp ? " and tainted " : "", tp ? k->cfg->taint : "");
-	return 0;
-fail:
-	free(patch);
-	return -1;
+static int64_t
+cordon_deadline(const struct cordon *c)
+{
+	return __atomic_load_n(c->deadline, __ATOMIC_ACQUIRE);
 }
 
-/* The page size to ask for next, from what the last page cost. */
+/* Sends one request on the cordon's own client. Returns what k8s_request does. */
 static int
-next_limit(int items, size_t bytes, int ntoks)
+cordon_request(struct cordon *c, const char *method, const char *body)
 {
-	long by_tok, by_len, l;
+	c->resp = (struct http_response){ .body = c->buf, .body_cap = K8S_MAX_BODY };
+	return k8s_request(c->k, &c->hc, method, c->path, body ? "application/merge-patch+json" : NULL,
+	    body, body ? strlen(body) : 0, &c->resp, req_deadline(cordon_deadline(c)), c->last,
+	    sizeof c->last);
+}
 
-	if (items <= 0)
-		return K8S_LIST_LIMIT;
-	by_tok = (long)K8S_MAX_TOKENS * 3 / 4 / (ntoks / items + 1);
-	by_len = (long)(K8S_MAX_BODY / 4 * 3 / (bytes / (size_t)items + 1));
-	l = by_tok < by_len ? by_tok : by_len;
-	return l < 1 ? 1 : l > 500 ? 500 : (int)l;
+/* The answer's Status message, after "what: status: ". */
+static void
+cordon_describe(struct cordon *c, char *out, size_t n, const char *what)
+{
+	char msg[256];
+
+	k8s_status_message(c->resp.body, c->resp.body_len, msg, sizeof msg);
+	snprintf(out, n, "%s node %s: %d: %s", what, c->node, c->resp.status, msg);
+}
+
+/* PATCHes the node with c->patch and reads the answer. */
+static enum cordon_step
+cordon_patch(struct cordon *c, int64_t *wait)
+{
+	int st;
+
+	if (cordon_request(c, "PATCH", c->patch) < 0) {
+		*wait = k8s_backoff_ms(c->attempt);
+		return CORDON_WAIT;
+	}
+	st = c->resp.status;
+	if (st == K8S_DRY_RUN || st == 200) {
+		c->changed = 1;
+		return CORDON_DONE;
+	}
+	if (st == 409) {
+		/* Someone changed the node since our GET: read it again and redo the patch. */
+		log_info(c->k->lg, "k8s: node %s changed while we patched it (409 Conflict); "
+		    "re-reading it", c->node);
+		if (++c->conflicts <= 3)
+			return CORDON_AGAIN;
+		*wait = k8s_backoff_ms(c->conflicts - 4);
+		return CORDON_WAIT;
+	}
+	if (st == 403 && c->use_taint) {
+		/*
+		 * The Node authorizer with NodeRestriction lets a node make itself
+		 * unschedulable and label itself, never taint itself: the cordon
+		 * goes on without the taint, rather than leave the node schedulable.
+		 */
+		cordon_describe(c, c->r->err, sizeof c->r->err, "PATCH");
+		log_warning(c->k->lg, "k8s: the API server refused to taint node %s (%s); cordoning it "
+		    "without the taint", c->node, c->r->err);
+		c->r->err[0] = '\0';
+		c->use_taint = 0;
+		c->r->taint_refused = 1;
+		return CORDON_NO_TAINT;
+	}
+	if (st == 404 || st == 400 || st == 403 || st == 415 || st == 422) {
+		cordon_describe(c, c->r->err, sizeof c->r->err, "PATCH");
+		return CORDON_FAIL;
+	}
+	cordon_describe(c, c->last, sizeof c->last, "PATCH");
+	*wait = retry_wait(&c->resp, c->attempt, cordon_deadline(c));
+	return CORDON_WAIT;
+}
+
+/* One try: GET the node, build the patch, send it. */
+static enum cordon_step
+cordon_try(struct cordon *c, int64_t *wait)
+{
+	char msg[256], uid[K8S_MAX_UID];
+	int r;
+
+	if (cordon_request(c, "GET", NULL) < 0) {
+		*wait = k8s_backoff_ms(c->attempt);
+		return CORDON_WAIT;
+	}
+	if (c->resp.status == 404 || c->resp.status == 403) {
+		cordon_describe(c, c->r->err, sizeof c->r->err, "GET");
+		return CORDON_FAIL;
+	}
+	if (c->resp.status != 200) {
+		cordon_describe(c, c->last, sizeof c->last, "GET");
+		*wait = retry_wait(&c->resp, c->attempt, cordon_deadline(c));
+		return CORDON_WAIT;
+	}
+	r = k8s_cordon_patch_build(c->resp.body, c->resp.body_len, c->toks, K8S_MAX_TOKENS,
+	    c->use_taint ? &c->taint : NULL, c->k->cfg->exclude_from_lb, c->patch, K8S_MAX_REQ_BODY,
+	    uid, sizeof uid, msg, sizeof msg);
+	if (r < 0) {
+		snprintf(c->last, sizeof c->last, "GET node %s: unusable answer: %s", c->node, msg);
+		*wait = k8s_backoff_ms(c->attempt);
+		return CORDON_WAIT;
+	}
+	pthread_mutex_lock(&c->k->mu);
+	snprintf(c->k->node_uid, sizeof c->k->node_uid, "%s", uid);
+	pthread_mutex_unlock(&c->k->mu);
+	if (r == 0) {
+		log_info(c->k->lg, "k8s: node %s is already cordoned", c->node);
+		return CORDON_DONE;
+	}
+	return cordon_patch(c, wait);
+}
+
+/* Sets c up; returns 0 or -1 with r->err. */
+static int
+cordon_setup(struct cordon *c)
+{
+	char enc[3 * K8S_MAX_NAME];
+	const char *taint = c->k->cfg->taint;
+
+	if (taint[0] != '\0') {
+		if (k8s_taint_parse(taint, &c->taint, c->r->err, sizeof c->r->err) < 0)
+			return -1;
+		c->use_taint = 1;
+	}
+	if (strlen(c->node) >= K8S_MAX_NAME ||
+	    url_encode(c->node, strlen(c->node), enc, sizeof enc, 0) < 0) {
+		snprintf(c->r->err, sizeof c->r->err, "node name over %d bytes", K8S_MAX_NAME - 1);
+		return -1;
+	}
+	snprintf(c->path, sizeof c->path, "/api/v1/nodes/%s", enc);
+	c->buf = malloc(K8S_MAX_BODY);
+	c->patch = malloc(K8S_MAX_REQ_BODY);
+	c->toks = malloc(sizeof *c->toks * K8S_MAX_TOKENS);
+	if (c->buf == NULL || c->patch == NULL || c->toks == NULL) {
+		snprintf(c->r->err, sizeof c->r->err, "out of memory");
+		return -1;
+	}
+	k8s_client_init(c->k, &c->hc);
+	snprintf(c->last, sizeof c->last, "no answer yet");
+	return 0;
+}
+
+/* Says what the cordon did: the result's flags, one log line, one Event. */
+static void
+cordon_report(struct cordon *c, int done)
+{
+	struct k8s_cordon_result *r = c->r;
+	const char *taint = c->k->cfg->taint;
+
+	r->unschedulable = done;
+	r->labelled = done;
+	r->tainted = done && (c->use_taint || taint[0] == '\0');
+	if (!c->changed)
+		return;
+	log_info(c->k->lg, "k8s: node %s cordoned (unschedulable%s%s%s)", c->node,
+	    c->use_taint ? ", taint " : "", c->use_taint ? taint : "",
+	    c->k->cfg->exclude_from_lb ? ", excluded from load balancers" : "");
+	event_by(c->k, cordon_deadline(c), c->node, r->taint_refused ? "Warning" : "Normal", "Cordoned",
+	    "Node cordoned by despotify%s%s%s", c->use_taint ? " and tainted " : "",
+	    c->use_taint ? taint : "", r->taint_refused ? " without its taint: the API server "
+	    "refused the taint change (NodeRestriction)" : "");
+}
+
+int
+k8s_cordon(struct k8s *k, const char *node, const int64_t *deadline_ms, k8s_cordon_fn answered,
+    void *arg, struct k8s_cordon_result *r)
+{
+	struct cordon c = { .k = k, .node = node, .deadline = deadline_ms, .r = r };
+	struct log_limit ll = { 0, 0 };
+	enum cordon_step step = CORDON_FAIL;
+	int64_t t0 = util_now_ms(), wait = 0;
+	int told = 0;
+
+	memset(r, 0, sizeof *r);
+	if (cordon_setup(&c) == 0) {
+		for (;; c.attempt++) {
+			if (util_now_ms() >= cordon_deadline(&c)) {
+				snprintf(r->err, sizeof r->err, "deadline passed (last: %s)", c.last);
+				step = CORDON_FAIL;
+				break;
+			}
+			step = cordon_try(&c, &wait);
+			if (!told && step != CORDON_NO_TAINT && answered != NULL) {
+				answered(arg);
+				told = 1;
+			}
+			if (step == CORDON_DONE || step == CORDON_FAIL)
+				break;
+			if (step == CORDON_WAIT) {
+				log_limited(k->lg, &ll, 5000, LV_WARNING, "k8s: cordon node %s: %s; retrying",
+				    node, c.last);
+				sleep_before(wait, cordon_deadline(&c));
+			}
+		}
+		http_client_close(&c.hc);
+	}
+	/* The drain never waits on a cordon that has ended, however it ended. */
+	if (!told && answered != NULL)
+		answered(arg);
+	cordon_report(&c, step == CORDON_DONE);
+	free(c.buf);
+	free(c.patch);
+	free(c.toks);
+	r->ms = util_now_ms() - t0;
+	return step == CORDON_DONE ? 0 : -1;
+}
+
+/* http_do's sink for a page: the body goes through the decoder as it arrives. */
+static int
+page_sink(void *arg, const char *p, size_t n, char *err, size_t errlen)
+{
+	return k8s_podlist_feed(arg, p, n, err, errlen) == 0 ? 0 : -1;
+}
+
+enum page_rc { PAGE_OK, PAGE_RETRY, PAGE_EXPIRED, PAGE_FATAL };
+
+/*
+ * GETs one page at path, streaming it through pl. Returns PAGE_OK (the page
+ * is complete), PAGE_RETRY or PAGE_EXPIRED (410) with the reason in e and
+ * the wait in *wait, or PAGE_FATAL with the reason in e.
+ */
+static enum page_rc
+list_page(struct k8s *k, const char *path, struct k8s_podlist *pl, int attempt,
+    int64_t deadline_ms, int64_t *wait, char *e, size_t elen)
+{
+	struct http_response resp;
+	char msg[256], why[512];
+
+	resp = (struct http_response){ .body = msg, .body_cap = sizeof msg, .sink = page_sink,
+		.sink_arg = pl, .sink_max = K8S_MAX_PAGE };
+	*wait = k8s_backoff_ms(attempt);
+	if (k8s_request(k, &k->hc, "GET", path, NULL, NULL, 0, &resp, req_deadline(deadline_ms),
+	    why, sizeof why) < 0) {
+		/* A refused pod ends the listing; a garbled page or a broken connection is retried. */
+		snprintf(e, elen, "%s%s", pl->js.failed ? "unreadable page: " : "", why);
+		return pl->refused ? PAGE_FATAL : PAGE_RETRY;
+	}
+	if (resp.status == 200) {
+		if (k8s_podlist_end(pl, why, sizeof why) < 0) {
+			snprintf(e, elen, "unreadable page: %s", why);
+			return PAGE_RETRY;
+		}
+		return PAGE_OK;
+	}
+	k8s_status_message(resp.body, resp.body_len, msg, sizeof msg);
+	snprintf(e, elen, "%d: %s", resp.status, msg);
+	if (resp.status == 410)
+		return PAGE_EXPIRED;
+	if (resp.status == 403 || resp.status == 400)
+		return PAGE_FATAL;
+	*wait = retry_wait(&resp, attempt, deadline_ms);
+	return PAGE_RETRY;
+}
+
+/* Says, once in a while, which pods of a page were over the caps and left out. */
+static void
+log_skipped(struct k8s *k, const char *node, int page, const struct k8s_podlist *pl)
+{
+	if (pl->skipped > 0)
+		log_limited(k->lg, &k->skip_ll, 60000, LV_ERROR, "k8s: list pods on node %s: page %d: "
+		    "%d pod%s over the caps (%d bytes, %d JSON tokens) left out, not drained: %s%s",
+		    node, page, pl->skipped, pl->skipped == 1 ? "" : "s", K8S_MAX_POD - 1,
+		    K8S_POD_MAX_TOKENS, pl->skip_why, pl->skipped > 1 ? " (the first)" : "");
 }
 
 int
 k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
     int64_t deadline_ms, char *err, size_t errlen)
 {
-	struct http_response resp;
+	struct k8s_podlist pl;
 	struct log_limit ll = { 0, 0 };
 	char cont[K8S_MAX_CONTINUE], cenc[3 * K8S_MAX_CONTINUE], enc[3 * K8S_MAX_NAME];
-	char path[sizeof cenc + sizeof enc + 128], e[512], msg[256];
-	int limit = K8S_LIST_LIMIT, total = 0, attempt = 0, n;
+	char path[sizeof cenc + sizeof enc + 128], e[768];
+	int total = 0, attempt = 0, page = 1;
 
 	if (url_encode(node, strlen(node), enc, sizeof enc, 0) < 0) {
 		snprintf(err, errlen, "node name over %d bytes", K8S_MAX_NAME - 1);
@@ -1112,7 +1680,8 @@ k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
 	cont[0] = '\0';
 	snprintf(e, sizeof e, "no answer yet");
 	for (;;) {
-		int64_t wait = -1;
+		int64_t wait;
+		enum page_rc rc;
 
 		if (util_now_ms() >= deadline_ms) {
 			snprintf(err, errlen, "list pods on node %s: deadline passed (last: %s)", node, e);
@@ -1123,56 +1692,37 @@ k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
 			return -1;
 		}
 		snprintf(path, sizeof path, "/api/v1/pods?fieldSelector=spec.nodeName%%3D%s&limit=%d%s%s",
-		    enc, limit, cont[0] ? "&continue=" : "", cont[0] ? cenc : "");
-		resp = (struct http_response){ .body = k->buf, .body_cap = K8S_MAX_BODY };
-		if (k8s_request(k, &k->hc, "GET", path, NULL, NULL, 0, &resp, req_deadline(deadline_ms),
-		    e, sizeof e) < 0) {
-			/* Perhaps the page was over K8S_MAX_BODY: ask for fewer pods. */
-			if (limit > 1)
-				limit /= 2;
-			wait = k8s_backoff_ms(attempt++);
-		} else if (resp.status == 200) {
-			char next[K8S_MAX_CONTINUE];
-			int used = 0;
-
-			n = k8s_pods_parse(resp.body, resp.body_len, k->toks, K8S_MAX_TOKENS,
-			    k->cfg->pod_namespace, k->cfg->pod_name, fn, arg, next, sizeof next, &used,
-			    msg, sizeof msg);
-			if (n == -2) {
-				snprintf(err, errlen, "list pods on node %s: %s", node, msg);
-				return -1;
-			}
-			if (n < 0) {
-				/* Over K8S_MAX_TOKENS, or garbage: a smaller page, after a pause. */
-				snprintf(e, sizeof e, "list pods on node %s: unusable page: %s", node, msg);
-				if (limit > 1)
-					limit /= 2;
-				wait = k8s_backoff_ms(attempt++);
-			} else {
-				total += n;
-				attempt = 0;
-				limit = next_limit(n, resp.body_len, used);
-				if (next[0] == '\0')
-					return total;
-				memcpy(cont, next, sizeof cont);
-			}
-		} else if (resp.status == 410) {
-			/* The continue token expired: start the listing over. */
-			log_info(k->lg, "k8s: list pods on node %s: continue token expired; listing again", node);
-			cont[0] = '\0';
-		} else if (resp.status == 403 || resp.status == 400) {
-			k8s_status_message(resp.body, resp.body_len, msg, sizeof msg);
-			snprintf(err, errlen, "list pods on node %s: %d: %s", node, resp.status, msg);
+		    enc, K8S_LIST_LIMIT, cont[0] ? "&continue=" : "", cont[0] ? cenc : "");
+		k8s_podlist_init(&pl, k->buf, K8S_MAX_POD, k->toks, K8S_POD_MAX_TOKENS,
+		    k->cfg->pod_namespace, k->cfg->pod_name, fn, arg);
+		rc = list_page(k, path, &pl, attempt, deadline_ms, &wait, e, sizeof e);
+		if (rc == PAGE_FATAL) {
+			snprintf(err, errlen, "list pods on node %s: %s", node, e);
 			return -1;
+		}
+		if (rc == PAGE_OK) {
+			log_skipped(k, node, page, &pl);
+			total += pl.pods;
+			attempt = 0;
+			if (pl.cont[0] == '\0')
+				return total;
+			memcpy(cont, pl.cont, sizeof cont);
+			page++;
+			continue;
+		}
+		if (rc == PAGE_EXPIRED) {
+			/* The continue token expired: list again from the start (fn dedups). */
+			log_info(k->lg, "k8s: list pods on node %s: continue token expired (%s); listing "
+			    "again from the start", node, e);
+			cont[0] = '\0';
+			total = 0;
+			page = 1;
 		} else {
-			k8s_status_message(resp.body, resp.body_len, msg, sizeof msg);
-			snprintf(e, sizeof e, "list pods on node %s: %d: %s", node, resp.status, msg);
-			wait = retry_wait(&resp, attempt++);
+			log_limited(k->lg, &ll, 5000, LV_WARNING, "k8s: list pods on node %s: %s; retrying",
+			    node, e);
 		}
-		if (wait >= 0) {
-			log_limited(k->lg, &ll, 5000, LV_WARNING, "k8s: %s; retrying", e);
-			sleep_before(wait, deadline_ms);
-		}
+		attempt++;
+		sleep_before(wait, deadline_ms);
 	}
 }
 

@@ -8,9 +8,21 @@
  * file. The token file is re-read whenever its inode, size or mtime change
  * (bound tokens rotate hourly) and after any 401, which is retried once. A
  * client certificate (config->client_cert_file/client_key_file) replaces the
- * token. config->tls_server_name is the name checked in the server
- * certificate when the API server is reached by IP. The bearer token never
- * reaches a log line.
+ * token; its files are re-read the same way when either changes (the
+ * kubelet rotates its certificate by swapping a symlink), and the new
+ * identity serves new connections. config->tls_server_name is the name
+ * checked in the server certificate when the API server is reached by IP.
+ *
+ * With config->kubeconfig (a kubelet's kubeconfig on a node), its current
+ * context replaces api_server, ca_file, tls_server_name and the
+ * credentials (see kubeconfig.h): a client certificate (files, re-read on
+ * change, or data), a token or tokenFile, or the EKS exec. An EKS user, or
+ * config->eks_cluster_name with api_server and ca_file, gets a token made
+ * here (aws_eks_token: a presigned STS GetCallerIdentity) from the AWS
+ * credential chain, made again every K8S_EKS_TOKEN_REFRESH_MS (the API
+ * server accepts one for 15 minutes) and after a 401; a token older than
+ * K8S_EKS_TOKEN_MAX_AGE_MS is never sent. No bearer token, key or presigned
+ * URL ever reaches a log line.
  *
  * One struct k8s is shared by every thread of a drain: its TLS configuration
  * and token are read-only or guarded by its mutex. Each thread that makes
@@ -36,9 +48,13 @@
 #include "bounds.h"
 #include "http.h"
 #include "json.h"
+#include "log.h"
+#include "metrics.h"
 #include "url.h"
 
+struct aws;
 struct config;
+struct kubeconfig;
 struct log;
 struct tls_config;
 
@@ -134,22 +150,66 @@ struct k8s_pod {
 	unsigned flags;      /* K8S_POD_* */
 };
 
-/* Called once per pod of a page; a non-zero return stops the parse with -1. */
+/* Called once per pod of a page; a non-zero return stops the parse with -2. */
 typedef int (*k8s_pod_fn)(void *arg, const struct k8s_pod *pod);
 
 /*
- * Parses one PodList page body[0..len) (toks/ntoks scratch), calling fn for
- * each item with its compact record. self_ns/self_name name despotify's own
- * pod (empty: unknown). The page's metadata.continue goes into cont
- * (contcap bytes; "" on the last page), and the number of JSON tokens the
- * page took into *used (may be NULL), to size the next page. Returns the
- * number of items; -1 with the reason in err if the page is unusable (not a
- * PodList, over ntoks tokens, an item without a name, a field over its
- * bound: fn may have seen the items before the bad one); -2 if fn refused.
+ * Reduces the pod object at index obj of d to its compact record, marking
+ * it K8S_POD_SELF when it is ns/name self_ns/self_name (empty: unknown).
+ * Returns 0, or -1 with the reason in err (no metadata, no name or
+ * namespace, a field over its bound).
  */
-int k8s_pods_parse(const char *body, size_t len, struct json_tok *toks, int ntoks,
-    const char *self_ns, const char *self_name, k8s_pod_fn fn, void *arg,
-    char *cont, size_t contcap, int *used, char *err, size_t errlen);
+int k8s_pod_from_json(const struct json_doc *d, int obj, const char *self_ns,
+    const char *self_name, struct k8s_pod *p, char *err, size_t errlen);
+
+/*
+ * The decoder of one PodList page as it streams in (see json_stream):
+ * each element of items is tokenised on its own, reduced to a struct
+ * k8s_pod and handed to fn at once; nothing of it is kept. Memory is the
+ * caller's buffer of one pod (K8S_MAX_POD) and token array (K8S_POD_MAX_TOKENS),
+ * whatever the page's size. kind (if there) must be "PodList", items an array
+ * or null; metadata.continue and metadata.resourceVersion are collected
+ * wherever in the body they come. A pod over the buffer or the token array
+ * is skipped (counted in skipped, the first reason in skip_why): the rest
+ * of the page is still usable, and a drain should evict what it can.
+ * Pure: bytes in, pods out.
+ */
+struct k8s_podlist {
+	struct json_stream js;
+	const char *self_ns, *self_name;
+	k8s_pod_fn fn;
+	void *arg;
+	int pods;                      /* pods handed to fn */
+	int skipped;                   /* pods over a cap, not handed to fn */
+	char skip_why[256];            /* the first skipped one's reason */
+	int refused;                   /* fn refused a pod */
+	unsigned seen;                 /* root members met (kind, metadata): twice is an error */
+	char cont[K8S_MAX_CONTINUE];   /* metadata.continue; "" on the last page */
+	char rv[K8S_MAX_RV];           /* metadata.resourceVersion; "" if absent */
+};
+
+/* Sets pl up for one page; buf (cap bytes), toks (ntoks) and the rest are borrowed. */
+void k8s_podlist_init(struct k8s_podlist *pl, char *buf, size_t cap, struct json_tok *toks,
+    int ntoks, const char *self_ns, const char *self_name, k8s_pod_fn fn, void *arg);
+
+/*
+ * Feeds the next n bytes of the page. Returns 0; -1 with the reason in err
+ * (naming the byte offset, or the pod) if the page is not a usable PodList;
+ * -2 if fn refused a pod. fn may have seen pods before either.
+ */
+int k8s_podlist_feed(struct k8s_podlist *pl, const char *p, size_t n, char *err, size_t errlen);
+
+/* Ends the page. Returns the number of pods handed to fn, or -1 with err (truncated, not a PodList). */
+int k8s_podlist_end(struct k8s_podlist *pl, char *err, size_t errlen);
+
+/*
+ * The same over a whole page body[0..len): init, one feed, end. The
+ * continue token goes into cont (contcap bytes). Returns the number of
+ * pods, -1 or -2 as k8s_podlist_feed.
+ */
+int k8s_pods_parse(const char *body, size_t len, char *buf, size_t cap, struct json_tok *toks,
+    int ntoks, const char *self_ns, const char *self_name, k8s_pod_fn fn, void *arg,
+    char *cont, size_t contcap, char *err, size_t errlen);
 
 /*
  * Copies the "message" of a Kubernetes Status body into out (cap bytes);
@@ -164,13 +224,6 @@ void k8s_status_message(const char *body, size_t len, char *out, size_t cap);
  * the disruption budget), as opposed to a 429 from API priority and fairness.
  */
 int k8s_status_is_pdb(const char *body, size_t len);
-
-/*
- * The wait a Retry-After header value of len bytes asks for, in ms: delay
- * seconds, or an HTTP date compared with now_wall_s. Returns 0 with *ms set
- * (at least 0), or -1 if the value is neither.
- */
-int k8s_retry_after_parse(const char *v, size_t len, int64_t now_wall_s, int64_t *ms);
 
 /*
  * The JSON of a core/v1 Event about node NODE (uid may be empty) of type
@@ -195,41 +248,81 @@ int k8s_delete_body(char *out, size_t cap, const char *uid, int grace);
 
 /* ---- The API client --------------------------------------------------------- */
 
+/* What tells a file changed: re-read it when any of these differ. */
+struct k8s_file_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	int64_t mtime_ns;
+};
+
+enum k8s_auth {
+	K8S_AUTH_TOKEN_FILE,              /* token_file or a kubeconfig's tokenFile, re-read on change */
+	K8S_AUTH_TOKEN,                   /* a kubeconfig's inline token */
+	K8S_AUTH_CERT_FILES,              /* client certificate and key files, re-read on change */
+	K8S_AUTH_CERT_DATA,               /* a kubeconfig's client-certificate-data / client-key-data */
+	K8S_AUTH_EKS                      /* an EKS token made here (aws_eks_token) */
+};
+
 struct k8s {
 	const struct config *cfg;
 	const struct log *lg;
-	struct url base;                  /* config->api_server */
+	char server[CONFIG_MAX_STR];      /* api_server, or the kubeconfig's server */
+	struct url base;                  /* server, parsed */
 	char base_path[URL_MAX_PATH];     /* its path prefix without the trailing '/' */
-	struct tls_config *tls;           /* NULL for http:// */
 	struct http_proxy proxy;          /* HTTPS_PROXY/NO_PROXY of the environment */
+	enum k8s_auth auth;
+	char auth_desc[512];              /* "client certificate /var/lib/kubelet/pki/...": for logs */
+	char ca_file[CONFIG_MAX_STR];     /* the API server's roots: this file, or ca_pem */
+	char *ca_pem;                     /* a kubeconfig's certificate-authority-data (owned) */
+	size_t ca_pem_len;
+	char server_name[CONFIG_MAX_STR]; /* tls_server_name (or the kubeconfig's) */
+	char token_path[CONFIG_MAX_STR];  /* K8S_AUTH_TOKEN_FILE */
+	char cert_path[CONFIG_MAX_STR];   /* K8S_AUTH_CERT_FILES */
+	char key_path[CONFIG_MAX_STR];
+	char eks_cluster[K8S_MAX_NAME];   /* K8S_AUTH_EKS */
+	struct aws *aws;                  /* K8S_AUTH_EKS: the credential chain (owned), used under mu */
+	int64_t eks_refresh_ms;           /* K8S_EKS_TOKEN_REFRESH_MS; tests may shorten it */
+	int64_t eks_max_age_ms;           /* K8S_EKS_TOKEN_MAX_AGE_MS; likewise */
 
 	pthread_mutex_t mu;               /* guards everything below up to the event client */
-	int use_token;                    /* 0: client-certificate authentication */
-	char *token;                      /* FILE_MAX_TOKEN bytes; the bearer token, never logged */
+	struct tls_config *tls;           /* in use for new connections; NULL for http:// */
+	struct tls_config *tls_retired[K8S_MAX_TLS_RETIRED]; /* replaced by a rotation; freed at close */
+	int ntls_retired;
+	int use_token;                    /* a bearer token goes with each request */
+	char *token;                      /* 2 * FILE_MAX_TOKEN bytes; the bearer token, never logged */
 	size_t token_len;
-	dev_t tok_dev;                    /* identity of the token file last read */
-	ino_t tok_ino;
-	off_t tok_size;
-	int64_t tok_mtime_ns;
-	unsigned token_reads;             /* times the token file was (re)read */
+	struct k8s_file_id tok_id;        /* the token file last read */
+	struct k8s_file_id cert_id, key_id; /* the certificate and key files last loaded */
+	int64_t token_made_ms;            /* K8S_AUTH_EKS: when the token in use was made (monotonic) */
+	unsigned token_reads;             /* times the token was (re)read or made */
+	unsigned cert_loads;              /* times the client certificate was loaded */
+	struct log_limit auth_ll;         /* a failing refresh, logged once a minute */
 	char node_uid[K8S_MAX_UID];       /* from the cordon's GET, for Events */
-	int64_t cordon_ms;                /* how long k8s_cordon took; -1 if not called */
 
-	struct http_client hc;            /* the calling thread's: cordon and listing */
-	char *buf;                        /* K8S_MAX_BODY bytes: one Node or PodList page */
-	struct json_tok *toks;            /* K8S_MAX_TOKENS */
+	struct http_client hc;            /* the calling thread's: the listing */
+	char *buf;                        /* K8S_BUF bytes: one Node, or one pod of a list */
+	struct json_tok *toks;            /* K8S_TOKS: the Node's tokens, or one pod's */
+	struct log_limit skip_ll;         /* the listing's "pods over the caps" line */
 
 	pthread_mutex_t ev_mu;            /* guards the event client and its pause */
 	struct http_client ev_hc;
 	int64_t ev_pause_until;           /* after a failure, Events are dropped until then */
+
+	struct metrics *metrics;          /* set by the owner after k8s_init; NULL: not counted */
 };
 
 /*
- * Sets k up from cfg: parses api_server, loads the CA file (and the client
- * certificate and key, or else reads the token file), reads proxy settings
- * from envp. cfg and lg are borrowed and must outlive k. Returns 0, or -1
- * with the reason in err ("ca_file /var/run/...: No such file or
- * directory", "token_file ...: ..."); k needs no k8s_close then.
+ * Sets k up from cfg: reads the kubeconfig if there is one, parses the
+ * server URL, loads the CA (and the client certificate and key, or else
+ * reads the token file; an EKS token is made at the first request), sets
+ * up the AWS credential chain for an EKS token (region: the kubeconfig's
+ * --region, else config->region), reads proxy settings from envp. Logs the
+ * server and the kind of authentication once. cfg and lg are borrowed and
+ * must outlive k. Returns 0, or -1 with the reason in err ("ca_file
+ * /var/run/...: No such file or directory", "token_file ...: ...",
+ * "kubeconfig /var/lib/kubelet/kubeconfig: line 3: ..."); k needs no
+ * k8s_close then.
  */
 int k8s_init(struct k8s *k, const struct config *cfg, const struct log *lg, char *const *envp,
     char *err, size_t errlen);
@@ -237,15 +330,20 @@ int k8s_init(struct k8s *k, const struct config *cfg, const struct log *lg, char
 /* Closes connections and frees everything k holds. */
 void k8s_close(struct k8s *k);
 
-/* Sets up an http_client of the caller's (one per thread) for requests through k. */
+/*
+ * Sets up an http_client of the caller's (one per thread) for requests
+ * through k. k8s_request moves it to a rotated client certificate.
+ */
 void k8s_client_init(struct k8s *k, struct http_client *hc);
 
 /*
  * Sends one request to the API server on hc: path is relative to
  * api_server ("/api/v1/nodes/x?y=z"), ctype the Content-Type of body (NULL
  * when there is none). Adds the bearer token (re-read first if its file
- * changed) and Accept: application/json. On 401 it re-reads the token and
- * retries once. Under dry-run a method other than GET is logged and not
+ * changed; an EKS token made again when due) and Accept: application/json;
+ * reloads a client certificate whose files changed (hc then reconnects
+ * with it). On 401 it re-reads the token (or makes a new EKS token, or
+ * reloads a changed certificate) and retries once. Under dry-run a method other than GET is logged and not
  * sent: resp->status is then K8S_DRY_RUN. The response body lands in
  * resp->body (caller's, resp->body_cap bytes). Returns 0 for any HTTP
  * response, or -1 on a transport failure with the reason in err. Never
@@ -256,27 +354,60 @@ int k8s_request(struct k8s *k, struct http_client *hc, const char *method, const
     const char *ctype, const char *body, size_t body_len, struct http_response *resp,
     int64_t deadline_ms, char *err, size_t errlen);
 
+/* What k8s_cordon did. */
+struct k8s_cordon_result {
+	int unschedulable;        /* spec.unschedulable is true (set now, or found so) */
+	int tainted;              /* config->taint is on the node (1 when none is configured) */
+	int labelled;             /* the load-balancer exclusion label is on (or not asked for) */
+	int taint_refused;        /* the server refused the taint with 403 (NodeRestriction) */
+	int64_t ms;               /* how long k8s_cordon took */
+	char err[512];            /* why the node is not cordoned, else "" */
+};
+
+/* Called by k8s_cordon, once, on its own thread. */
+typedef void (*k8s_cordon_fn)(void *arg);
+
 /*
- * Cordons node: verifies it exists (GET), then in one merge patch makes it
+ * Cordons node: reads it (GET), then in one merge patch makes it
  * unschedulable, adds config->taint and, if config->exclude_from_lb, the
- * load-balancer exclusion label (see k8s_cordon_patch_build). A 409
- * Conflict re-reads the node and tries again; transient faults (transport
- * errors, 429, 5xx, garbage) are retried with backoff until deadline_ms. An
- * already cordoned node is left alone. Logs what it did; posts a "Cordoned"
- * Event. Returns 0, or -1 with the reason in err (the node does not exist,
- * the server refused the patch, the deadline passed).
+ * load-balancer exclusion label (see k8s_cordon_patch_build). An already
+ * cordoned node is left alone. Uses a client and buffers of its own, so it
+ * runs beside k8s_list_pods and the evictions.
+ *
+ * Retries: a 409 re-reads the node at once (three times, then with
+ * backoff); transport faults, 429, 5xx and garbage are retried with backoff
+ * (a Retry-After honoured as util_retry_after_cap allows) until
+ * *deadline_ms, which is read before every try so that the caller may move
+ * it (an advisory cordon, which has no deadline, gets the one of a
+ * termination notice that follows). A 403 on a patch that carries the
+ * taint is NodeRestriction refusing a node's own identity to taint itself:
+ * logged once at WARNING and sent again at once without the taint
+ * (r->taint_refused). 404, 400, 415, 422 and any other 403 end it.
+ *
+ * answered(arg) is called once, as soon as the first try has an answer
+ * (accepted, refused, or a fault; the 403 of a refused taint does not count,
+ * its taint-less retry does), or when k8s_cordon ends without one: the
+ * drain waits for that and nothing more before it evicts. Logs the outcome;
+ * posts a "Cordoned" Event (a Warning when the taint was refused). Fills
+ * *r. Returns 0 if the node is cordoned, -1 if not (r->err says why).
  */
-int k8s_cordon(struct k8s *k, const char *node, int64_t deadline_ms, char *err, size_t errlen);
+int k8s_cordon(struct k8s *k, const char *node, const int64_t *deadline_ms, k8s_cordon_fn answered,
+    void *arg, struct k8s_cordon_result *r);
 
 /*
  * Lists the pods on node with GET /api/v1/pods?fieldSelector=spec.nodeName=NODE
- * &limit=N and continue pagination, calling fn for each pod (see
- * k8s_pods_parse) page by page, so that memory stays bounded whatever the
- * number of pods. The page size adapts to what fits in K8S_MAX_BODY and
- * K8S_MAX_TOKENS. Transient faults are retried with backoff until
- * deadline_ms; an expired continue token restarts the listing (fn may then
- * see a pod twice). Uses k->hc: one caller thread at a time. Returns the
- * number of pods seen, or -1 with the reason in err.
+ * &limit=K8S_LIST_LIMIT and continue pagination, decoding each page as it
+ * arrives (k8s_podlist): fn is called for each pod as soon as its last byte
+ * is read, so a caller can act on the first pod while the page is still
+ * coming. Memory is one pod's, whatever the page or the pod count. A pod
+ * over K8S_MAX_POD or K8S_POD_MAX_TOKENS is skipped with an ERROR log line
+ * naming it (by page, index and size) and the listing goes on. Transient
+ * faults (transport, 5xx, 429, a page cut short or garbled) retry the page
+ * with backoff until deadline_ms; an expired continue token (410) restarts
+ * the listing from the start with backoff. A page retried or restarted
+ * hands fn again the pods it had already seen: fn must dedup (by uid).
+ * Uses k->hc: one caller thread at a time. Returns the number of pods
+ * handed to fn by the pages that completed, or -1 with the reason in err.
  */
 int k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
     int64_t deadline_ms, char *err, size_t errlen);

@@ -6,10 +6,19 @@
  *
  * main.c owns the command line, the configuration, the signals and the poll
  * loop, and the handling of one notice.
+ *
+ * Threads, and who joins them: the poll loop (the main thread) starts at
+ * most one handling at a time (start_handling) and joins it (reap);
+ * handling_main starts the handling's jobs (detach, cordon, drain,
+ * announcements) and joins every one before it summarises; drain_node
+ * joins its workers. The one exception is a signal in the middle of a
+ * handling: main returns at once and exit ends the threads (every step is
+ * idempotent: a restarted despotify resumes).
  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aws.h"
@@ -18,7 +27,9 @@
 #include "imds.h"
 #include "k8s.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
+#include "serve.h"
 #include "util.h"
 
 extern char **environ;
@@ -35,45 +46,62 @@ on_signal(int sig)
 
 /* A notice whose own time has already passed still gets this long. */
 #define NOTICE_PAST_MIN_MS   20000
-/* Fact gathering at start: retry delay bounds, and the whole budget for --once. */
+/* Fact gathering between polls: retry delay bounds. */
 #define FACTS_RETRY_MIN_MS   500
-#define FACTS_RETRY_MAX_MS   30000
-#define FACTS_ONCE_BUDGET_MS 30000
-/* One IMDS poll never takes longer than this. */
+#define FACTS_RETRY_MAX_MS   5000
+/* One IMDS poll, or one round of fact gathering, never takes longer than this. */
 #define POLL_BUDGET_MS       2000
-/* The webhook at the end of handling gets at least this long. */
+/* A handling that has no deadline (advisory) fetches the node's name this long at most. */
+#define NODE_FETCH_ADVISORY_MS 30000
+/* The webhook and the Event that announce a handling, and the webhook at its end, get at least this long. */
 #define NOTIFY_END_MIN_MS    5000
 /* Threads' stacks: every large buffer lives in the heap or in struct app. */
 #define THREAD_STACK         (256 * 1024)
 
 struct app;
 
-/* One notice's handling: the detach job and the drain job run side by side. */
+/* One job of a handling: a thread that handling_main starts and joins. */
+struct job {
+	pthread_t t;
+	int started;                /* handling_main's */
+	int done;                   /* under h->mu: the job has ended */
+};
+
+/*
+ * One notice's handling. handling_main (its own thread, started by the poll
+ * loop, joined by reap) starts the jobs, waits for them, acts on a
+ * termination notice that takes over a rebalance one, joins every job and
+ * summarises. The jobs run side by side: detach (a termination only),
+ * cordon, drain, and the announcements (Event and webhook); the drain's
+ * evictions wait only for the cordon's first answer (drain_ctl_open).
+ */
 struct handling {
 	struct app *app;
-	struct imds_notice notice;
-	char when[32];              /* the notice's time, RFC 3339 */
+	pthread_t thread;
+	pthread_mutex_t mu;         /* guards the fields marked (mu) and every job's done */
+	pthread_cond_t cv;          /* handling_main: a job ended, or a notice took over */
+	struct imds_notice notice;  /* (mu) the notice in force */
+	int advisory;               /* (mu) a rebalance recommendation not taken over */
+	int takeover;               /* (mu) set by the poll loop: a termination notice came */
+	int taken_over;             /* a termination notice did take over (handling_main's) */
+	int closing;                /* (mu) the jobs are over: too late to take over */
+	int drain_wanted;           /* (mu) not for a rebalance with rebalance_action = cordon */
+	int finished;               /* atomic: handling_main is done, reap may join it */
+	int threaded;               /* handling_main has a thread of its own (else it ran inline) */
+	int rc;                     /* 0 if everything asked for was done */
 	int64_t start_ms;           /* monotonic, at detection */
-	int64_t deadline_ms;        /* monotonic */
-	int drain_only;             /* a rebalance recommendation: no detach */
-	int cordon_only;
+	int64_t deadline_ms;        /* atomic (k8s_cordon reads it); DRAIN_NO_DEADLINE: advisory */
+	char node[CONFIG_MAX_STR];  /* (mu) "" until known; fixed once set */
+	char node_err[512];         /* why the node's name is not known */
+	struct imds_facts facts;    /* the poll loop's when it began, completed by handling_main */
+	struct drain_ctl ctl;
 
-	/* Detach job. */
-	int detach_run;
-	struct aws_detach_result det;
-	int64_t detach_ms;
-
-	/* Set by each job as it ends; main waits on them so a signal is seen at once. */
-	volatile int detach_done, drain_done;
-
-	/* Drain job. */
-	int cordon_rc;
-	char cordon_err[512];
-	int64_t cordon_ms;
+	struct job cordon, drain, detach, announce[2];
+	struct k8s_cordon_result cr;
 	int drain_rc;
 	struct drain_result dr;
-
-	char start_text[1536];      /* the webhook message that announces it */
+	struct imds_facts det_facts;    /* the detach job's: it fetches what it lacks */
+	struct aws_detach_result det;
 };
 
 /* Everything the daemon holds, passed explicitly; one, in static storage. */
@@ -81,15 +109,24 @@ struct app {
 	struct config cfg;
 	struct log lg;
 	char *const *envp;
-	struct imds imds;           /* the poll loop's client */
-	struct imds_facts facts;
-	char node[CONFIG_MAX_STR];
+	struct imds imds;           /* the poll loop's client, for notices and facts */
+	struct imds_facts facts;    /* gathered between polls, one fact at a time */
+	int facts_done;
+	int64_t facts_next, facts_delay;
+	struct log_limit facts_ll;
+	char node[CONFIG_MAX_STR];  /* "" until the config or the facts name it */
 	struct k8s k8s;
+	pthread_mutex_t aws_mu;     /* aws is set up once, by whichever thread needs it first */
 	struct aws aws;
+	int aws_ready;              /* under aws_mu */
 	struct notify notify;
-	int imds_ready, k8s_ready, aws_ready;
-	struct handling h;          /* the notice being handled */
+	int imds_ready, k8s_ready;
+	int rebalance_seen;
+	struct handling *h;         /* the notice being handled, or NULL (the poll loop's) */
 	int jobs_running;           /* a signal cut a handling short: its threads still run */
+	struct metrics metrics;     /* what /metrics and /healthz report; the jobs point at it */
+	struct serve serve;         /* the listener, if listen is set */
+	int serve_on;
 };
 
 static void
@@ -107,7 +144,6 @@ usage(FILE *f)
 	    "exit status: 0 success, 1 runtime failure, 2 usage or config error\n");
 }
 
-
 /* Sleeps in slices so that a signal ends the wait at once. */
 static void
 sleep_unless_stopped(int64_t ms)
@@ -118,31 +154,145 @@ sleep_unless_stopped(int64_t ms)
 		util_sleep_ms(until - util_now_ms() < 1000 ? until - util_now_ms() : 1000);
 }
 
+static int64_t
+min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* ---- Facts and AWS, set up when first needed ------------------------------------ */
+
 /*
- * Gathers the instance facts, retrying with backoff until IMDS answers,
- * a signal arrives, or (with --once) a budget runs out. Returns 0 or -1.
+ * Fetches the facts in want that *f lacks, with an IMDS client of the
+ * calling thread's own, retrying until deadline_ms or a signal. Returns 0,
+ * or -1 with the last fault in err.
+ */
+static int
+fetch_facts(struct app *a, struct imds_facts *f, unsigned want, int64_t deadline_ms,
+    char *err, size_t errlen)
+{
+	struct imds *m = malloc(sizeof *m);
+	int64_t delay = FACTS_RETRY_MIN_MS;
+	int rc = -1;
+
+	snprintf(err, errlen, "no time left");
+	if (m == NULL || imds_init(m, &a->cfg, &a->lg, err, errlen) < 0) {
+		if (m == NULL)
+			snprintf(err, errlen, "out of memory");
+		free(m);
+		return -1;
+	}
+	while (!stop_requested && util_now_ms() < deadline_ms) {
+		if ((rc = imds_facts(m, f, want, deadline_ms, err, errlen)) == 0)
+			break;
+		sleep_unless_stopped(min64(delay, deadline_ms - util_now_ms()));
+		delay = min64(delay * 2, FACTS_RETRY_MAX_MS);
+	}
+	imds_close(m);
+	free(m);
+	return rc;
+}
+
+/* Sets a->aws up for region unless it is already. Returns 0, or -1 with err. */
+static int
+ensure_aws(struct app *a, const char *region, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&a->aws_mu);
+	if (!a->aws_ready) {
+		if ((rc = aws_init(&a->aws, &a->cfg, &a->lg, a->envp, region, err, errlen)) == 0) {
+			a->aws.metrics = &a->metrics;    /* aws_init zeroes the struct */
+			a->aws_ready = 1;
+		}
+	}
+	pthread_mutex_unlock(&a->aws_mu);
+	return rc;
+}
+
+/*
+ * One round of fact gathering, between two polls, when it is due: fetches
+ * what is still missing (a failure keeps what was fetched), and once all
+ * is there names the node and sets AWS up. Returns 0, or 2 on a config
+ * error.
  */
 static int
 gather_facts(struct app *a)
 {
-	struct log_limit ll = { 0, 0 };
-	int64_t delay = FACTS_RETRY_MIN_MS, give_up = util_now_ms() + FACTS_ONCE_BUDGET_MS;
 	char err[512];
+	int64_t now = util_now_ms();
 
-	while (!stop_requested) {
-		if (imds_facts(&a->imds, &a->facts, util_now_ms() + POLL_BUDGET_MS * 2,
-		    err, sizeof err) == 0)
-			return 0;
-		log_limited(&a->lg, &ll, 60000, LV_WARNING,
-		    "imds: instance facts not available yet: %s (retrying)", err);
-		if (a->cfg.once && util_now_ms() + delay > give_up) {
-			log_error(&a->lg, "imds: instance facts not available: %s", err);
-			return -1;
-		}
-		sleep_unless_stopped(delay);
-		delay = delay * 2 > FACTS_RETRY_MAX_MS ? FACTS_RETRY_MAX_MS : delay * 2;
+	if (a->facts_done || now < a->facts_next)
+		return 0;
+	if (imds_facts(&a->imds, &a->facts, IMDS_FACTS_ALL, now + POLL_BUDGET_MS, err,
+	    sizeof err) < 0) {
+		log_limited(&a->lg, &a->facts_ll, 60000, LV_WARNING, "imds: instance facts not all "
+		    "available yet: %s (polling for notices meanwhile)", err);
+		metrics_imds_failed(&a->metrics, err);
+		a->facts_delay = a->facts_delay ? min64(a->facts_delay * 2, FACTS_RETRY_MAX_MS) :
+		    FACTS_RETRY_MIN_MS;
+		a->facts_next = util_now_ms() + a->facts_delay;
+		return 0;
 	}
-	return -1;
+	a->facts_done = 1;
+	if (a->node[0] == '\0')
+		util_strlcpy(a->node, a->facts.local_hostname, sizeof a->node);
+	if (a->cfg.detach_from_asg && ensure_aws(a, a->cfg.region[0] ? a->cfg.region :
+	    a->facts.region, err, sizeof err) < 0) {
+		log_error(&a->lg, "config: aws: %s", err);
+		return 2;
+	}
+	log_info(&a->lg, "watching instance %s (%s, %s) for node %s; polling IMDS every %lld ms%s",
+	    a->facts.instance_id, a->facts.instance_type, a->facts.availability_zone, a->node,
+	    (long long)a->cfg.poll_interval_ms, a->cfg.dry_run ? " (dry run)" : "");
+	return 0;
+}
+
+/* ---- The jobs of a handling ------------------------------------------------------ */
+
+static int64_t
+deadline_of(struct handling *h)
+{
+	return __atomic_load_n(&h->deadline_ms, __ATOMIC_ACQUIRE);
+}
+
+/* Says that job j has ended, to handling_main. */
+static void
+job_done(struct handling *h, struct job *j)
+{
+	pthread_mutex_lock(&h->mu);
+	j->done = 1;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Starts fn(h) as job j; runs it here if no thread can be had. */
+static void
+job_start(struct handling *h, struct job *j, void *(*fn)(void *), const char *what)
+{
+	pthread_attr_t at;
+	int r;
+
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, THREAD_STACK);
+	r = pthread_create(&j->t, &at, fn, h);
+	pthread_attr_destroy(&at);
+	if (r != 0) {
+		log_error(&h->app->lg, "cannot start the %s thread: %s; running it inline", what,
+		    strerror(r));
+		fn(h);
+		return;
+	}
+	j->started = 1;
+}
+
+/* Joins job j if it has a thread, and forgets it. */
+static void
+job_join(struct job *j)
+{
+	if (j->started)
+		pthread_join(j->t, NULL);
+	memset(j, 0, sizeof *j);
 }
 
 static void *
@@ -150,15 +300,50 @@ detach_job(void *arg)
 {
 	struct handling *h = arg;
 	struct app *a = h->app;
+	const char *region = a->cfg.region;
+	char err[512], node[CONFIG_MAX_STR];
 	int64_t t0 = util_now_ms();
 
-	aws_detach(&a->aws, a->facts.instance_id, h->deadline_ms, &h->det);
-	h->detach_ms = util_now_ms() - t0;
-	if (h->det.outcome == AWS_DETACHED)
-		k8s_event(&a->k8s, a->node, "Normal", "DetachedFromASG",
-		    "instance %s detached from Auto Scaling group %s", a->facts.instance_id,
-		    h->det.group);
-	__atomic_store_n(&h->detach_done, 1, __ATOMIC_RELEASE);
+	/* A notice may come before the poll loop has the facts: fetch them within the deadline. */
+	if (fetch_facts(a, &h->det_facts, IMDS_FACT_ID | (region[0] ? 0 : IMDS_FACT_IDENTITY),
+	    deadline_of(h), err, sizeof err) < 0 ||
+	    ensure_aws(a, region[0] ? region : h->det_facts.region, err, sizeof err) < 0) {
+		h->det.outcome = AWS_FAILED;
+		h->det.ms = util_now_ms() - t0;
+		snprintf(h->det.error, sizeof h->det.error, "%s", err);
+	} else {
+		aws_detach(&a->aws, h->det_facts.instance_id, deadline_of(h), &h->det);
+		pthread_mutex_lock(&h->mu);
+		util_strlcpy(node, h->node, sizeof node);
+		pthread_mutex_unlock(&h->mu);
+		if (h->det.outcome == AWS_DETACHED && node[0] != '\0')
+			k8s_event(&a->k8s, node, "Normal", "DetachedFromASG",
+			    "instance %s detached from Auto Scaling group %s", h->det_facts.instance_id,
+			    h->det.group);
+	}
+	job_done(h, &h->detach);
+	return NULL;
+}
+
+/* k8s_cordon's first answer: the evictions may start. */
+static void
+cordon_answered(void *arg)
+{
+	struct handling *h = arg;
+
+	drain_ctl_open(&h->ctl);
+}
+
+static void *
+cordon_job(void *arg)
+{
+	struct handling *h = arg;
+
+	k8s_cordon(&h->app->k8s, h->node, &h->deadline_ms, cordon_answered, h, &h->cr);
+	metrics_inc(&h->app->metrics, h->cr.err[0] == '\0' ? M_CORDON_OK : M_CORDON_FAILED);
+	if (h->cr.err[0] != '\0')
+		log_error(&h->app->lg, "k8s: cordon of node %s failed: %s", h->node, h->cr.err);
+	job_done(h, &h->cordon);
 	return NULL;
 }
 
@@ -166,52 +351,72 @@ static void *
 drain_job(void *arg)
 {
 	struct handling *h = arg;
-	struct app *a = h->app;
-	int64_t t0 = util_now_ms();
 
-	h->cordon_rc = k8s_cordon(&a->k8s, a->node, h->deadline_ms, h->cordon_err,
-	    sizeof h->cordon_err);
-	h->cordon_ms = util_now_ms() - t0;
-	if (h->cordon_rc < 0)
-		log_error(&a->lg, "k8s: cordon of node %s failed: %s", a->node, h->cordon_err);
-	/* A failed cordon does not stop the drain: evictions still move the pods. */
-	if (!h->cordon_only)
-		h->drain_rc = drain_node(&a->k8s, a->node, h->deadline_ms, &h->dr);
-	__atomic_store_n(&h->drain_done, 1, __ATOMIC_RELEASE);
+	h->drain_rc = drain_node(&h->app->k8s, h->node, &h->ctl, &h->dr);
+	job_done(h, &h->drain);
 	return NULL;
 }
 
 /*
- * Says that handling has begun: an Event on the node and the webhook. In
- * a thread of its own, off the path of the cordon and the first evictions.
+ * Says that handling has begun (or that a termination notice took it
+ * over): an Event on the node and the webhook, off the path of the cordon
+ * and the first evictions.
  */
+static void
+announce(struct handling *h, struct job *j)
+{
+	struct app *a = h->app;
+	struct imds_notice n;
+	struct imds_facts f = h->facts;
+	char when[32], text[1536], err[256];
+	const char *doing;
+	int adv, drain;
+
+	pthread_mutex_lock(&h->mu);
+	n = h->notice;
+	adv = h->advisory;
+	drain = h->drain_wanted;
+	pthread_mutex_unlock(&h->mu);
+	/* A notice that came before the facts: they are worth a short wait, here only. */
+	if (fetch_facts(a, &f, IMDS_FACT_ID | IMDS_FACT_TYPE, util_now_ms() + POLL_BUDGET_MS, err,
+	    sizeof err) < 0)
+		log_debug(&a->lg, "imds: instance facts for the announcement: %s", err);
+	util_fmt_time(when, sizeof when, n.time_s);
+	doing = adv ? (drain ? "draining the node (advisory)" : "cordoning the node") :
+	    "detaching from the Auto Scaling group and draining the node";
+	k8s_event(&a->k8s, h->node, "Warning", adv ? "RebalanceRecommendation" : "SpotInterruption",
+	    "spot %s notice (%s) for instance %s, effective %s; despotify is %s",
+	    imds_kind_name(n.kind), imds_action_name(n.action), f.instance_id[0] ? f.instance_id :
+	    "(unknown)", when, doing);
+	snprintf(text, sizeof text, "Spot %s notice for %s (%s, node %s) effective %s: %s.",
+	    imds_kind_name(n.kind), f.instance_id[0] ? f.instance_id : "(instance id unknown)",
+	    f.instance_type[0] ? f.instance_type : "?", h->node, when, doing);
+	if (a->notify.enabled)
+		notify_send(&a->notify, text, adv ? util_now_ms() + NOTIFY_END_MIN_MS : deadline_of(h));
+	job_done(h, j);
+}
+
+/* The announcement of the notice that began the handling. */
 static void *
 announce_job(void *arg)
 {
 	struct handling *h = arg;
-	struct app *a = h->app;
 
-	k8s_event(&a->k8s, a->node, "Warning", h->drain_only ? "RebalanceRecommendation" :
-	    "SpotInterruption", "spot %s notice (%s) for instance %s, effective %s; despotify is %s the node",
-	    imds_kind_name(h->notice.kind), imds_action_name(h->notice.action), a->facts.instance_id,
-	    h->when, h->cordon_only ? "cordoning" : "draining");
-	if (a->notify.enabled)
-		notify_send(&a->notify, h->start_text, h->deadline_ms);
+	announce(h, &h->announce[0]);
 	return NULL;
 }
 
-static int
-start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+/* The announcement of a termination notice that took over. */
+static void *
+takeover_announce_job(void *arg)
 {
-	pthread_attr_t at;
-	int r;
+	struct handling *h = arg;
 
-	pthread_attr_init(&at);
-	pthread_attr_setstacksize(&at, THREAD_STACK);
-	r = pthread_create(t, &at, fn, arg);
-	pthread_attr_destroy(&at);
-	return r;
+	announce(h, &h->announce[1]);
+	return NULL;
 }
+
+/* ---- One handling: start, wait, summarise ---------------------------------------- */
 
 /* The deadline of a notice seen now: min(notice time, now + grace_period). */
 static int64_t
@@ -231,202 +436,422 @@ notice_deadline(const struct config *cfg, const struct imds_notice *n, int64_t n
 	return now_mono + budget;
 }
 
-/*
- * Handles one notice completely: cordon and drain in one thread, detach in
- * another, the webhook in a third, then one summary line. Returns 0 if
- * everything that was asked for was done, else -1.
- */
-static int
-handle_notice(struct app *a, const struct imds_notice *n, int rebalance_drain)
+static void
+log_notice(struct handling *h, const struct imds_notice *n, const char *what)
 {
-	struct handling *h = &a->h;
-	pthread_t td, tk, tn;
-	int have_td = 0, have_tn = 0, ok = 1;
-	char summary[2048], drained[1024];
-	int64_t now_wall = util_wall_ms(), left_ms;
+	struct app *a = h->app;
+	char when[32], left[64] = "no deadline: advisory";
+	int64_t ms = deadline_of(h) - util_now_ms();
 
-	memset(h, 0, sizeof *h);
-	h->app = a;
-	h->notice = *n;
-	h->start_ms = util_now_ms();
-	h->deadline_ms = notice_deadline(&a->cfg, n, h->start_ms, now_wall);
-	h->drain_only = n->kind == IMDS_KIND_REBALANCE;
-	h->cordon_only = h->drain_only && !rebalance_drain;
-	util_fmt_time(h->when, sizeof h->when, n->time_s);
-	left_ms = h->deadline_ms - h->start_ms;
-	log_info(&a->lg, "notice: %s %s at %s (from %s%s); handling node %s, deadline in %lld.%lld s%s",
-	    imds_kind_name(n->kind), imds_action_name(n->action), h->when,
-	    imds_source_name(n->source), n->time_given ? "" : ", no time given",
-	    a->node, (long long)(left_ms / 1000), (long long)(left_ms % 1000 / 100),
+	util_fmt_time(when, sizeof when, n->time_s);
+	if (deadline_of(h) < DRAIN_NO_DEADLINE)
+		snprintf(left, sizeof left, "deadline in %lld.%lld s", (long long)(ms / 1000),
+		    (long long)(ms % 1000 / 100));
+	log_info(&a->lg, "notice: %s %s at %s (from %s%s); %s node %s, %s%s",
+	    imds_kind_name(n->kind), imds_action_name(n->action), when,
+	    imds_source_name(n->source), n->time_given ? "" : ", no time given", what,
+	    h->node[0] ? h->node : "(name not known yet)", left,
 	    a->cfg.dry_run ? " (dry run: nothing will be changed)" : "");
-
-	snprintf(h->start_text, sizeof h->start_text,
-	    "Spot %s notice for %s (%s, node %s) effective %s: %s.",
-	    imds_kind_name(n->kind), a->facts.instance_id, a->facts.instance_type, a->node,
-	    h->when, h->cordon_only ? "cordoning the node" : h->drain_only ? "draining the node" :
-	    "detaching from the Auto Scaling group and draining the node");
-	have_tn = start_thread(&tn, announce_job, h) == 0;
-	if (!h->drain_only && a->cfg.detach_from_asg && a->aws_ready) {
-		h->detach_run = 1;
-		have_td = start_thread(&td, detach_job, h) == 0;
-		if (!have_td) {
-			log_error(&a->lg, "cannot start the detach thread; detaching inline after the drain");
-			h->detach_run = 2;
-		}
-	}
-	if (start_thread(&tk, drain_job, h) != 0) {
-		log_error(&a->lg, "cannot start the drain thread");
-		a->jobs_running = have_td || have_tn;
-		return -1;
-	}
-	if (h->detach_run != 1)
-		h->detach_done = 1;
-	/*
-	 * Wait for both jobs, but leave at once on SIGTERM: the jobs are
-	 * idempotent, so the next despotify resumes where these stopped.
-	 */
-	while (!stop_requested && !(__atomic_load_n(&h->drain_done, __ATOMIC_ACQUIRE) &&
-	    __atomic_load_n(&h->detach_done, __ATOMIC_ACQUIRE)))
-		util_sleep_ms(50);
-	if (stop_requested) {
-		log_warning(&a->lg, "stopping on signal in the middle of handling the notice; "
-		    "a restarted despotify resumes it");
-		a->jobs_running = 1;
-		return -1;
-	}
-	pthread_join(tk, NULL);
-	if (have_td)
-		pthread_join(td, NULL);
-	else if (h->detach_run == 2)
-		detach_job(h);
-	if (have_tn)
-		pthread_join(tn, NULL);
-
-	/* One line says it all. */
-	if (h->cordon_rc < 0)
-		ok = 0;
-	if (h->cordon_only) {
-		snprintf(summary, sizeof summary, "summary: node %s %s in %lld ms",
-		    a->node, h->cordon_rc == 0 ? "cordoned" : "NOT cordoned", (long long)h->cordon_ms);
-	} else {
-		char det[512];
-
-		if (h->drain_rc < 0)
-			ok = 0;
-		if (!h->detach_run) {
-			snprintf(det, sizeof det, "%s", h->drain_only ? "not asked (rebalance)" :
-			    a->cfg.detach_from_asg ? "not possible (AWS not set up)" : "disabled");
-			if (!h->drain_only && a->cfg.detach_from_asg)
-				ok = 0;
-		} else {
-			aws_outcome_describe(&h->det, det, sizeof det);
-			if (h->det.outcome == AWS_FAILED)
-				ok = 0;
-			snprintf(det + strlen(det), sizeof det - strlen(det), " in %lld ms",
-			    (long long)h->detach_ms);
-		}
-		snprintf(summary, sizeof summary,
-		    "summary: node %s %s; %s; ASG: %s; total %lld ms",
-		    a->node, h->cordon_rc == 0 ? "cordoned" : "NOT cordoned",
-		    drain_result_summary(&h->dr, drained, sizeof drained), det,
-		    (long long)(util_now_ms() - h->start_ms));
-	}
-	if (ok)
-		log_info(&a->lg, "%s", summary);
-	else
-		log_error(&a->lg, "%s", summary);
-	if (a->notify.enabled) {
-		int64_t d = h->deadline_ms > util_now_ms() + NOTIFY_END_MIN_MS ? h->deadline_ms :
-		    util_now_ms() + NOTIFY_END_MIN_MS;
-
-		notify_send(&a->notify, summary + strlen("summary: "), d);
-	}
-	return ok ? 0 : -1;
 }
 
-/* The node's name: the config, else NODE_NAME / POD_NODE_NAME (folded in by config), else IMDS. */
+/* The node's name: the config's or the facts', else fetched from IMDS within the deadline. */
 static int
-resolve_node(struct app *a)
+handling_node(struct handling *h)
 {
-	const char *n = a->cfg.node_name[0] != '\0' ? a->cfg.node_name : a->facts.local_hostname;
+	struct app *a = h->app;
+	int64_t until = min64(deadline_of(h), util_now_ms() + NODE_FETCH_ADVISORY_MS);
 
-	if (n[0] == '\0') {
-		log_error(&a->lg, "no node name: set node_name or NODE_NAME (IMDS gave no local-hostname)");
+	if (h->node[0] != '\0')
+		return 0;
+	if (fetch_facts(a, &h->facts, IMDS_FACT_HOSTNAME, until, h->node_err,
+	    sizeof h->node_err) < 0) {
+		log_error(&a->lg, "no node name: set node_name or NODE_NAME (IMDS local-hostname: %s); "
+		    "nothing can be cordoned or drained", h->node_err);
 		return -1;
 	}
-	util_strlcpy(a->node, n, sizeof a->node);
+	pthread_mutex_lock(&h->mu);
+	util_strlcpy(h->node, h->facts.local_hostname, sizeof h->node);
+	pthread_mutex_unlock(&h->mu);
 	return 0;
 }
 
+/* Starts the jobs the notice asks for. */
+static void
+handling_begin(struct handling *h)
+{
+	struct app *a = h->app;
+	struct imds_notice n;
+	int adv;
+
+	/* The poll loop may be changing them (a takeover): a copy, under the lock. */
+	pthread_mutex_lock(&h->mu);
+	n = h->notice;
+	adv = h->advisory;
+	pthread_mutex_unlock(&h->mu);
+	log_notice(h, &n, "handling");
+	if (!adv && a->cfg.detach_from_asg) {
+		h->det_facts = h->facts;
+		job_start(h, &h->detach, detach_job, "detach");
+	}
+	if (handling_node(h) < 0)
+		return;
+	job_start(h, &h->announce[0], announce_job, "announce");
+	job_start(h, &h->cordon, cordon_job, "cordon");
+	if (h->drain_wanted)
+		job_start(h, &h->drain, drain_job, "drain");
+}
+
 /*
- * The daemon: start-up, then the poll loop. Returns the exit status.
+ * A termination notice came while a rebalance recommendation was being
+ * handled: it takes over at once with its own deadline. The drain under
+ * way (if any) switches to the notice's mode and keeps what it did; the
+ * cordon's retries get the deadline; what was not started is.
+ */
+static void
+take_over(struct handling *h)
+{
+	struct app *a = h->app;
+	struct imds_notice n;
+	int drain_ran, detach_ran, cordon_failed;
+
+	pthread_mutex_lock(&h->mu);
+	n = h->notice;
+	drain_ran = h->drain.started || h->drain.done;
+	detach_ran = h->detach.done;
+	cordon_failed = h->cordon.done && h->cr.err[0] != '\0';
+	h->drain_wanted = h->node[0] != '\0';
+	pthread_mutex_unlock(&h->mu);
+	h->taken_over = 1;
+	__atomic_store_n(&h->deadline_ms, notice_deadline(&a->cfg, &n, util_now_ms(),
+	    util_wall_ms()), __ATOMIC_RELEASE);
+	log_notice(h, &n, "it takes over the rebalance handling of");
+	drain_ctl_deadline(&h->ctl, deadline_of(h));
+	if (a->cfg.detach_from_asg && !h->detach.started && !detach_ran) {
+		h->det_facts = h->facts;
+		job_start(h, &h->detach, detach_job, "detach");
+	}
+	if (h->node[0] == '\0')
+		return;
+	if (!drain_ran)
+		job_start(h, &h->drain, drain_job, "drain");
+	if (cordon_failed) {
+		job_join(&h->cordon);
+		job_start(h, &h->cordon, cordon_job, "cordon");
+	}
+	job_start(h, &h->announce[1], takeover_announce_job, "announce");
+}
+
+/* Whether every job started has ended. Called with h->mu held. */
+static int
+jobs_over(const struct handling *h)
+{
+	const struct job *js[] = { &h->cordon, &h->drain, &h->detach, &h->announce[0], &h->announce[1] };
+	size_t i;
+
+	for (i = 0; i < sizeof js / sizeof js[0]; i++)
+		if (js[i]->started && !js[i]->done)
+			return 0;
+	return 1;
+}
+
+/* Waits for the jobs, acting on a takeover meanwhile, then joins them all. */
+static void
+handling_wait(struct handling *h)
+{
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		if (h->takeover) {
+			h->takeover = 0;
+			pthread_mutex_unlock(&h->mu);
+			take_over(h);
+			pthread_mutex_lock(&h->mu);
+			continue;
+		}
+		if (jobs_over(h))
+			break;
+		pthread_cond_wait(&h->cv, &h->mu);
+	}
+	h->closing = 1;
+	pthread_mutex_unlock(&h->mu);
+	job_join(&h->announce[0]);
+	job_join(&h->announce[1]);
+	job_join(&h->detach);
+	job_join(&h->drain);
+	job_join(&h->cordon);
+}
+
+/* What the node is now, for the summary: cordoned and tainted, or what is missing. */
+static int
+describe_node(const struct handling *h, char *out, size_t n)
+{
+	if (h->node[0] == '\0') {
+		snprintf(out, n, "name unknown (%s): NOT cordoned", h->node_err);
+		return -1;
+	}
+	if (!h->cr.unschedulable) {
+		snprintf(out, n, "%s NOT cordoned (%s)", h->node, h->cr.err);
+		return -1;
+	}
+	if (h->cr.taint_refused)
+		snprintf(out, n, "%s cordoned, NOT tainted (the API server refused the taint: "
+		    "NodeRestriction)", h->node);
+	else
+		snprintf(out, n, "%s cordoned%s", h->node, h->app->cfg.taint[0] ? " and tainted" : "");
+	return 0;
+}
+
+/* What became of the detach, for the summary. */
+static int
+describe_detach(const struct handling *h, char *out, size_t n)
+{
+	size_t at;
+
+	if (h->advisory) {
+		snprintf(out, n, "not asked (rebalance)");
+		return 0;
+	}
+	if (!h->app->cfg.detach_from_asg) {
+		snprintf(out, n, "disabled");
+		return 0;
+	}
+	aws_outcome_describe(&h->det, out, n);
+	at = strlen(out);
+	if (at + 1 < n)
+		snprintf(out + at, n - at, " in %lld ms", (long long)h->det.ms);
+	return h->det.outcome == AWS_FAILED ? -1 : 0;
+}
+
+/* One line says it all; the webhook hears it too. Returns 0 if everything asked for was done. */
+static int
+handling_summarise(struct handling *h)
+{
+	struct app *a = h->app;
+	char summary[4096], node[1200], drained[1024], det[1280];
+	int ok = describe_node(h, node, sizeof node) == 0;
+
+	if (!h->drain_wanted) {
+		snprintf(summary, sizeof summary, "summary: node %s in %lld ms", node,
+		    (long long)h->cr.ms);
+	} else {
+		ok &= describe_detach(h, det, sizeof det) == 0;
+		ok &= h->drain_rc == 0 && h->node[0] != '\0';
+		snprintf(summary, sizeof summary, "summary: node %s; %s; ASG: %s; cordon %lld ms, "
+		    "total %lld ms", node, h->node[0] ? drain_result_summary(&h->dr, drained,
+		    sizeof drained) : "drain: not run", det, (long long)h->cr.ms,
+		    (long long)(util_now_ms() - h->start_ms));
+	}
+	log_msg(&a->lg, ok ? LV_INFO : LV_ERROR, "%s", summary);
+	metrics_handling(&a->metrics, 0, util_now_ms() - h->start_ms);
+	if (a->notify.enabled)
+		notify_send(&a->notify, summary + strlen("summary: "),
+		    h->advisory ? util_now_ms() + NOTIFY_END_MIN_MS :
+		    deadline_of(h) > util_now_ms() + NOTIFY_END_MIN_MS ? deadline_of(h) :
+		    util_now_ms() + NOTIFY_END_MIN_MS);
+	return ok ? 0 : -1;
+}
+
+/* The thread of one handling: start the jobs, wait for them, summarise. */
+static void *
+handling_main(void *arg)
+{
+	struct handling *h = arg;
+
+	handling_begin(h);
+	handling_wait(h);
+	h->rc = handling_summarise(h);
+	__atomic_store_n(&h->finished, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* ---- The poll loop ------------------------------------------------------------- */
+
+/*
+ * Starts the handling of notice n (advisory: a rebalance recommendation) on
+ * a thread of its own, so that the poll loop goes on polling. The poll loop
+ * owns it and joins it (reap).
+ */
+static void
+start_handling(struct app *a, const struct imds_notice *n, int advisory)
+{
+	struct handling *h = calloc(1, sizeof *h);
+	pthread_attr_t at;
+	int r;
+
+	if (h == NULL) {
+		log_error(&a->lg, "out of memory: cannot handle the notice");
+		return;
+	}
+	metrics_handling(&a->metrics, 1, 0);
+	h->app = a;
+	h->notice = *n;
+	h->advisory = advisory;
+	h->drain_wanted = !advisory || a->cfg.rebalance_action == REBALANCE_DRAIN;
+	h->start_ms = util_now_ms();
+	h->deadline_ms = advisory ? DRAIN_NO_DEADLINE :
+	    notice_deadline(&a->cfg, n, h->start_ms, util_wall_ms());
+	h->facts = a->facts;
+	util_strlcpy(h->node, a->node, sizeof h->node);
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	drain_ctl_init(&h->ctl, h->deadline_ms, 0);
+	a->h = h;
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, THREAD_STACK);
+	r = pthread_create(&h->thread, &at, handling_main, h);
+	pthread_attr_destroy(&at);
+	h->threaded = r == 0;
+	if (r != 0) {
+		log_error(&a->lg, "cannot start the handling thread: %s; handling the notice inline",
+		    strerror(r));
+		handling_main(h);
+	}
+}
+
+/* What a notice seen by the poll loop starts, or changes. */
+static void
+on_notice(struct app *a, const struct imds_notice *n)
+{
+	struct handling *h = a->h;
+
+	if (n->kind == IMDS_KIND_REBALANCE) {
+		if (a->rebalance_seen++)
+			return;
+		if (a->cfg.rebalance_action == REBALANCE_NONE)
+			log_info(&a->lg, "notice: rebalance recommendation (rebalance_action = none: not acting)");
+		else if (h == NULL)
+			start_handling(a, n, 1);
+		return;
+	}
+	if (h == NULL) {
+		start_handling(a, n, 0);
+		return;
+	}
+	/* A handling that is closing cannot take over: the next poll starts one after it. */
+	pthread_mutex_lock(&h->mu);
+	if (h->advisory && !h->closing) {
+		h->notice = *n;
+		h->advisory = 0;
+		h->takeover = 1;
+		pthread_cond_broadcast(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+/*
+ * Joins the handling if it has finished. Returns 0 if none did, 1 if a
+ * termination notice's did, 2 if a rebalance recommendation's did; *rc is
+ * its outcome.
  */
 static int
-run(struct app *a)
+reap(struct app *a, int *rc)
 {
-	struct imds_notice n;
+	struct handling *h = a->h;
+	int kind;
+
+	if (h == NULL || !__atomic_load_n(&h->finished, __ATOMIC_ACQUIRE))
+		return 0;
+	if (h->threaded)
+		pthread_join(h->thread, NULL);
+	kind = h->advisory ? 2 : 1;
+	*rc = h->rc;
+	drain_ctl_destroy(&h->ctl);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
+	free(h);
+	a->h = NULL;
+	return kind;
+}
+
+/* Sets up what polling needs; AWS too when the region is configured. Returns 0 or 2. */
+static int
+start_up(struct app *a)
+{
 	char err[1024];
-	int rebalance_handled = 0, r;
 
 	if (imds_init(&a->imds, &a->cfg, &a->lg, err, sizeof err) < 0) {
 		log_error(&a->lg, "config: %s", err);
 		return 2;
 	}
 	a->imds_ready = 1;
+	a->imds.metrics = &a->metrics;
 	if (k8s_init(&a->k8s, &a->cfg, &a->lg, a->envp, err, sizeof err) < 0) {
 		log_error(&a->lg, "config: %s", err);
 		return 2;
 	}
 	a->k8s_ready = 1;
+	a->k8s.metrics = &a->metrics;
 	if (notify_init(&a->notify, &a->cfg, &a->lg, a->envp, err, sizeof err) < 0) {
 		log_error(&a->lg, "config: webhook: %s", err);
 		return 2;
 	}
-	if (gather_facts(a) < 0)
-		return stop_requested ? 0 : 1;
-	if (resolve_node(a) < 0)
-		return 1;
-	if (a->cfg.detach_from_asg) {
-		if (aws_init(&a->aws, &a->cfg, &a->lg, a->envp,
-		    a->cfg.region[0] ? a->cfg.region : a->facts.region, err, sizeof err) < 0) {
-			log_error(&a->lg, "config: aws: %s", err);
-			return 2;
-		}
-		a->aws_ready = 1;
+	a->notify.metrics = &a->metrics;
+	util_strlcpy(a->node, a->cfg.node_name, sizeof a->node);
+	if (a->cfg.detach_from_asg && a->cfg.region[0] != '\0' &&
+	    ensure_aws(a, a->cfg.region, err, sizeof err) < 0) {
+		log_error(&a->lg, "config: aws: %s", err);
+		return 2;
 	}
-	log_info(&a->lg, "watching instance %s (%s, %s) for node %s; polling IMDS every %lld ms%s",
-	    a->facts.instance_id, a->facts.instance_type, a->facts.availability_zone, a->node,
-	    (long long)a->cfg.poll_interval_ms, a->cfg.dry_run ? " (dry run)" : "");
+	log_info(&a->lg, "polling IMDS every %lld ms for notices%s%s",
+	    (long long)a->cfg.poll_interval_ms, a->node[0] ? " for node " : "", a->node);
+	return 0;
+}
 
+/*
+ * The daemon: start-up, then the poll loop, which never waits for anything
+ * but IMDS: facts are gathered between polls and notices are handled on a
+ * thread of their own. Returns the exit status.
+ */
+static int
+run(struct app *a)
+{
+	struct imds_notice n;
+	int r, rc = 0, done;
+
+	if ((r = start_up(a)) != 0)
+		return r;
 	while (!stop_requested) {
 		r = imds_poll(&a->imds, &n, util_now_ms() + POLL_BUDGET_MS);
-		if (r == 1 && n.kind == IMDS_KIND_TERMINATION) {
-			r = handle_notice(a, &n, 0);
-			if (stop_requested)
-				break;
-			if (a->cfg.once)
-				return r == 0 ? 0 : 1;
+		if (r == 1)
+			on_notice(a, &n);
+		done = reap(a, &rc);
+		if (done != 0 && a->cfg.once)
+			return rc == 0 ? 0 : 1;
+		if (done == 1) {
 			/* Done: stay up, idle, until the instance goes (a restart resumes). */
 			log_info(&a->lg, "handling finished; idle until the instance stops");
 			while (!stop_requested)
-				util_sleep_ms(60000);
+				sleep_unless_stopped(60000);
 			break;
 		}
-		if (r == 1 && n.kind == IMDS_KIND_REBALANCE && !rebalance_handled) {
-			rebalance_handled = 1;
-			if (a->cfg.rebalance_action == REBALANCE_NONE) {
-				log_info(&a->lg, "notice: rebalance recommendation (rebalance_action = none: not acting)");
-			} else if (handle_notice(a, &n, a->cfg.rebalance_action == REBALANCE_DRAIN) < 0 &&
-			    a->cfg.once) {
-				return 1;
-			}
-		}
-		if (a->cfg.once)
+		if (gather_facts(a) != 0 && a->h == NULL)
+			return 2;
+		if (a->cfg.once && a->h == NULL)
 			return r < 0 ? 1 : 0;
-		sleep_unless_stopped(imds_delay_ms(&a->imds));
+		sleep_unless_stopped(a->h != NULL ? a->cfg.poll_interval_ms : imds_delay_ms(&a->imds));
+	}
+	if (a->h != NULL) {
+		log_warning(&a->lg, "stopping on signal in the middle of handling the notice; "
+		    "a restarted despotify resumes it");
+		a->jobs_running = 1;
 	}
 	log_info(&a->lg, "stopping on signal");
 	return 0;
+}
+
+/* SIGTERM and SIGINT stop the daemon; SIGPIPE is no reason to die. */
+static void
+catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a signal must cut a sleep or a poll short. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
 }
 
 int
@@ -436,7 +861,6 @@ main(int argc, char **argv)
 	int path_given = 0, check_only = 0, once = 0, dry_run = 0, i, rc;
 	static struct app app;
 	struct config *cfg = &app.cfg;
-	struct sigaction sa;
 	char err[1024];
 
 	for (i = 1; i < argc; i++) {
@@ -488,18 +912,25 @@ main(int argc, char **argv)
 	for (i = 0; i < cfg->nwarnings; i++)
 		log_warning(&app.lg, "config: %s", cfg->warnings[i]);
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: a signal must cut a sleep or a poll short. */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	catch_signals();
 
 	log_info(&app.lg, "despotify %s starting (config: %s)", DESPOTIFY_VERSION,
 	    cfg->file_loaded ? cfg->path : "built-in defaults");
+	pthread_mutex_init(&app.aws_mu, NULL);
+	metrics_init(&app.metrics, cfg->poll_interval_ms, POLL_BUDGET_MS);
+	/* The listener's thread is ours: started here, joined by serve_stop below, on every path. */
+	if (cfg->listen[0] != '\0') {
+		if (serve_start(&app.serve, cfg->listen, &app.lg, &app.metrics, DESPOTIFY_VERSION,
+		    err, sizeof err) < 0) {
+			log_error(&app.lg, "serve: %s", err);
+			return 1;
+		}
+		app.serve_on = 1;
+		log_info(&app.lg, "serve: /healthz and /metrics on http://%s", cfg->listen);
+	}
 	rc = run(&app);
+	if (app.serve_on)
+		serve_stop(&app.serve);
 	if (app.jobs_running)
 		return rc;  /* the handling threads still use everything: let exit end them */
 	if (app.aws_ready)
@@ -509,5 +940,7 @@ main(int argc, char **argv)
 	notify_close(&app.notify);
 	if (app.imds_ready)
 		imds_close(&app.imds);
+	pthread_mutex_destroy(&app.aws_mu);
+	metrics_destroy(&app.metrics);
 	return rc;
 }

@@ -110,6 +110,7 @@ notify_send(struct notify *n, const char *text, int64_t deadline_ms)
 	resp->body = rbody;
 	resp->body_cap = sizeof rbody;
 	if (http_do(hc, &req, resp, deadline_ms, err, sizeof err) < 0) {
+		resp->status = -1;  /* no answer, for the count below */
 		log_warning(n->lg, "webhook: %s", err);
 	} else if (resp->status < 200 || resp->status > 299) {
 		log_warning(n->lg, "webhook: %s answered HTTP %d", n->url.host, resp->status);
@@ -117,6 +118,7 @@ notify_send(struct notify *n, const char *text, int64_t deadline_ms)
 		log_debug(n->lg, "webhook: sent to %s", n->url.host);
 		r = 0;
 	}
+	metrics_api(n->metrics, MEP_WEBHOOK, resp->status);
 	http_client_close(hc);
 	free(hc);
 	free(resp);

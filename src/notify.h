@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "metrics.h"
 #include "log.h"
 
 struct tls_config;
@@ -28,6 +29,7 @@ struct notify {
 	struct tls_config *tls;
 	struct http_proxy proxy;
 	int enabled;
+	struct metrics *metrics;    /* set by the owner after notify_init; NULL: not counted */
 };
 
 /*

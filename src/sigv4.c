@@ -327,17 +327,15 @@ canonical_query(struct sb *b, const char *query, char *err, size_t errlen)
 }
 
 /*
- * Builds the canonical request into out->canonical_request and the signed
- * header list into sh. Returns 0 or -1 with err.
+ * Checks req's headers and gathers them into h (room for
+ * SIGV4_MAX_HEADERS + 2), with x-amz-date and x-amz-security-token added
+ * unless presign. Returns their number, or -1 with err.
  */
 static int
-canonical_request(const struct sigv4_request *req, const struct sigv4_credentials *cred,
-    const char *amz_date, struct sigv4_signature *out, struct sb *sh, char *err, size_t errlen)
+collect_headers(const struct sigv4_request *req, const struct sigv4_credentials *cred,
+    const char *amz_date, int presign, struct hdr *h, char *err, size_t errlen)
 {
-	struct hdr h[SIGV4_MAX_HEADERS + 2], t;
-	size_t n = 0, i, j;
-	struct sb b;
-	char payload[65];
+	size_t n = 0, i;
 	int have_host = 0;
 
 	if (req->nheaders > SIGV4_MAX_HEADERS) {
@@ -377,10 +375,13 @@ canonical_request(const struct sigv4_request *req, const struct sigv4_credential
 		snprintf(err, errlen, "sigv4: no Host header");
 		return -1;
 	}
-	h[n].name = "x-amz-date";
-	h[n].value = amz_date;
-	n++;
-	if (cred->session_token != NULL && cred->session_token[0] != '\0') {
+	/* A presigned URL carries the date and the token in its query instead. */
+	if (!presign) {
+		h[n].name = "x-amz-date";
+		h[n].value = amz_date;
+		n++;
+	}
+	if (!presign && cred->session_token != NULL && cred->session_token[0] != '\0') {
 		if (!value_ok(cred->session_token)) {
 			snprintf(err, errlen, "sigv4: control character in the session token");
 			return -1;
@@ -389,6 +390,27 @@ canonical_request(const struct sigv4_request *req, const struct sigv4_credential
 		h[n].value = cred->session_token;
 		n++;
 	}
+	return (int)n;
+}
+
+/*
+ * Builds the canonical request into out->canonical_request and the signed
+ * header list into sh. Returns 0 or -1 with err.
+ */
+static int
+canonical_request(const struct sigv4_request *req, const struct sigv4_credentials *cred,
+    const char *amz_date, int presign, struct sigv4_signature *out, struct sb *sh,
+    char *err, size_t errlen)
+{
+	struct hdr h[SIGV4_MAX_HEADERS + 2], t;
+	size_t n, i, j;
+	struct sb b;
+	char payload[65];
+	int r;
+
+	if ((r = collect_headers(req, cred, amz_date, presign, h, err, errlen)) < 0)
+		return -1;
+	n = (size_t)r;
 	/* Stable insertion sort by lower-case name: repeated names keep request order. */
 	for (i = 1; i < n; i++) {
 		t = h[i];
@@ -446,18 +468,16 @@ scope_ok(const char *s)
 	return 1;
 }
 
-int
-sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *cred,
-    const char *region, const char *service, int64_t epoch_s,
-    struct sigv4_signature *out, char *err, size_t errlen)
+/*
+ * Checks what every signature needs. Returns the secret key's length, or
+ * -1 with the reason in err.
+ */
+static long
+check_inputs(const struct sigv4_request *req, const struct sigv4_credentials *cred,
+    const char *region, const char *service, int64_t epoch_s, char *err, size_t errlen)
 {
-	char signed_headers[SIGV4_MAX_CANON / 4], date8[9], creq_hash[65], sig[65];
-	char kbuf[4 + AWS_MAX_KEY];
-	unsigned char k[32];
-	struct sb sh, b;
 	size_t slen;
 
-	memset(out, 0, sizeof *out);
 	if (req->method == NULL || req->path == NULL || !scope_ok(req->method)) {
 		snprintf(err, errlen, "sigv4: no method or path");
 		return -1;
@@ -481,17 +501,24 @@ sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *cred
 		snprintf(err, errlen, "sigv4: time out of range");
 		return -1;
 	}
-	sigv4_amz_date(out->amz_date, sizeof out->amz_date, epoch_s);
-	memcpy(date8, out->amz_date, 8);
-	date8[8] = '\0';
+	return (long)slen;
+}
 
-	sb_init(&sh, signed_headers, sizeof signed_headers);
-	if (canonical_request(req, cred, out->amz_date, out, &sh, err, errlen) < 0) {
-		sigv4_wipe(out);
-		return -1;
-	}
+/*
+ * From out->canonical_request: the string to sign (into out) and the hex
+ * signature (into sig) under the key derived from the secret for date8,
+ * region and service. Returns 0 or -1 with err.
+ */
+static int
+sign_canonical(struct sigv4_signature *out, const struct sigv4_credentials *cred, size_t slen,
+    const char *date8, const char *region, const char *service, char sig[65],
+    char *err, size_t errlen)
+{
+	char kbuf[4 + AWS_MAX_KEY], creq_hash[65];
+	unsigned char k[32];
+	struct sb b;
+
 	sigv4_sha256_hex(out->canonical_request, strlen(out->canonical_request), creq_hash);
-
 	sb_init(&b, out->string_to_sign, sizeof out->string_to_sign);
 	sb_str(&b, "AWS4-HMAC-SHA256\n");
 	sb_str(&b, out->amz_date);
@@ -505,7 +532,6 @@ sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *cred
 	sb_str(&b, creq_hash);
 	if (b.over) {
 		snprintf(err, errlen, "sigv4: string to sign too long");
-		sigv4_wipe(out);
 		return -1;
 	}
 
@@ -520,6 +546,31 @@ sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *cred
 	hmac(k, sizeof k, out->string_to_sign, strlen(out->string_to_sign), k);
 	hex(k, sizeof k, sig);
 	wipe(k, sizeof k);
+	return 0;
+}
+
+int
+sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *cred,
+    const char *region, const char *service, int64_t epoch_s,
+    struct sigv4_signature *out, char *err, size_t errlen)
+{
+	char signed_headers[SIGV4_MAX_CANON / 4], date8[9], sig[65];
+	struct sb sh, b;
+	long slen;
+
+	memset(out, 0, sizeof *out);
+	if ((slen = check_inputs(req, cred, region, service, epoch_s, err, errlen)) < 0)
+		return -1;
+	sigv4_amz_date(out->amz_date, sizeof out->amz_date, epoch_s);
+	memcpy(date8, out->amz_date, 8);
+	date8[8] = '\0';
+
+	sb_init(&sh, signed_headers, sizeof signed_headers);
+	if (canonical_request(req, cred, out->amz_date, 0, out, &sh, err, errlen) < 0 ||
+	    sign_canonical(out, cred, (size_t)slen, date8, region, service, sig, err, errlen) < 0) {
+		sigv4_wipe(out);
+		return -1;
+	}
 
 	sb_init(&b, out->authorization, sizeof out->authorization);
 	sb_str(&b, "AWS4-HMAC-SHA256 Credential=");
@@ -541,4 +592,75 @@ sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *cred
 		return -1;
 	}
 	return 0;
+}
+
+/* Appends "&name=" and value percent-encoded (RFC 3986 unreserved kept). */
+static void
+sb_param(struct sb *b, const char *name, const char *value)
+{
+	sb_chr(b, '&');
+	sb_str(b, name);
+	sb_chr(b, '=');
+	sb_enc(b, value, strlen(value), 0);
+}
+
+int
+sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentials *cred,
+    const char *region, const char *service, int64_t epoch_s, int expires_s,
+    struct sigv4_signature *scratch, char *out, size_t cap, char *err, size_t errlen)
+{
+	char signed_headers[SIGV4_MAX_CANON / 4], date8[9], sig[65], scope[256], num[16];
+	struct sigv4_request r = *req;
+	struct sb sh, q;
+	long slen;
+
+	memset(scratch, 0, sizeof *scratch);
+	if ((slen = check_inputs(req, cred, region, service, epoch_s, err, errlen)) < 0)
+		return -1;
+	if (req->body_len > 0 || expires_s < 1 || expires_s > 604800 || cap == 0) {
+		snprintf(err, errlen, "sigv4: a presigned URL has no body and expires in 1 s to 7 days");
+		return -1;
+	}
+	sigv4_amz_date(scratch->amz_date, sizeof scratch->amz_date, epoch_s);
+	memcpy(date8, scratch->amz_date, 8);
+	date8[8] = '\0';
+	/* The signed header list first: it is one of the query parameters that are signed. */
+	sb_init(&sh, signed_headers, sizeof signed_headers);
+	if (canonical_request(req, cred, scratch->amz_date, 1, scratch, &sh, err, errlen) < 0)
+		goto fail;
+	snprintf(scope, sizeof scope, "%s/%s/%s/%s/aws4_request", cred->access_key_id, date8, region,
+	    service);
+	snprintf(num, sizeof num, "%d", expires_s);
+	sb_init(&q, out, cap);
+	sb_str(&q, req->query != NULL ? req->query : "");
+	sb_param(&q, "X-Amz-Algorithm", "AWS4-HMAC-SHA256");
+	sb_param(&q, "X-Amz-Credential", scope);
+	sb_param(&q, "X-Amz-Date", scratch->amz_date);
+	sb_param(&q, "X-Amz-Expires", num);
+	sb_param(&q, "X-Amz-SignedHeaders", signed_headers);
+	if (cred->session_token != NULL && cred->session_token[0] != '\0')
+		sb_param(&q, "X-Amz-Security-Token", cred->session_token);
+	if (q.over) {
+		snprintf(err, errlen, "sigv4: presigned query over %zu bytes", cap);
+		goto fail;
+	}
+	/* Signed over the whole query but the signature itself. */
+	r.query = out[0] == '&' ? out + 1 : out;
+	sb_init(&sh, signed_headers, sizeof signed_headers);
+	if (canonical_request(&r, cred, scratch->amz_date, 1, scratch, &sh, err, errlen) < 0 ||
+	    sign_canonical(scratch, cred, (size_t)slen, date8, region, service, sig, err, errlen) < 0)
+		goto fail;
+	sb_param(&q, "X-Amz-Signature", sig);
+	wipe(sig, sizeof sig);
+	if (q.over) {
+		snprintf(err, errlen, "sigv4: presigned query over %zu bytes", cap);
+		goto fail;
+	}
+	if (out[0] == '&')
+		memmove(out, out + 1, strlen(out));
+	return 0;
+fail:
+	wipe(out, cap);
+	sigv4_wipe(scratch);
+	return -1;
 }

@@ -76,6 +76,23 @@ int sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *
     struct sigv4_signature *out, char *err, size_t errlen);
 
 /*
+ * Presigns req as a URL (SigV4 in the query string) valid expires_s
+ * seconds (1 to 604800) from epoch_s: the EKS token is one. req->query is
+ * the operation's query, already percent-encoded ("Action=GetCallerIdentity
+ * &Version=2011-06-15"); every header of req (Host among them) is signed;
+ * there is no body (the payload hash is that of ""). Writes into out (cap
+ * bytes) the query to send after '?': req->query, then X-Amz-Algorithm,
+ * X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders,
+ * X-Amz-Security-Token (session credentials only) and X-Amz-Signature, in
+ * botocore's order. scratch receives the canonical request and the string
+ * to sign. Returns 0, or -1 with the reason in err (as sigv4_sign, or the
+ * query over cap bytes; out is wiped then). out is a secret.
+ */
+int sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentials *cred,
+    const char *region, const char *service, int64_t epoch_s, int expires_s,
+    struct sigv4_signature *scratch, char *out, size_t cap, char *err, size_t errlen);
+
+/*
  * Formats epoch_s as the ISO 8601 basic time AWS uses, "20150830T123600Z",
  * into buf (at least 17 bytes). Returns buf.
  */

@@ -467,66 +467,17 @@ decode_key(void *ctx, const char *name, const unsigned char *der, size_t len, ch
 	return 0;
 }
 
-int
-tls_config_set_client_cert(struct tls_config *tc, const char *cert_path,
-    const char *key_path, char *err, size_t errlen)
+/* Stores the private key the decoder holds into tc (deep copy). Returns 0 or -1 (out of memory). */
+static int
+keep_key(struct tls_config *tc, const br_skey_decoder_context *dc)
 {
-	char what[CONFIG_MAX_STR + 32];
-	struct chain_ctx cc;
-	struct key_ctx kc;
-	br_skey_decoder_context *dc = NULL;
-	br_x509_decoder_context xd;
-	struct vec dn = { NULL, 0, 0, 0 };
-	char *buf;
-	size_t len, n;
-	int r = -1;
-
-	memset(&cc, 0, sizeof cc);
-	if (tc->chain != NULL) {
-		snprintf(err, errlen, "client certificate already set");
-		return -1;
-	}
-	if ((buf = read_pem(cert_path, &len, err, errlen)) == NULL)
-		return -1;
-	snprintf(what, sizeof what, "client certificate %s", cert_path);
-	cc.what = what;
-	if (pem_each(buf, len, what, add_chain_cert, &cc, err, errlen) < 0)
-		goto done;
-	n = cc.certs.len / sizeof(br_x509_certificate);
-	if (n == 0) {
-		snprintf(err, errlen, "%s: no certificate found", what);
-		goto done;
-	}
-	/* The issuer's key type of the leaf matters to static ECDH only; BearSSL asks for it. */
-	if (decode_cert(&xd, &dn, ((br_x509_certificate *)(void *)cc.certs.buf)[0].data,
-	    ((br_x509_certificate *)(void *)cc.certs.buf)[0].data_len, what, err, errlen) < 0)
-		goto done;
-	tc->issuer_key_type = (unsigned)br_x509_decoder_get_signer_key_type(&xd);
-
-	free(buf);
-	if ((buf = read_pem(key_path, &len, err, errlen)) == NULL)
-		goto done;
-	snprintf(what, sizeof what, "client key %s", key_path);
-	if ((dc = malloc(sizeof *dc)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", what);
-		goto done;
-	}
-	kc.dc = dc;
-	kc.what = what;
-	kc.found = 0;
-	if (pem_each(buf, len, what, decode_key, &kc, err, errlen) < 0)
-		goto done;
-	if (!kc.found) {
-		snprintf(err, errlen, "%s: no private key found", what);
-		goto done;
-	}
 	if (br_skey_decoder_key_type(dc) == BR_KEYTYPE_RSA) {
 		const br_rsa_private_key *k = br_skey_decoder_get_rsa(dc);
 		size_t tot = k->plen + k->qlen + k->dplen + k->dqlen + k->iqlen;
 		unsigned char *p;
 
 		if ((tc->key_buf = p = malloc(tot)) == NULL)
-			goto oom;
+			return -1;
 		tc->rsa = *k;
 		memcpy(p, k->p, k->plen);
 		tc->rsa.p = p;
@@ -547,18 +498,69 @@ tls_config_set_client_cert(struct tls_config *tc, const char *cert_path,
 		const br_ec_private_key *k = br_skey_decoder_get_ec(dc);
 
 		if ((tc->key_buf = dup_bytes(k->x, k->xlen)) == NULL)
-			goto oom;
+			return -1;
 		tc->ec = *k;
 		tc->ec.x = tc->key_buf;
 		tc->key_type = BR_KEYTYPE_EC;
+	}
+	return 0;
+}
+
+/*
+ * The client chain from cert[0..clen) and the key from key[0..klen) (PEM;
+ * may be the same text), named cwhat and kwhat in messages.
+ */
+static int
+client_cert_pem(struct tls_config *tc, const char *cert, size_t clen, const char *cwhat,
+    const char *key, size_t klen, const char *kwhat, char *err, size_t errlen)
+{
+	struct chain_ctx cc;
+	struct key_ctx kc;
+	br_skey_decoder_context *dc = NULL;
+	br_x509_decoder_context xd;
+	struct vec dn = { NULL, 0, 0, 0 };
+	size_t n;
+	int r = -1;
+
+	memset(&cc, 0, sizeof cc);
+	if (tc->chain != NULL) {
+		snprintf(err, errlen, "client certificate already set");
+		return -1;
+	}
+	cc.what = cwhat;
+	if (pem_each(cert, clen, cwhat, add_chain_cert, &cc, err, errlen) < 0)
+		goto done;
+	n = cc.certs.len / sizeof(br_x509_certificate);
+	if (n == 0) {
+		snprintf(err, errlen, "%s: no certificate found", cwhat);
+		goto done;
+	}
+	/* The issuer's key type of the leaf matters to static ECDH only; BearSSL asks for it. */
+	if (decode_cert(&xd, &dn, ((br_x509_certificate *)(void *)cc.certs.buf)[0].data,
+	    ((br_x509_certificate *)(void *)cc.certs.buf)[0].data_len, cwhat, err, errlen) < 0)
+		goto done;
+	tc->issuer_key_type = (unsigned)br_x509_decoder_get_signer_key_type(&xd);
+	if ((dc = malloc(sizeof *dc)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", kwhat);
+		goto done;
+	}
+	kc.dc = dc;
+	kc.what = kwhat;
+	kc.found = 0;
+	if (pem_each(key, klen, kwhat, decode_key, &kc, err, errlen) < 0)
+		goto done;
+	if (!kc.found) {
+		snprintf(err, errlen, "%s: no private key found", kwhat);
+		goto done;
+	}
+	if (keep_key(tc, dc) < 0) {
+		snprintf(err, errlen, "%s: out of memory", kwhat);
+		goto done;
 	}
 	tc->chain = (br_x509_certificate *)(void *)cc.certs.buf;
 	tc->chain_len = n;
 	cc.certs.buf = NULL;
 	r = 0;
-	goto done;
-oom:
-	snprintf(err, errlen, "%s: out of memory", what);
 done:
 	if (cc.certs.buf != NULL)
 		free_chain((br_x509_certificate *)(void *)cc.certs.buf,
@@ -567,11 +569,40 @@ done:
 		memset(dc, 0, sizeof *dc);
 		free(dc);
 	}
-	if (buf != NULL) {
-		memset(buf, 0, len);
-		free(buf);
-	}
 	free(dn.buf);
+	return r;
+}
+
+int
+tls_config_set_client_cert_pem(struct tls_config *tc, const char *cert, size_t clen,
+    const char *key, size_t klen, char *err, size_t errlen)
+{
+	return client_cert_pem(tc, cert, clen, "client certificate data", key, klen, "client key data",
+	    err, errlen);
+}
+
+int
+tls_config_set_client_cert(struct tls_config *tc, const char *cert_path,
+    const char *key_path, char *err, size_t errlen)
+{
+	char cwhat[CONFIG_MAX_STR + 32], kwhat[CONFIG_MAX_STR + 32];
+	char *cbuf, *kbuf;
+	size_t clen, klen;
+	int r;
+
+	if ((cbuf = read_pem(cert_path, &clen, err, errlen)) == NULL)
+		return -1;
+	if ((kbuf = read_pem(key_path, &klen, err, errlen)) == NULL) {
+		free(cbuf);
+		return -1;
+	}
+	snprintf(cwhat, sizeof cwhat, "client certificate %s", cert_path);
+	snprintf(kwhat, sizeof kwhat, "client key %s", key_path);
+	r = client_cert_pem(tc, cbuf, clen, cwhat, kbuf, klen, kwhat, err, errlen);
+	memset(cbuf, 0, clen);
+	memset(kbuf, 0, klen);
+	free(cbuf);
+	free(kbuf);
 	return r;
 }
 

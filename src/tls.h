@@ -57,6 +57,14 @@ int tls_config_set_client_cert(struct tls_config *tc, const char *cert_path,
     const char *key_path, char *err, size_t errlen);
 
 /*
+ * The same from PEM text in memory (a kubeconfig's client-certificate-data
+ * and client-key-data, decoded): cert[0..clen) and key[0..klen). The key
+ * text stays the caller's to wipe.
+ */
+int tls_config_set_client_cert_pem(struct tls_config *tc, const char *cert, size_t clen,
+    const char *key, size_t klen, char *err, size_t errlen);
+
+/*
  * Sets the name verified in server certificates (and sent as SNI when it
  * is a DNS name) instead of the URL's host: for an API server reached by
  * IP whose certificate names a service. Returns 0, or -1 if the name is

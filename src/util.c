@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounds.h"
+
 int64_t
 util_now_ms(void)
 {
@@ -217,6 +219,42 @@ util_parse_http_date(const char *s, size_t len, int64_t *epoch_s)
 }
 
 int
+util_retry_after_parse(const char *v, size_t len, int64_t now_wall_s, int64_t *ms)
+{
+	const char *p = util_trim(v, &len);
+	int64_t secs = 0, when;
+	size_t i;
+
+	if (len == 0)
+		return -1;
+	for (i = 0; i < len && isdigit((unsigned char)p[i]); i++)
+		if ((secs = secs * 10 + (p[i] - '0')) > 86400)
+			secs = 86400;
+	if (i == len) {
+		*ms = secs * 1000;
+		return 0;
+	}
+	if (util_parse_http_date(p, len, &when) < 0)
+		return -1;
+	if (when - now_wall_s > 86400)
+		when = now_wall_s + 86400;
+	*ms = when > now_wall_s ? (when - now_wall_s) * 1000 : 0;
+	return 0;
+}
+
+int64_t
+util_retry_after_cap(int64_t asked_ms, int64_t left_ms)
+{
+	int64_t cap = left_ms / RETRY_AFTER_LEFT_DIV;
+
+	if (cap > RETRY_AFTER_MAX_MS)
+		cap = RETRY_AFTER_MAX_MS;
+	if (asked_ms > cap)
+		asked_ms = cap;
+	return asked_ms < 0 ? 0 : asked_ms;
+}
+
+int
 util_read_file(const char *path, char *buf, size_t cap, size_t *len,
     char *err, size_t errlen)
 {
@@ -289,6 +327,25 @@ util_snprintf(char *dst, size_t n, const char *fmt, ...)
 	r = vsnprintf(dst, n, fmt, ap);
 	va_end(ap);
 	return r < 0 || (size_t)r >= n ? -1 : 0;
+}
+
+int
+util_append(char *buf, size_t cap, size_t *at, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (*at >= cap)
+		return -1;
+	va_start(ap, fmt);
+	r = vsnprintf(buf + *at, cap - *at, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= cap - *at) {
+		*at = cap;  /* sticky: every later append fails too */
+		return -1;
+	}
+	*at += (size_t)r;
+	return 0;
 }
 
 int
@@ -399,4 +456,81 @@ util_parse_uint(const char *s, int *out)
 		return -1;
 	*out = (int)v;
 	return 0;
+}
+
+/* The value of a standard base64 digit, or -1. */
+static int
+b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+int
+util_base64_decode(const char *in, size_t n, unsigned char *out, size_t cap, size_t *len)
+{
+	uint32_t acc = 0;
+	size_t i, o = 0, pad = 0;
+	int bits = 0, v;
+
+	while (n > 0 && in[n - 1] == '=' && pad < 2) {
+		n--;
+		pad++;
+	}
+	if (n % 4 == 1 || (pad > 0 && (n + pad) % 4 != 0))
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((v = b64val((unsigned char)in[i])) < 0)
+			return -1;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o >= cap)
+				return -1;
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	/* The bits left over must be zero, or the text was not made by an encoder. */
+	if ((acc & ((1u << bits) - 1)) != 0)
+		return -1;
+	*len = o;
+	return 0;
+}
+
+int
+util_base64url_encode(const void *in, size_t n, char *out, size_t cap)
+{
+	static const char digits[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	const unsigned char *p = in;
+	size_t i, o = 0, need = n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
+	uint32_t acc;
+
+	if (need + 1 > cap)
+		return -1;
+	for (i = 0; i + 2 < n; i += 3) {
+		acc = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		out[o++] = digits[acc >> 18 & 63];
+		out[o++] = digits[acc >> 12 & 63];
+		out[o++] = digits[acc >> 6 & 63];
+		out[o++] = digits[acc & 63];
+	}
+	if (n - i == 1) {
+		acc = (uint32_t)p[i] << 16;
+		out[o++] = digits[acc >> 18 & 63];
+		out[o++] = digits[acc >> 12 & 63];
+	} else if (n - i == 2) {
+		acc = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+		out[o++] = digits[acc >> 18 & 63];
+		out[o++] = digits[acc >> 12 & 63];
+		out[o++] = digits[acc >> 6 & 63];
+	}
+	out[o] = '\0';
+	return (int)o;
 }

@@ -53,6 +53,23 @@ int util_parse_http_date(const char *s, size_t len, int64_t *epoch_s);
  */
 int util_parse_gmt_date(const char *s, size_t len, int64_t *epoch_s);
 
+/*
+ * Parses a Retry-After header value of len bytes (RFC 9110 10.2.3):
+ * delay-seconds, or an HTTP date compared with now_wall_s. Returns 0 with
+ * the wait in *ms (at least 0; more than a day counts as a day), or -1 if
+ * the value is neither. Pure: the one parser of Retry-After.
+ */
+int util_retry_after_parse(const char *v, size_t len, int64_t now_wall_s, int64_t *ms);
+
+/*
+ * How long to honour a Retry-After that asked for asked_ms when left_ms
+ * remain before the caller's deadline: what was asked, but never more than
+ * RETRY_AFTER_MAX_MS nor more than a RETRY_AFTER_LEFT_DIV-th of the time
+ * left, so that throttling slows a job down and never uses up its time.
+ * Never less than 0. Pure.
+ */
+int64_t util_retry_after_cap(int64_t asked_ms, int64_t left_ms);
+
 /* Days-from-civil: seconds since the epoch of a UTC calendar time. Pure. */
 int64_t util_timegm(int year, int mon, int day, int hour, int min, int sec);
 
@@ -71,6 +88,15 @@ int util_strlcpy(char *dst, const char *src, size_t n);
 /* snprintf that returns -1 when the output did not fit (or on error), else 0. */
 int util_snprintf(char *dst, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * Appends formatted text at buf + *at (buf has cap bytes, kept
+ * NUL-terminated) and advances *at. Returns 0, or -1 if it did not fit (or
+ * an earlier call already failed: *at == cap); a caller that sees -1 must
+ * not use the text, which is cut.
+ */
+int util_append(char *buf, size_t cap, size_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Case-insensitive comparison of a length-delimited string with a C string. */
 int util_strncaseeq(const char *a, size_t alen, const char *b);
@@ -93,6 +119,19 @@ int util_entropy(void *buf, size_t n);
  * more than 3 decimals of precision are rounded down).
  */
 int util_parse_seconds(const char *s, int64_t *ms);
+
+/*
+ * Decodes the standard base64 (RFC 4648 section 4, '=' padding optional)
+ * text in[0..n) into out (cap bytes) and stores the length in *len.
+ * Returns 0, or -1 if in is not base64 or out is too small. Pure.
+ */
+int util_base64_decode(const char *in, size_t n, unsigned char *out, size_t cap, size_t *len);
+
+/*
+ * Encodes in[0..n) as unpadded base64url (RFC 4648 section 5) into out (cap
+ * bytes, NUL-terminated). Returns the length, or -1 if it did not fit. Pure.
+ */
+int util_base64url_encode(const void *in, size_t n, char *out, size_t cap);
 
 /* Parses a non-negative decimal integer that fits in an int. Returns 0 or -1. */
 int util_parse_uint(const char *s, int *out);

@@ -40,7 +40,23 @@ def follow(d, stop):
         time.sleep(0.1)
 
 
+def check_prerequisites():
+    """What the fakes need beyond python3, named with the Debian package to
+    install (./build.sh installs them)."""
+    missing = []
+    try:
+        import botocore  # noqa: F401  (the fake Auto Scaling checks SigV4 with it)
+    except ImportError:
+        missing.append("python3-botocore")
+    if not shutil.which("openssl"):
+        missing.append("openssl")  # makes the fakes' TLS certificates
+    if missing:
+        sys.exit(f"make demo: {' and '.join(missing)} not installed: run ./build.sh as root "
+                 f"(it installs them), or apt-get install {' '.join(missing)}")
+
+
 def main():
+    check_prerequisites()
     binary = cluster.binary("release")
     if not os.access(binary, os.X_OK):
         sys.exit("make demo: build/despotify is missing: run ./build.sh first")

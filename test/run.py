@@ -7,7 +7,13 @@
 
 Unit tests are the sanitizer-built programs build/asan/test_*; end-to-end
 tests are the unittest modules test/e2e/test_*.py, which drive the binaries
-against the fakes in test/fakes/ on 127.0.0.1.
+against the fakes in test/fakes/ on 127.0.0.1. The drain and handling tests
+in TSAN_E2E then run a second time against the ThreadSanitizer build
+(build/tsan/despotify and build/tsan/probe, `make tsan`), named "tsan:" in
+the output; a data race, a bad mutex or a leaked thread makes them fail.
+test_k8s_real.py runs against a real kube-apiserver (test/lib/realk8s.py);
+without one (no ../shared and no KUBE_APISERVER) that suite is skipped, and a
+"*** SKIPPED: ..." line above the summary says so.
 """
 import glob
 import os
@@ -20,9 +26,26 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UNIT_TIMEOUT = 300      # seconds for one unit-test program
 E2E_TEST_TIMEOUT = 300  # seconds for one end-to-end test method
+# Threads at work: the handling's jobs beside the poll loop, the drain's workers,
+# the cordon beside them, a takeover. Kept short: each is a few seconds.
+TSAN_E2E = [
+    "test_failures.CordonFailing",
+    "test_failures.TaintRefused.test_2_node_restriction_cordons_without_the_taint",
+    "test_failures.RebalanceAdvisory.test_3_rebalance_cordon_only_then_termination_drains",
+    "test_failures.FactsLater.test_5_notice_polled_while_imds_fails_every_other_request",
+    "test_failures.LatePod",
+    "test_failures.Throttled",
+    "test_daemon.HappyPath.test_instance_action_full_flow",
+    "test_k8s.TestDrain.test_parallel_evictions_bounded_by_concurrency",
+    "test_k8s.TestDrain.test_apf_retry_after_is_honoured",
+    "test_k8s.TestDrain.test_new_pod_on_the_node_is_drained_too",
+    "test_k8s.TestDrain.test_events_from_two_threads",
+]
+TSAN_OPTIONS = "halt_on_error=1:exitcode=66:second_deadlock_stack=1"
 
 passed = failed = skipped = 0
 failures = []
+loud_skips = []   # skip reasons starting "SKIPPED:": whole suites that did not run (no real API server)
 
 
 def wanted(name, words):
@@ -91,9 +114,46 @@ def run_e2e(words):
         bad = len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
         for t, _ in r.failures + r.errors:
             failures.append(f"{mod}: {t.id()}")
-        passed += r.testsRun - bad - len(r.skipped)
+        # A skipped setUpClass is in r.skipped but not in r.testsRun.
+        class_skips = sum(1 for t, _ in r.skipped if not isinstance(t, unittest.TestCase))
+        passed += r.testsRun - bad - (len(r.skipped) - class_skips)
         failed += bad
         skipped += len(r.skipped)
+        for t, why in r.skipped:
+            if why.startswith("SKIPPED:") and why not in loud_skips:
+                loud_skips.append(why)
+                print(f"\n*** {mod}: {why} ***\n")
+
+
+def run_tsan(words):
+    """The TSAN_E2E tests again, with the ThreadSanitizer binaries."""
+    global passed, failed
+    names = [n for n in TSAN_E2E if wanted(n.split(".")[0], words)]
+    binary, probe = (os.path.join(ROOT, "build", "tsan", b) for b in ("despotify", "probe"))
+    if not names:
+        return
+    if not (os.path.exists(binary) and os.path.exists(probe)):
+        failures.append("tsan: build/tsan missing (make tsan)")
+        failed += 1
+        return
+    saved = {k: os.environ.get(k) for k in ("DESPOTIFY_BIN", "DESPOTIFY_PROBE", "TSAN_OPTIONS")}
+    os.environ.update(DESPOTIFY_BIN=binary, DESPOTIFY_PROBE=probe, TSAN_OPTIONS=TSAN_OPTIONS)
+    try:
+        suite = unittest.TestLoader().loadTestsFromNames(names)
+        runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=Result)
+        print("tsan: the drain and handling tests against build/tsan")
+        r = runner.run(suite)
+        bad = len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
+        for t, _ in r.failures + r.errors:
+            failures.append(f"tsan: {t.id()}")
+        passed += r.testsRun - bad - len(r.skipped)
+        failed += bad
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def main():
@@ -101,10 +161,13 @@ def main():
     os.environ.setdefault("DESPOTIFY_ROOT", ROOT)
     run_unit(words)
     run_e2e(words)
+    run_tsan(words)
     if failures:
         print("\nfailed:")
         for f in failures:
             print("  " + f)
+    for why in loud_skips:
+        print("*** " + why + " ***")
     tail = f", {skipped} skipped" if skipped else ""
     print(f"{passed} passed, {failed} failed{tail}")
     sys.exit(1 if failed or passed == 0 else 0)

@@ -81,7 +81,7 @@ class HappyPath(DaemonTest):
         for r in ("SpotInterruption", "DetachedFromASG", "Drained"):
             self.assertIn(r, reasons)
         log = d.text()
-        self.assertRegex(log, r"summary: node \S+ cordoned;.* 0 left.*ASG: detached from spot-workers")
+        self.assertRegex(log, r"summary: node \S+ cordoned and tainted;.* 0 left.*ASG: detached from spot-workers")
         # Afterwards: idle, alive, no more work.
         n_req = c.k8s.state()["requests"] if "requests" in c.k8s.state() else None
         time.sleep(1.5)
@@ -130,7 +130,7 @@ class Rebalance(DaemonTest):
         d = c.start(rebalance_action="cordon")
         d.wait_for(r"watching instance", 60)
         c.imds.notice(rebalance={"noticeTime": cluster.utc(time.time())})
-        d.wait_for(r"summary: node \S+ cordoned in", 60)
+        d.wait_for(r"summary: node \S+ cordoned and tainted in", 60)
         st = c.k8s.state(c.node)
         self.assertTrue(st["node"]["spec"].get("unschedulable"))
         self.assertEqual(st["evictions"], [])

@@ -54,12 +54,14 @@ class Base(unittest.TestCase):
 
     def probe(self, *args, fk=None, token_file=None, timeout=120, common=True):
         fk = fk or self.fk
-        cmd = [PROBE, "k8s"]
+        # test/run.py's ThreadSanitizer pass points DESPOTIFY_PROBE at build/tsan/probe.
+        cmd = [os.environ.get("DESPOTIFY_PROBE") or PROBE, "k8s"]
         if common:
             cmd += ["--api", fk.url, "--ca", fk.pki["ca"], "--token-file", token_file or self.token_file]
         cmd += list(args)
         t0 = time.monotonic()
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV, cwd=ROOT)
+        env = dict(ENV, TSAN_OPTIONS=os.environ["TSAN_OPTIONS"]) if "TSAN_OPTIONS" in os.environ else ENV
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
         out = Out(p.returncode, p.stdout, p.stderr, time.monotonic() - t0)
         self.assertNotIn("AddressSanitizer", p.stderr)
         self.assertNotIn("runtime error", p.stderr)
@@ -232,22 +234,23 @@ class TestDrain(Base):
         self.assertEqual(self.state()["peak_evictions_inflight"], 1)
 
     def test_pagination_over_several_pages(self):
-        made = self.seed(generate=160, mix=False)
-        self.assertEqual(len(made["evictable"]), 160)
-        o = self.drain()
+        made = self.seed(generate=1010, mix=False)
+        self.assertEqual(len(made["evictable"]), 1010)
+        o = self.drain(timeout=300)
         self.assertEqual(o.rc, 0, o)
-        self.assertEqual((o["found"], o["evicted"], o["left"]), (160, 160, 0))
-        lists = [r["path"] for r in self.state()["request_log"] if r["m"] == "GET" and r["path"].startswith("/api/v1/pods")]
-        first = []
-        for p in lists:   # the first listing: up to the first page without "continue"
-            first.append(p)
-            if len(first) > 1 and "continue=" not in p:
-                break
-        self.assertGreaterEqual(sum("continue=" in p for p in lists), 2)
+        self.assertEqual((o["found"], o["evicted"], o["left"]), (1010, 1010, 0))
+        lists = self.lists()
+        # Pages of 500, as kubectl asks for: 500, 500, 10.
+        self.assertEqual(sum("continue=" in p for p in lists[:3]), 2)
+        self.assertNotIn("continue=", lists[0])
         for p in lists:
             self.assertIn("fieldSelector=spec.nodeName%3D" + NODE, p)
-            self.assertRegex(p, r"[?&]limit=\d+")
+            self.assertIn("limit=500", p)
         self.assertEqual(self.pods_left(), [])
+
+    def lists(self):
+        return [r["path"] for r in self.state()["request_log"]
+                if r["m"] == "GET" and r["path"].startswith("/api/v1/pods")]
 
     def test_pdb_blocks_then_allows(self):
         self.fk.node("other-node")
@@ -469,6 +472,84 @@ class TestDrain(Base):
         self.assertEqual(len(would), o["evicted"])
         self.assertGreater(o["evicted"], 0)
         self.assertIn("dry-run: would POST " + self.fk.url + "/api/v1/namespaces/default/events", o.stderr)
+
+
+class TestProductionPods(Base):
+    """Pods the size and shape a real API server returns (test/lib/prodpod.py)."""
+
+    def first_listing(self):
+        """The LIST requests of the first listing, up to the first page without continue."""
+        out = []
+        for r in self.state()["request_log"]:
+            if r["m"] == "GET" and r["path"].startswith("/api/v1/pods"):
+                out.append(r)
+                if r["status"] == 200 and "continue=" not in r["path"] and len(out) >= 1:
+                    break
+        return out
+
+    def test_500_pods_in_one_page_evicted_while_it_streams(self):
+        made = self.seed(generate=500, size="production")
+        evictable = len(made["evictable"]) + len(made["emptydir"]) + len(made["statefulset"]) + len(made["bare"])
+        # The page (about 9 MB) arrives chunked over two seconds, as from a busy API server.
+        self.fk.faults([{"method": "GET", "path": "/api/v1/pods\\?", "action": "chunked", "chunk": 65536,
+                         "delay_ms": 2000, "count": 1}])
+        o = self.drain(timeout=300)
+        self.assertEqual(o.rc, 0, o)
+        self.assertEqual((o["found"], o["evicted"], o["left"]), (500, evictable, 0))
+        st = self.state()
+        first = self.first_listing()
+        self.assertEqual(len(first), 1, first)
+        self.assertIn("limit=500", first[0]["path"])
+        self.assertNotIn("unusable page", o.stderr)
+        self.assertNotIn("over the caps", o.stderr)
+        # Evictions began with the first pods, while the rest of the page was still on its way.
+        list_end = first[0]["t"] + first[0]["ms"] / 1000.0
+        self.assertLess(min(e["t"] for e in st["evictions"]), list_end - 0.5, (st["evictions"][:3], first))
+
+    def test_long_tail_pod_of_300kb(self):
+        self.seed(generate=40, size="production", big=[[6, 300 * 1024]])
+        o = self.drain()
+        self.assertEqual(o.rc, 0, o)
+        self.assertEqual(o["found"], 40)
+        self.assertEqual(o["left"], 0)
+        self.assertIn("default/pod-006", [e["namespace"] + "/" + e["name"] for e in self.state()["evictions"]])
+        self.assertEqual(len(self.first_listing()), 1)
+        self.assertNotIn("unusable page", o.stderr)
+        self.assertNotIn("over the caps", o.stderr)
+
+    def test_pod_over_the_cap_is_left_out_and_said_so(self):
+        self.seed(generate=30, size="production", big=[[7, 1100 * 1024]])
+        o = self.drain()
+        self.assertEqual(o.rc, 0, o)
+        self.assertEqual(o["found"], 29)
+        self.assertEqual(o["left"], 0)
+        self.assertRegex(o.stderr, r"ERROR .*page 1: 1 pod over the caps \(1048575 bytes, 131072 JSON tokens\) "
+                                   r"left out, not drained: item \d+ at byte \d+: \d+ bytes, over the 1048575-byte buffer")
+        evicted = [e["name"] for e in self.state()["evictions"]]
+        self.assertNotIn("pod-007", evicted)
+        self.assertIn("pod-008", evicted)
+        self.assertIn("default/pod-007", self.pods_left())
+        self.assertEqual(len(self.first_listing()), 1)
+
+    def test_expired_continue_restarts_the_listing(self):
+        self.seed(generate=520, mix=False)
+        self.fk.faults([{"method": "GET", "path": "continue=", "action": "status", "status": 410, "count": 1,
+                         "message": "The provided continue parameter is too old to display a consistent list "
+                                    "result. You can start a new list without the continue parameter."}])
+        o = self.drain(timeout=300)
+        self.assertEqual(o.rc, 0, o)
+        self.assertEqual((o["found"], o["evicted"], o["left"]), (520, 520, 0))
+        self.assertIn("continue token expired", o.stderr)
+        lists = [r for r in self.state()["request_log"] if r["m"] == "GET" and r["path"].startswith("/api/v1/pods")]
+        # Page 1, page 2 (410), then from the start again, after a back-off (the pods of page 1
+        # are gone by then: evicted as they streamed in).
+        self.assertEqual([("continue=" in r["path"], r["status"]) for r in lists[:3]],
+                         [(False, 200), (True, 410), (False, 200)])
+        self.assertGreaterEqual(lists[2]["t"] - lists[1]["t"], 0.1)
+        # The pods seen before the restart were not evicted twice.
+        names = [e["name"] for e in self.state()["evictions"]]
+        self.assertEqual(len(names), len(set(names)))
+        self.assertEqual(self.pods_left(), [])
 
 
 class TestFaults(Base):

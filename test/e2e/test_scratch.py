@@ -18,6 +18,7 @@ from cluster import ACCESS_KEY, SECRET_KEY, Cluster
 RELEASE = cluster.binary("release")
 SA = "var/run/secrets/kubernetes.io/serviceaccount"
 USER = "65532:65532"
+INI = "etc/despotify/despotify.ini"
 
 
 CHROOT = shutil.which("chroot") or shutil.which("chroot", path="/usr/sbin:/sbin")
@@ -36,10 +37,11 @@ class ScratchRoot(unittest.TestCase):
         os.makedirs(self.root)
         # The image: exactly what Dockerfile.scratch copies.
         shutil.copy(RELEASE, os.path.join(self.root, "despotify"))
+        os.makedirs(os.path.join(self.root, "etc", "despotify"))
         shutil.copy(os.path.join(os.environ["DESPOTIFY_ROOT"], "despotify.ini"),
-                    os.path.join(self.root, "despotify.ini"))
+                    os.path.join(self.root, INI))
         os.chmod(os.path.join(self.root, "despotify"), 0o755)
-        os.chmod(os.path.join(self.root, "despotify.ini"), 0o644)
+        os.chmod(os.path.join(self.root, INI), 0o644)
         self.c = None
 
     def tearDown(self):
@@ -56,9 +58,9 @@ class ScratchRoot(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stdout, r"^despotify ")
         p = subprocess.run([CHROOT, "--userspec", USER, self.root, "/despotify", "-n",
-                            "-c", "/despotify.ini"], capture_output=True, text=True, timeout=30)
+                            "-c", "/" + INI], capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(sorted(os.listdir(self.root)), ["despotify", "despotify.ini"])
+        self.assertEqual(sorted(os.listdir(self.root)), ["despotify", "etc"])
 
     def test_whole_notice_in_scratch_root(self):
         self.c = c = Cluster(self.tmp)
@@ -68,7 +70,6 @@ class ScratchRoot(unittest.TestCase):
         os.makedirs(sa)
         shutil.copy(c.token_file, os.path.join(sa, "token"))
         shutil.copy(c.pki["ca"], os.path.join(sa, "ca.crt"))
-        os.makedirs(os.path.join(self.root, "etc"))
         with open(os.path.join(self.root, "etc", "hosts"), "w") as f:
             f.write("127.0.0.1 localhost\n")
         for dirpath, dirnames, filenames in os.walk(self.root):
@@ -91,7 +92,7 @@ class ScratchRoot(unittest.TestCase):
             "DESPOTIFY_POLL_INTERVAL": "0.2", "DESPOTIFY_PDB_RETRY_INTERVAL": "1",
         }
         d = cluster.Despotify([CHROOT, "--userspec", USER, self.root, "/despotify",
-                               "-c", "/despotify.ini"], env, os.path.join(self.tmp, "scratch.log"))
+                               "-c", "/" + INI], env, os.path.join(self.tmp, "scratch.log"))
         c.procs.append(d)
         d.wait_for(r"watching instance", 60)
         c.notice_in(100)

@@ -22,7 +22,15 @@ endpoint is plain HTTP in real life) and answers, with the XML AWS sends
         -> new session credentials (valid --cred-ttl seconds), which this fake then
            accepts; InvalidIdentityToken for a token it was not told to accept,
            AccessDenied for another role ARN, ValidationError for a bad session name.
-  GET  /v1/credentials (or any path not under /_fake/ with GET)
+  GET  /?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=..&X-Amz-Credential=..
+           &X-Amz-Date=..&X-Amz-Expires=..&X-Amz-SignedHeaders=..[&X-Amz-Security-Token=..]
+           &X-Amz-Signature=..   (STS, presigned: what an EKS token carries)
+        -> <GetCallerIdentityResponse> with --caller-arn as the Arn. The signature is
+           checked with botocore (the canonical request rebuilt from the URL received and
+           the headers listed in X-Amz-SignedHeaders, as for POST requests); like STS, a
+           presigned GetCallerIdentity is good for 15 minutes after its X-Amz-Date whatever
+           X-Amz-Expires says (older: 403 SignatureDoesNotMatch "Signature expired").
+  GET  /v1/credentials (or any other path not under /_fake/ with GET)
         -> container / EKS Pod Identity credentials as JSON {AccessKeyId, SecretAccessKey,
            Token, Expiration, RoleArn, AccountId}; checks the Authorization header
            against --container-token when one is set (401 / 403 JSON otherwise).
@@ -56,6 +64,8 @@ Options:
   --cred-ttl S            lifetime of issued credentials (default 3600)
   --detach-s S            seconds an instance stays "Detaching" (default 2)
   --skew-s S              the fake's clock is S seconds ahead of the machine's (default 0)
+  --caller-arn ARN        GetCallerIdentity's Arn for any credentials
+                          (default arn:aws:sts::123456789012:assumed-role/eks-node-role/i-0123456789abcdef0)
   --log F                 append one line per request (method action status ms) to F
 
 Control API (same ports, no auth, JSON in and out):
@@ -68,7 +78,7 @@ Control API (same ports, no auth, JSON in and out):
   POST /_fake/web_identity {"tokens":[...], "role_arn": ARN}  replace the accepted tokens / role
   POST /_fake/container    {"token": T|"", "status": N|null, "raw": BODY|null}
                            the wanted Authorization; force a status or a raw body
-  POST /_fake/config       {"skew_s", "detach_s", "cred_ttl", "region", "skew_code"}
+  POST /_fake/config       {"skew_s", "detach_s", "cred_ttl", "region", "skew_code", "caller_arn"}
   POST /_fake/faults       {"rules":[RULE...]} (added) or {"clear": true}; RULE =
                            {"api": "DescribeAutoScalingInstances" | "DetachInstances" |
                                    "AssumeRoleWithWebIdentity" | "container" (optional: any),
@@ -170,6 +180,7 @@ class State:
         self.detach_s = o.detach_s
         self.cred_ttl = o.cred_ttl
         self.role_arn = o.role_arn
+        self.caller_arn = o.caller_arn
         self.web_tokens = set(o.web_identity_token or [])
         self.container_token = o.container_token or ""
         self.container_status = None
@@ -330,7 +341,10 @@ class Handler(BaseHTTPRequestHandler):
             if path.startswith("/_fake/"):
                 self.control(method, path, body)
                 return
-            if method == "GET":
+            if method == "GET" and path == "/" and "Action=" in urllib.parse.urlsplit(self.path).query:
+                what = "GetCallerIdentity"
+                self.presigned()
+            elif method == "GET":
                 what = "container"
                 self.container()
             elif method == "POST" and path == "/":
@@ -400,7 +414,7 @@ class Handler(BaseHTTPRequestHandler):
                 st.container_raw = req.get("raw")
                 out = {}
             elif path == "/_fake/config":
-                for k in ("skew_s", "detach_s", "cred_ttl", "region", "skew_code"):
+                for k in ("skew_s", "detach_s", "cred_ttl", "region", "skew_code", "caller_arn"):
                     if k in req:
                         setattr(st, k, req[k])
                 out = {}
@@ -509,6 +523,100 @@ class Handler(BaseHTTPRequestHandler):
             e.ns = ns
             self.send_body(e.status, self.error_xml(e))
         return api
+
+    def presigned(self):
+        """A presigned STS GET: only GetCallerIdentity, as aws-iam-authenticator sends it."""
+        st = self.st
+        u = urllib.parse.urlsplit(self.path)
+        params = dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
+        api = params.get("Action", "")
+        call = {"api": api, "presigned": True, "params": {k: v for k, v in params.items()
+                                                          if k not in ("X-Amz-Signature", "X-Amz-Security-Token")},
+                "t": time.monotonic(), "x_amz_date": params.get("X-Amz-Date"),
+                "x_k8s_aws_id": self.headers.get("x-k8s-aws-id"), "session_token_sent": "X-Amz-Security-Token" in params,
+                "signed": True, "signature_ok": None, "access_key": None, "fault": None, "status": None, "code": None}
+        with st.lock:
+            st.calls.append(call)
+        try:
+            if api != "GetCallerIdentity" or params.get("Version") != "2011-06-15":
+                raise AwsError(400, "InvalidAction", f"Could not find operation {api} for version "
+                               f"{params.get('Version')}", ns=STS_NS)
+            cred = self.verify_presigned(u, params, call)
+            with st.lock:
+                arn = st.caller_arn
+            session = arn.rsplit("/", 1)[-1]
+            call["status"] = 200
+            self.send_body(200, f'<GetCallerIdentityResponse xmlns="{STS_NS}">\n'
+                           "  <GetCallerIdentityResult>\n"
+                           f"    <Arn>{xml_escape(arn)}</Arn>\n"
+                           f"    <UserId>AROA{cred.ak[4:12]}:{xml_escape(session)}</UserId>\n"
+                           f"    <Account>{ACCOUNT}</Account>\n"
+                           "  </GetCallerIdentityResult>\n"
+                           f"  <ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>\n"
+                           "</GetCallerIdentityResponse>\n")
+        except AwsError as e:
+            call["status"], call["code"] = e.status, e.code
+            e.ns = STS_NS
+            self.send_body(e.status, self.error_xml(e))
+
+    def verify_presigned(self, u, params, call):
+        """Checks a presigned URL as STS would; the signature with botocore."""
+        st = self.st
+        scope = params.get("X-Amz-Credential", "").split("/")
+        if params.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" or len(scope) != 5 or \
+                scope[4] != "aws4_request" or "X-Amz-Signature" not in params:
+            raise AwsError(400, "AuthorizationQueryParametersError",
+                           "X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders "
+                           "and X-Amz-Expires parameters are required")
+        ak, date8, region, svc = scope[:4]
+        call["access_key"] = ak
+        with st.lock:
+            cred = st.creds.get(ak)
+            region_want = st.region
+            now = st.now()
+        if cred is None or (cred.token or None) != (params.get("X-Amz-Security-Token") or None):
+            raise AwsError(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+        if region != region_want or svc != "sts":
+            raise AwsError(403, "SignatureDoesNotMatch", f"Credential should be scoped to a valid region and "
+                           f"service, not '{region}/{svc}'.")
+        xdate = params.get("X-Amz-Date", "")
+        try:
+            t = calendar.timegm(time.strptime(xdate, "%Y%m%dT%H%M%SZ"))
+        except ValueError:
+            raise AwsError(400, "AuthorizationQueryParametersError", "Invalid X-Amz-Date")
+        if xdate[:8] != date8:
+            raise AwsError(403, "SignatureDoesNotMatch", "Date in Credential scope does not match X-Amz-Date")
+        if now > t + 900:
+            raise AwsError(403, "SignatureDoesNotMatch", f"Signature expired: {xdate} is now earlier than "
+                           f"{amz(now - 900)} ({amz(now)} - 15 min.)")
+        if t > now + SKEW_LIMIT_S:
+            raise AwsError(403, "SignatureDoesNotMatch", f"Signature not yet current: {xdate} is still later "
+                           f"than {amz(now + SKEW_LIMIT_S)} ({amz(now)} + 5 min.)")
+        signed_list = params.get("X-Amz-SignedHeaders", "").split(";")
+        if "host" not in signed_list:
+            raise AwsError(403, "SignatureDoesNotMatch", "'Host' must be a signed header")
+        headers = {}
+        for h in signed_list:
+            if self.headers.get(h) is None:
+                raise AwsError(403, "SignatureDoesNotMatch", f"Signed header {h} is missing from the request")
+            headers[h] = ",".join(self.headers.get_all(h))
+        # The URL as received, minus the signature, signed again by botocore.
+        query = "&".join(p for p in u.query.split("&") if not p.startswith("X-Amz-Signature="))
+        req = AWSRequest(method="GET", url=f"https://{self.headers.get('Host', '')}{u.path}?{query}",
+                         headers=headers)
+        req.context["timestamp"] = xdate
+        signer = SigV4Auth(Credentials(cred.ak, cred.secret, cred.token), "sts", region_want)
+        creq = signer.canonical_request(req)
+        sts = signer.string_to_sign(req, creq)
+        call["signature_ok"] = signer.signature(sts, req) == params["X-Amz-Signature"]
+        if not call["signature_ok"]:
+            raise AwsError(403, "SignatureDoesNotMatch",
+                           "The request signature we calculated does not match the signature you provided. "
+                           f"\n\nThe Canonical String for this request should have been\n'{creq}'\n\n"
+                           f"The String-to-Sign should have been\n'{sts}'\n")
+        if cred.is_expired(time.time()):
+            raise AwsError(400, "ExpiredToken", "The security token included in the request is expired")
+        return cred
 
     def apply_fault(self, fault, call, api, ns=ASG_NS, ctype="text/xml", good=None):
         a = fault["action"]
@@ -788,6 +896,7 @@ def main():
     ap.add_argument("--cred-ttl", type=float, default=3600)
     ap.add_argument("--detach-s", type=float, default=2)
     ap.add_argument("--skew-s", type=float, default=0)
+    ap.add_argument("--caller-arn", default=f"arn:aws:sts::{ACCOUNT}:assumed-role/eks-node-role/i-0123456789abcdef0")
     ap.add_argument("--log")
     o = ap.parse_args()
 

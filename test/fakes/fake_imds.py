@@ -57,6 +57,9 @@ Control API (plain HTTP on the same port, no token, JSON bodies, answers JSON):
   POST /_fake/faults  {"rules": [RULE...]} (added to the rules in force) or {"clear": true};
                       RULE = {"path": "regex" (searched in the path; default: every IMDS path),
                               "method": "GET" (optional), "count": N (times it fires; -1: always),
+                              "probability": P (optional: fires on each matching request with
+                                                probability P, from a seeded generator; 0.5 fails
+                                                about every other one, as in an IMDS 503 storm),
                               "action": "drop"       close the connection without answering
                                         "reset"      close it with a TCP reset
                                         "status"     answer "status" (503, 429, ...) with a short
@@ -84,6 +87,7 @@ Control API (plain HTTP on the same port, no token, JSON bodies, answers JSON):
 import argparse
 import json
 import os
+import random
 import re
 import secrets
 import select
@@ -156,6 +160,7 @@ class State:
         self.tokens = {}        # token -> monotonic expiry
         self.paths = {}         # path -> (status, body bytes)
         self.rules = []
+        self.rng = random.Random(1)     # the "probability" of fault rules: the same run every time
         self.creds_over = {}
         self.creds_raw = None
         self.reset_stats()
@@ -188,6 +193,8 @@ class State:
             if r.get("method") and r["method"].upper() != method:
                 continue
             if r["re"] is not None and not r["re"].search(path):
+                continue
+            if r.get("probability") is not None and self.rng.random() >= float(r["probability"]):
                 continue
             if r["count"] > 0:
                 r["count"] -= 1

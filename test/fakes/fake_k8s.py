@@ -21,7 +21,9 @@ with the JSON shapes a real API server returns:
   GET    /api/v1/pods, /api/v1/namespaces/NS/pods
          ?fieldSelector=spec.nodeName%3DN,status.phase!=X&labelSelector=a=b&limit=N&continue=T
                                    PodList, sorted by namespace/name, paginated with real-looking
-                                   continue tokens (base64 JSON) and remainingItemCount
+                                   continue tokens (base64 JSON) and remainingItemCount; over
+                                   50 items it is streamed as kube-apiserver 1.33+ does: chunked,
+                                   metadata first, items encoded and sent as they come
   GET    /api/v1/namespaces/NS/pods/NAME                              Pod / 404 Status
   DELETE /api/v1/namespaces/NS/pods/NAME[?gracePeriodSeconds=N]       body DeleteOptions allowed
                                    (preconditions.uid / resourceVersion checked: 409 if stale,
@@ -40,6 +42,26 @@ Authentication: "Authorization: Bearer T" with T one of the accepted tokens
 (--token, POST /_fake/tokens to rotate), or a client certificate signed by
 --client-ca. Anything else: 401 with the real Status body. /_fake/* needs none.
 
+Node identities, as a kubelet has: a client certificate with CN
+"system:node:N" and O "system:nodes", or an EKS token ("k8s-aws-v1." +
+base64url of a presigned STS GetCallerIdentity URL) checked the way
+aws-iam-authenticator does: the URL decoded; https, the host of --sts-url,
+path "/", Action=GetCallerIdentity, x-k8s-aws-id among the signed headers,
+X-Amz-Date no more than 15 minutes old; then the URL is fetched from the
+(fake) STS with "x-k8s-aws-id: --eks-cluster", which verifies the signature,
+and the caller's role (the assumed-role ARN made an IAM role ARN) is mapped
+to a node by --eks-role ARN=NODE. Either way the user is "system:node:N" in
+group system:nodes, and NodeRestriction applies, with the real messages
+(403 Forbidden): a node may patch only its own Node ('nodes "M" is
+forbidden: node "N" is not allowed to modify node "M"'), not its taints
+('node "N" is not allowed to modify taints') nor labels under kubernetes.io
+or k8s.io but node.kubernetes.io/ and kubelet.kubernetes.io/ ('is not
+allowed to modify labels: ...'), and may evict or delete only pods bound to
+it ('node N can only evict pods with spec.nodeName set to itself', 'node "N"
+can only delete pods with spec.nodeName set to itself'). Lists, reads and
+Events are allowed, as the system:node role and the Node authorizer allow
+them for what despotify asks.
+
 Pods that are evicted or deleted get metadata.deletionTimestamp and go away
 after min(their grace period, their "terminate_s") seconds (default
 --terminate-s 0: at once). A pod owned by a ReplicaSet, StatefulSet or
@@ -53,6 +75,11 @@ Options:
   --cert F --key F        server certificate and key (test/lib/pki.py server_crt/server_key)
   --client-ca F           trust client certificates signed by this CA
   --token T               an accepted bearer token (repeatable)
+  --sts-url URL           the STS that EKS tokens must name (and are checked against), e.g.
+                          test/fakes/fake_aws.py's https://127.0.0.1:PORT
+  --sts-ca F              the CA to trust for --sts-url
+  --eks-cluster C         the cluster id EKS tokens must be for (x-k8s-aws-id)
+  --eks-role ARN=NODE     an IAM role whose sessions are node NODE (repeatable)
   --latency-ms N          added to every API request (not /_fake) before it is answered
   --rate-limit RPS        token bucket over all API requests; past it: 429 + Retry-After: 1 (APF)
   --terminate-s S         default seconds a pod takes to go away after eviction/deletion
@@ -74,16 +101,22 @@ Control API (no auth, JSON bodies, all answer JSON):
                           "owner_name", "labels":{}, "annotations":{}, "emptydir":false, "mirror":false,
                           "phase":"Running", "grace":30 (null: field absent), "terminate_s":S}
                           or {"raw": POD_JSON}
-  POST /_fake/generate   {"node", "count":110, "prefix":"pod", "mix":true, "namespace":"default"}
+  POST /_fake/generate   {"node", "count":110, "prefix":"pod", "mix":true, "namespace":"default",
+                          "size":null, "big":[[INDEX, BYTES]...]}
                           makes count pods; with mix, by index i: i%10==0 DaemonSet, i%10==1 no
                           controller, i%10==2 emptyDir (ReplicaSet), i%20==3 mirror, i%20==4
                           Succeeded (Job), i%20==5 StatefulSet, else ReplicaSet; without mix
-                          all ReplicaSet-owned. Returns the names by category.
-  POST /_fake/nodes      {"count":200, "prefix":"node-", "pods_per_node":110, "mix":true}  many nodes
+                          all ReplicaSet-owned. size: null for small pods, "production" or a
+                          byte count for production-shaped ones (test/lib/prodpod.py: sidecar,
+                          init container, env, probes, managedFields); big: pods of their own
+                          size (the long tail). Returns the names by category.
+  POST /_fake/nodes      {"count":200, "prefix":"node-", "pods_per_node":110, "mix":true, "size":null}  many nodes
   POST /_fake/pdbs       {"pdbs":[{"name","namespace","selector":{labels},"minAvailable"|"maxUnavailable":
                           N or "N%"}]} replace the PDB set
   POST /_fake/tokens     {"tokens":[...]}             replace the accepted tokens (rotation)
-  POST /_fake/config     {"latency_ms", "rate_limit", "terminate_s", "replace_delay_s"}  change options
+  POST /_fake/config     {"latency_ms", "rate_limit", "terminate_s", "replace_delay_s",
+                          "node_restriction_taints": true}  change options; the last refuses every change
+                          of a node's taints with NodeRestriction's 403 (node_restriction_taints())
   POST /_fake/conflicts  {"node", "count":N}          the next N writes to the node first meet a
                           concurrent change (a label fake/concurrent-K and a new resourceVersion),
                           so a write carrying the old resourceVersion gets 409
@@ -95,7 +128,9 @@ Control API (no auth, JSON bodies, all answer JSON):
                                     "apf"       429 with Retry-After: "retry_after" (default 1)
                                     "delay"     wait "delay_ms" then answer normally
                                     "slow"      answer normally but trickle the body over "delay_ms"
-                                    "truncate"  send the head and half the body, then close}
+                                    "truncate"  send the head and half the body, then close
+                                    "chunked"   answer normally, chunked: "chunk" bytes a chunk
+                                                (default 16384), spread over "delay_ms"}
   POST /_fake/pod_phase  {"namespace","name","phase"} set a pod's phase (a pod finishing by itself)
   POST /_fake/remove_pod {"namespace","name"}         make a pod vanish at once
   GET  /_fake/state[?node=N]   {"node": NODE_JSON, "pods":[{namespace,name,uid,phase,terminating,
@@ -103,13 +138,18 @@ Control API (no auth, JSON bodies, all answer JSON):
                           "deletions":[...], "events":[EVENT_JSON...], "requests":{"GET node":3,...},
                           "statuses":{"429":4}, "peak_evictions_inflight":N, "auth_failures":N,
                           "inflight":{"POST eviction":2,...} (requests being answered now),
-                          "request_log":[{m,path,status,t,user}] (last 5000)}
+                          "request_log":[{m,path,status,t,user,eks_age,cert_serial}] (last 5000;
+                          eks_age: the EKS token's age in seconds when one authenticated the
+                          request; cert_serial: the client certificate's serial number),
+                          "forbidden":[{m,path,user,message}] (NodeRestriction's refusals),
+                          "eks_rejections":[{reason,t}] (EKS tokens refused, and why)}
                           without node: every node's name, unschedulable and pod count instead.
 
 Times in the state ("t") are seconds on the fake's monotonic clock.
 """
 import argparse
 import base64
+import calendar
 import copy
 import json
 import os
@@ -119,16 +159,46 @@ import ssl
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import prodpod  # noqa: E402  (test/lib: production-shaped pods)
+
 REPLACEABLE = ("ReplicaSet", "StatefulSet", "ReplicationController")
+LIST_STREAM_MIN = 50         # pod lists longer than this are streamed (chunked, item by item)
+LIST_STREAM_CHUNK = 32768    # bytes of items per chunk of a streamed list
 CONTROLLER_API = {
     "ReplicaSet": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
     "Job": "batch/v1", "ReplicationController": "v1", "Node": "v1",
 }
 REQUEST_LOG_MAX = 5000
+EKS_PREFIX = "k8s-aws-v1."
+EKS_TOKEN_LIFE_S = 15 * 60
+
+
+def node_identity(user):
+    """The node name of a node identity ("system:node:N", made only for group system:nodes), else None."""
+    return user[len("system:node:"):] if user and user.startswith("system:node:") else None
+
+
+def label_forbidden(key):
+    """NodeRestriction: labels under kubernetes.io / k8s.io a node may not change itself, but for the
+    node.kubernetes.io/ and kubelet.kubernetes.io/ prefixes and the labels the kubelet sets."""
+    if "/" not in key:
+        return False
+    domain = key.split("/", 1)[0]
+    if not (domain in ("kubernetes.io", "k8s.io") or domain.endswith(".kubernetes.io") or domain.endswith(".k8s.io")):
+        return False
+    if domain.endswith("node.kubernetes.io") or domain.endswith("kubelet.kubernetes.io"):
+        return False
+    return key not in ("kubernetes.io/hostname", "kubernetes.io/arch", "kubernetes.io/os",
+                       "beta.kubernetes.io/arch", "beta.kubernetes.io/os", "beta.kubernetes.io/instance-type",
+                       "failure-domain.beta.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/region",
+                       "topology.kubernetes.io/zone", "topology.kubernetes.io/region")
 
 
 def now_rfc3339(wall=None):
@@ -136,11 +206,54 @@ def now_rfc3339(wall=None):
 
 
 def status_body(code, reason, message, details=None):
-    s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-         "message": message, "reason": reason, "code": code}
+    s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message}
+    if reason:   # some errors have none (the eviction's 500 for several PDBs)
+        s["reason"] = reason
     if details is not None:
         s["details"] = details
+    s["code"] = code   # after details, in the real server's order
     return s
+
+
+# The "reason" of a validation cause, by the start of its message (as the real server names them).
+CAUSE_REASONS = {"Unsupported value": "FieldValueNotSupported", "Duplicate value": "FieldValueDuplicate",
+                 "Required value": "FieldValueRequired"}
+
+# Lists whose managedFields entries are keyed by a field ("k:{...}"); other lists are atomic.
+MANAGED_LIST_KEYS = {"containers": "name", "initContainers": "name", "volumes": "name", "env": "name",
+                     "ownerReferences": "uid", "volumeMounts": "mountPath", "conditions": "type",
+                     "addresses": "type", "ports": "containerPort"}
+
+
+def fields_v1(obj):
+    """A managedFields entry's fieldsV1 for obj: "f:KEY" per field, keyed lists as "k:{...}"."""
+    out = {}
+    for k, v in obj.items():
+        if isinstance(v, dict) and v:
+            out["f:" + k] = dict({".": {}}, **fields_v1(v))
+        elif isinstance(v, list) and v and k in MANAGED_LIST_KEYS and all(isinstance(i, dict) for i in v):
+            key = MANAGED_LIST_KEYS[k]
+            out["f:" + k] = dict({".": {}}, **{"k:" + json.dumps({key: i.get(key)}, separators=(",", ":")):
+                                              dict({".": {}}, **fields_v1(i)) for i in v})
+        else:
+            out["f:" + k] = {}
+    return out
+
+
+def managed_fields(obj, api_version, manager, status_manager=None):
+    """metadata.managedFields as the real server keeps them (server-side apply's
+    record of who set what; every object it returns carries them): one
+    Update entry for what manager wrote, one for status_manager's status."""
+    md = {k: v for k, v in obj.get("metadata", {}).items()
+          if k in ("labels", "annotations", "generateName", "ownerReferences")}
+    main = dict({k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}, metadata=md)
+    when = obj.get("metadata", {}).get("creationTimestamp") or now_rfc3339()
+    entry = lambda m, f: {"manager": m, "operation": "Update", "apiVersion": api_version, "time": when,
+                          "fieldsType": "FieldsV1", "fieldsV1": fields_v1(f)}
+    out = [entry(manager, main)]
+    if status_manager and obj.get("status"):
+        out.append(dict(entry(status_manager, {"status": obj["status"]}), subresource="status"))
+    return out
 
 
 def success_status(code=201):
@@ -251,6 +364,16 @@ def strategic_merge(target, patch, path=()):
     return out
 
 
+def node_restriction_taints(name, old, new):
+    """NodeRestriction's rule for a node's own identity: it may make its Node
+    unschedulable and label it, but not change its taints. Returns the error
+    the real API server answers for a change of taints, or None."""
+    if (old.get("spec", {}).get("taints") or []) == (new.get("spec", {}).get("taints") or []):
+        return None
+    return ApiError(403, "Forbidden", f'nodes "{name}" is forbidden: node "{name}" is not allowed to modify taints',
+                    {"name": name, "kind": "nodes"})
+
+
 def validate_node(node):
     errs = []
     labels = node.get("metadata", {}).get("labels") or {}
@@ -271,7 +394,7 @@ def validate_node(node):
             continue
         if t.get("effect") not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
             errs.append(f'spec.taints[{i}].effect: Unsupported value: "{t.get("effect")}": supported values: '
-                        '"NoExecute", "NoSchedule", "PreferNoSchedule"')
+                        '"NoSchedule", "PreferNoSchedule", "NoExecute"')
         ke = (t.get("key"), t.get("effect"))
         if ke in seen:
             errs.append(f'spec.taints[{i}]: Duplicate value: core.Taint{{Key:"{ke[0]}", Effect:"{ke[1]}"}}')
@@ -339,9 +462,14 @@ class State:
         self.terminate_s = opts.terminate_s
         self.replace_delay_s = opts.replace_delay_s
         self.replacement_node = opts.replacement_node
+        self.node_restriction_taints = False
         self.bucket = float(opts.rate_limit or 0)
         self.bucket_t = time.monotonic()
         self.t0 = time.monotonic()
+        self.eks_cluster = opts.eks_cluster
+        self.eks_roles = dict(r.split("=", 1) for r in (opts.eks_role or []))
+        self.sts_url = opts.sts_url
+        self.sts_ctx = ssl.create_default_context(cafile=opts.sts_ca) if opts.sts_ca else None
         self.reset()
 
     def reset(self):
@@ -364,6 +492,9 @@ class State:
         self.peak = {}
         self.auth_failures = 0
         self.request_log = []
+        self.forbidden = []
+        self.eks_rejections = []
+        self.eks_cache = {}        # token -> user, for tokens STS vouched for
         self.timers = []           # (t, fn, args)
         self.serial = 0
 
@@ -417,6 +548,7 @@ class State:
             node["spec"]["taints"] = copy.deepcopy(spec["taints"])
         if spec.get("unschedulable"):
             node["spec"]["unschedulable"] = True
+        node["metadata"]["managedFields"] = managed_fields(node, "v1", "kubelet", "kubelet")
         self.nodes[name] = node
         self.by_node.setdefault(name, set())
         return node
@@ -498,13 +630,16 @@ class State:
                 "conditions": [{"type": "Ready", "status": "True" if phase == "Running" else "False",
                                 "lastProbeTime": None, "lastTransitionTime": created}],
                 "hostIP": "10.0.1.23", "podIP": "10.0.1.%d" % (len(self.pods) % 250 + 2),
+                "podIPs": [{"ip": "10.0.1.%d" % (len(self.pods) % 250 + 2)}],
                 "startTime": created, "qosClass": "Burstable",
                 "containerStatuses": [{"name": "main", "ready": phase == "Running", "restartCount": 0,
                                        "image": "public.ecr.aws/docker/library/nginx:1.27",
                                        "imageID": "sha256:" + "ab" * 32, "started": phase == "Running",
+                                       "lastState": {},
                                        "containerID": "containerd://" + uuid.uuid4().hex,
                                        "state": {"running": {"startedAt": created}} if phase == "Running"
-                                       else {"terminated": {"exitCode": 0, "reason": "Completed"}}}],
+                                       else {"terminated": {"exitCode": 0, "reason": "Completed",
+                                                             "startedAt": created, "finishedAt": created}}}],
             },
         }
         grace = spec.get("grace", 30)
@@ -516,6 +651,7 @@ class State:
             pod["metadata"]["ownerReferences"] = refs
         if spec.get("generateName", owner in ("ReplicaSet", "Job")):
             pod["metadata"]["generateName"] = name.rsplit("-", 1)[0] + "-"
+        pod["metadata"]["managedFields"] = managed_fields(pod, "v1", "kube-controller-manager", "kubelet")
         self.add_pod(pod, spec.get("terminate_s"))
         return pod
 
@@ -536,9 +672,15 @@ class State:
         self.pending.pop(key, None)
         return pod
 
-    def generate(self, node, count, prefix="pod", mix=True, ns="default"):
+    def generate(self, node, count, prefix="pod", mix=True, ns="default", size=None, big=()):
+        """count pods on node (see /_fake/generate). size: None for the small
+        pods, "production" or a byte count for test/lib/prodpod.py's; big:
+        [[index, bytes], ...] pods of their own size (the long tail)."""
         made = {"evictable": [], "daemonset": [], "bare": [], "emptydir": [], "mirror": [],
                 "succeeded": [], "statefulset": []}
+        if size == "production":
+            size = prodpod.TYPICAL
+        sizes = {int(i): int(b) for i, b in big}
         for i in range(count):
             name = f"{prefix}-{i:03d}"
             spec = {"name": name, "namespace": ns, "labels": {"app": f"{prefix}-app{i % 7}"}}
@@ -562,9 +704,30 @@ class State:
                 elif i % 20 == 5:
                     spec.update(owner="StatefulSet", owner_name=f"{prefix}-sts")
                     cat = "statefulset"
+            if size is not None or i in sizes:
+                spec = {"raw": self.production_pod(node, spec, sizes.get(i, size or prodpod.TYPICAL))}
             self.make_pod(node, spec)
-            made[cat].append(f"{spec['namespace']}/{name}")
+            made[cat].append(f"{spec['raw']['metadata']['namespace'] if 'raw' in spec else spec['namespace']}/{name}")
         return made
+
+    def production_pod(self, node, spec, size):
+        """A prodpod of about size bytes, reshaped for spec's category."""
+        owner = spec.get("owner", "ReplicaSet")
+        kind = owner if owner in ("DaemonSet", "Job", "StatefulSet") else "ReplicaSet"
+        pod = prodpod.prod_pod(spec["name"], node, spec.get("namespace", "default"), size, kind,
+                               spec.get("owner_name"), spec.get("phase", "Running"))
+        md = pod["metadata"]
+        if owner == "DaemonSet":
+            self.daemonsets.add((md["namespace"], spec["owner_name"]))
+        if owner == "none":
+            del md["ownerReferences"]
+        if spec.get("mirror"):
+            md["annotations"]["kubernetes.io/config.mirror"] = prodpod._hex(32, spec["name"], "mirror")
+            md["ownerReferences"] = [{"apiVersion": "v1", "kind": "Node", "name": node,
+                                      "uid": prodpod._uid(node), "controller": True}]
+        if spec.get("emptydir"):
+            pod["spec"]["volumes"].append({"name": "scratch", "emptyDir": {}})
+        return pod
 
     # Termination and replacement.
     def terminate(self, key, grace):
@@ -669,10 +832,13 @@ class State:
                 spec[k] = pdb[k]
         st = self.pdb_status(pdb)
         st["observedGeneration"] = 1
-        return {"metadata": {"name": pdb["name"], "namespace": pdb.get("namespace", "default"),
-                             "uid": pdb.setdefault("uid", str(uuid.uuid4())), "resourceVersion": str(self.rv),
-                             "generation": 1, "creationTimestamp": now_rfc3339(time.time() - 3600)},
-                "spec": spec, "status": st}
+        out = {"metadata": {"name": pdb["name"], "namespace": pdb.get("namespace", "default"),
+                            "uid": pdb.setdefault("uid", str(uuid.uuid4())), "resourceVersion": str(self.rv),
+                            "generation": 1, "creationTimestamp": now_rfc3339(time.time() - 3600)},
+               "spec": spec, "status": st}
+        out["metadata"]["managedFields"] = managed_fields(out, "policy/v1", "kubectl-create",
+                                                          "kube-controller-manager")
+        return out
 
 
 # ---- the server ----------------------------------------------------------
@@ -717,13 +883,17 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, private")
         for k, v in (headers or {}).items():
             self.send_header(k, str(v))
-        self.send_header("Content-Length", str(len(body)))
+        chunked = bool(fault and fault.get("action") == "chunked")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(body)))
         # The head and the body leave in one write: two small writes on a
         # keep-alive connection meet Nagle and delayed ACKs (40 ms a request).
         self._headers_buffer.append(b"\r\n")
         head = b"".join(self._headers_buffer)
         self._headers_buffer = []
-        if not fault or fault.get("action") not in ("slow", "truncate"):
+        if not fault or fault.get("action") not in ("slow", "truncate", "chunked"):
             self.wfile.write(head + body)
             self.last_status = code
             return
@@ -735,6 +905,17 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(body[i:i + n])
                 self.wfile.flush()
                 time.sleep(pause)
+        elif chunked:
+            # As a real API server streams a big list: chunks as the encoder fills them.
+            n = max(1, int(fault.get("chunk", 16384)))
+            pieces = max(1, (len(body) + n - 1) // n)
+            pause = fault.get("delay_ms", 0) / 1000.0 / pieces
+            for i in range(0, len(body), n):
+                self.wfile.write(b"%x\r\n" % len(body[i:i + n]) + body[i:i + n] + b"\r\n")
+                self.wfile.flush()
+                if pause:
+                    time.sleep(pause)
+            self.wfile.write(b"0\r\n\r\n")
         elif fault and fault.get("action") == "truncate":
             self.wfile.write(body[:len(body) // 2])
             self.wfile.flush()
@@ -742,6 +923,40 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.wfile.write(body)
         self.last_status = code
+
+    def send_list_streamed(self, obj):
+        """A long list as kube-apiserver (1.33+) sends one: chunked, each item
+        encoded and written as the encoder reaches it, metadata first."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Transfer-Encoding", "chunked")
+        self._headers_buffer.append(b"\r\n")
+        out = [b"".join(self._headers_buffer)]
+        self._headers_buffer = []
+        pending = [json.dumps({k: v for k, v in obj.items() if k != "items"},
+                              separators=(",", ":"))[:-1].encode() + b',"items":[']
+        size = len(pending[0])
+
+        def flush(last=False):
+            data = b"".join(pending)
+            out.append(b"%x\r\n" % len(data) + data + b"\r\n" + (b"0\r\n\r\n" if last else b""))
+            self.wfile.write(b"".join(out))
+            self.wfile.flush()
+            out.clear()
+            pending.clear()
+
+        for i, item in enumerate(obj["items"]):
+            b = (b"," if i else b"") + json.dumps(item, separators=(",", ":")).encode()
+            pending.append(b)
+            size += len(b)
+            if size >= LIST_STREAM_CHUNK:
+                flush()
+                size = 0
+        pending.append(b"]}")
+        flush(last=True)
+        self.last_status = 200
 
     def read_body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -879,6 +1094,9 @@ class Handler(BaseHTTPRequestHandler):
                 code, obj, hdrs = self.handle_api(method, path, query, raw, user)
             except ApiError as e:
                 code, obj, hdrs = e.code, e.body, e.headers
+            if kind == "LIST pods" and code == 200 and not fault and len(obj["items"]) > LIST_STREAM_MIN:
+                self.send_list_streamed(obj)
+                return
             self.send_json(code, obj, hdrs, fault)
         except (OSError, ssl.SSLError):
             self.close_connection = True
@@ -889,7 +1107,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.request_log.append({"m": method, "path": path + ("?" + rawq if rawq else ""),
                                        "status": self.last_status, "t": round(t_start - st.t0, 3),
                                        "ms": round((time.monotonic() - t_start) * 1000, 1),
-                                       "user": user or ""})
+                                       "user": user or "", "eks_age": getattr(self, "eks_age", None),
+                                       "cert_serial": getattr(self, "cert_serial", None)})
                 if len(st.request_log) > REQUEST_LOG_MAX:
                     del st.request_log[:len(st.request_log) - REQUEST_LOG_MAX]
             if self.server.log_file:
@@ -899,9 +1118,13 @@ class Handler(BaseHTTPRequestHandler):
                     self.server.log_file.flush()
 
     def authenticate(self):
+        self.eks_age = None
+        self.cert_serial = None
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
             tok = auth[7:].strip()
+            if tok.startswith(EKS_PREFIX):
+                return self.eks_user(tok)
             with self.st.lock:
                 if tok in self.st.tokens:
                     return "token:" + tok[:6]
@@ -912,12 +1135,70 @@ class Handler(BaseHTTPRequestHandler):
             except (ValueError, OSError):
                 cert = None
             if cert:
+                attrs = {}
                 for rdn in cert.get("subject", ()):
                     for k, v in rdn:
-                        if k == "commonName":
-                            return "cert:" + v
-                return "cert:"
+                        attrs.setdefault(k, []).append(v)
+                cn = (attrs.get("commonName") or [""])[0]
+                self.cert_serial = cert.get("serialNumber")
+                if cn.startswith("system:node:") and "system:nodes" in attrs.get("organizationName", []):
+                    return cn
+                return "cert:" + cn
         return None
+
+    def eks_reject(self, reason):
+        with self.st.lock:
+            self.st.eks_rejections.append({"reason": reason, "t": self.st.t()})
+        return None
+
+    def eks_user(self, tok):
+        """The node an EKS token stands for, checked as aws-iam-authenticator does; None if refused."""
+        st = self.st
+        try:
+            b = tok[len(EKS_PREFIX):]
+            url = base64.urlsafe_b64decode(b + "=" * (-len(b) % 4)).decode()
+        except (ValueError, UnicodeDecodeError):
+            return self.eks_reject("input token was not properly formatted")
+        u = urllib.parse.urlsplit(url)
+        q = dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
+        sts = urllib.parse.urlsplit(st.sts_url or "")
+        if u.scheme != "https" or u.netloc != sts.netloc:
+            return self.eks_reject(f"unexpected hostname {u.netloc!r} in pre-signed URL")
+        if u.path != "/" or q.get("Action") != "GetCallerIdentity":
+            return self.eks_reject("unexpected action parameter in pre-signed URL")
+        if "x-k8s-aws-id" not in q.get("X-Amz-SignedHeaders", "").split(";"):
+            return self.eks_reject("client did not sign the x-k8s-aws-id header in the pre-signed URL")
+        try:
+            date = calendar.timegm(time.strptime(q.get("X-Amz-Date", ""), "%Y%m%dT%H%M%SZ"))
+        except ValueError:
+            return self.eks_reject("X-Amz-Date parameter is malformed")
+        if time.time() > date + EKS_TOKEN_LIFE_S:
+            return self.eks_reject("X-Amz-Date parameter is expired (15 minute expiration) "
+                                   f"{q.get('X-Amz-Date')}")
+        self.eks_age = round(time.time() - date, 1)
+        with st.lock:
+            hit = st.eks_cache.get(tok)
+        if hit is not None:
+            return hit
+        req = urllib.request.Request(url, headers={"x-k8s-aws-id": st.eks_cluster or ""})
+        try:
+            with urllib.request.urlopen(req, timeout=10, context=st.sts_ctx) as r:
+                body = r.read().decode()
+        except urllib.error.HTTPError as e:
+            return self.eks_reject(f"sts getCallerIdentity failed: {e.code} {e.read().decode()[:300]}")
+        except OSError as e:
+            return self.eks_reject(f"sts getCallerIdentity failed: {e}")
+        m = re.search(r"<Arn>arn:aws:sts::(\d+):assumed-role/([^/<]+)/[^<]*</Arn>", body)
+        if m is None:
+            return self.eks_reject("no assumed-role ARN in the GetCallerIdentity answer")
+        role = f"arn:aws:iam::{m.group(1)}:role/{m.group(2)}"
+        node = st.eks_roles.get(role)
+        if node is None:
+            return self.eks_reject(f"ARN is not mapped: {role}")
+        user = "system:node:" + node
+        with st.lock:
+            st.eks_cache[tok] = user
+        return user
 
     def handle_api(self, method, path, query, raw, user):
         st = self.st
@@ -947,7 +1228,7 @@ class Handler(BaseHTTPRequestHandler):
                                  "metadata": {"resourceVersion": str(st.rv)},
                                  "items": [self.strip_kind(n) for n in st.nodes.values()]}, None
                 if len(parts) == 4:
-                    return self.node_op(method, parts[3], raw)
+                    return self.node_op(method, parts[3], raw, user)
             # Pods.
             if parts[:3] == ["api", "v1", "pods"] and len(parts) == 3 and method == "GET":
                 return self.list_pods(None, query)
@@ -957,9 +1238,9 @@ class Handler(BaseHTTPRequestHandler):
                     if len(parts) == 5 and method == "GET":
                         return self.list_pods(ns, query)
                     if len(parts) == 6:
-                        return self.pod_op(method, ns, parts[5], query, raw)
+                        return self.pod_op(method, ns, parts[5], query, raw, user)
                     if len(parts) == 7 and parts[6] == "eviction" and method == "POST":
-                        return self.evict(ns, parts[5], raw)
+                        return self.evict(ns, parts[5], raw, user)
                 if parts[4] == "events" and len(parts) == 5:
                     if method == "POST":
                         return self.post_event(ns, raw)
@@ -1023,8 +1304,15 @@ class Handler(BaseHTTPRequestHandler):
             rl = [res("jobs", "Job", True, ["get", "list"])]
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": rl}
 
-    def node_op(self, method, name, raw):
+    def forbid(self, resource, name, user, message):
+        """NodeRestriction's refusal (called with st.lock held)."""
+        self.st.forbidden.append({"m": self.command, "path": self.path, "user": user, "message": message})
+        return ApiError(403, "Forbidden", f'{resource} "{name}" is forbidden: {message}',
+                        {"name": name, "kind": resource})
+
+    def node_op(self, method, name, raw, user=None):
         st = self.st
+        me = node_identity(user)
         node = st.nodes.get(name)
         if node is None:
             raise not_found("nodes", name)
@@ -1032,6 +1320,8 @@ class Handler(BaseHTTPRequestHandler):
             return 200, node, None
         if method not in ("PATCH", "PUT"):
             raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
+        if me is not None and me != name:
+            raise self.forbid("nodes", name, user, f'node "{me}" is not allowed to modify node "{name}"')
         # A concurrent writer gets there first.
         if st.conflicts.get(name, 0) > 0:
             st.conflicts[name] -= 1
@@ -1060,15 +1350,22 @@ class Handler(BaseHTTPRequestHandler):
                            f'Operation cannot be fulfilled on nodes "{name}": the object has been modified; '
                            'please apply your changes to the latest version and try again',
                            {"name": name, "kind": "nodes"})
+        if st.node_restriction_taints:
+            refused = node_restriction_taints(name, node, new)
+            if refused is not None:
+                raise refused
         new.setdefault("metadata", {})
         for k in ("name", "uid", "creationTimestamp"):
             new["metadata"][k] = node["metadata"][k]
         new["kind"], new["apiVersion"] = "Node", "v1"
+        if me is not None:
+            self.node_restriction(me, user, node, new)
         errs = validate_node(new)
         if errs:
             raise ApiError(422, "Invalid", f'Node "{name}" is invalid: ' + ", ".join(errs),
                            {"name": name, "kind": "Node", "causes": [
-                               {"reason": "FieldValueInvalid", "message": e.split(": ", 1)[-1],
+                               {"reason": CAUSE_REASONS.get(e.split(": ", 2)[1], "FieldValueInvalid")
+                                if e.count(": ") >= 2 else "FieldValueInvalid", "message": e.split(": ", 1)[-1],
                                 "field": e.split(":", 1)[0]} for e in errs]})
         if not new.get("spec", {}).get("unschedulable", True):
             new["spec"].pop("unschedulable", None)
@@ -1076,6 +1373,16 @@ class Handler(BaseHTTPRequestHandler):
             new["metadata"]["resourceVersion"] = st.next_rv()
         st.nodes[name] = new
         return 200, new, None
+
+    def node_restriction(self, me, user, old, new):
+        """What NodeRestriction lets a node change on its own Node object."""
+        if (new.get("spec") or {}).get("taints") != (old.get("spec") or {}).get("taints"):
+            raise self.forbid("nodes", me, user, f'node "{me}" is not allowed to modify taints')
+        ol = (old.get("metadata") or {}).get("labels") or {}
+        nl = (new.get("metadata") or {}).get("labels") or {}
+        bad = sorted(k for k in set(ol) | set(nl) if ol.get(k) != nl.get(k) and label_forbidden(k))
+        if bad:
+            raise self.forbid("nodes", me, user, "is not allowed to modify labels: " + ", ".join(bad))
 
     def list_pods(self, ns, query):
         st = self.st
@@ -1143,13 +1450,16 @@ class Handler(BaseHTTPRequestHandler):
             check_preconditions(body.get("preconditions"), pod)
         return grace
 
-    def pod_op(self, method, ns, name, query, raw):
+    def pod_op(self, method, ns, name, query, raw, user=None):
         st = self.st
+        me = node_identity(user)
         pod = st.pods.get((ns, name))
         if pod is None:
             raise not_found("pods", name)
         if method == "GET":
             return 200, dict(pod, kind="Pod", apiVersion="v1"), None
+        if method == "DELETE" and me is not None and pod["spec"].get("nodeName") != me:
+            raise self.forbid("pods", name, user, f'node "{me}" can only delete pods with spec.nodeName set to itself')
         if method == "DELETE":
             grace = self.delete_grace(query, raw, pod)
             st.deletions.append({"namespace": ns, "name": name, "node": pod["spec"].get("nodeName"),
@@ -1158,7 +1468,7 @@ class Handler(BaseHTTPRequestHandler):
             return 200, dict(pod, kind="Pod", apiVersion="v1"), None
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
-    def evict(self, ns, name, raw):
+    def evict(self, ns, name, raw, user=None):
         st = self.st
         body = self.json_body(raw)
         rec = {"namespace": ns, "name": name, "t": st.t(), "grace": None, "status": None}
@@ -1176,6 +1486,10 @@ class Handler(BaseHTTPRequestHandler):
             rec["status"] = 404
             raise not_found("pods", name)
         rec["node"] = pod["spec"].get("nodeName")
+        me = node_identity(user)
+        if me is not None and rec["node"] != me:
+            rec["status"] = 403
+            raise self.forbid("pods", name, user, f"node {me} can only evict pods with spec.nodeName set to itself")
         opts = body.get("deleteOptions") or {}
         grace = opts.get("gracePeriodSeconds")
         if grace is None:
@@ -1194,7 +1508,7 @@ class Handler(BaseHTTPRequestHandler):
             pdbs = st.pdb_matching(pod)
             if len(pdbs) > 1:
                 rec["status"] = 500
-                raise ApiError(500, "InternalError", "This pod has more than one PodDisruptionBudget, which "
+                raise ApiError(500, None, "This pod has more than one PodDisruptionBudget, which "
                                "the eviction subresource does not support.")
             if pdbs:
                 s = st.pdb_status(pdbs[0])
@@ -1239,6 +1553,12 @@ class Handler(BaseHTTPRequestHandler):
         md["uid"] = str(uuid.uuid4())
         md["resourceVersion"] = st.next_rv()
         md["creationTimestamp"] = now_rfc3339()
+        # Fields the real server always returns, null or empty when not sent.
+        for k in ("firstTimestamp", "lastTimestamp", "eventTime"):
+            ev.setdefault(k, None)
+        for k in ("reportingComponent", "reportingInstance"):
+            ev.setdefault(k, "")
+        md["managedFields"] = managed_fields(ev, "v1", "despotify")
         ev["kind"], ev["apiVersion"] = "Event", "v1"
         if len(st.events) < 100000:
             st.events.append(ev)
@@ -1265,7 +1585,8 @@ class Handler(BaseHTTPRequestHandler):
         out = {"requests": dict(st.requests), "statuses": dict(st.statuses), "peak_inflight": dict(st.peak),
                "inflight": dict(st.inflight),
                "peak_evictions_inflight": st.peak.get("POST eviction", 0), "auth_failures": st.auth_failures,
-               "t": st.t(), "rv": st.rv}
+               "t": st.t(), "rv": st.rv, "forbidden": list(st.forbidden),
+               "eks_rejections": list(st.eks_rejections)}
         if node is None:
             out["nodes"] = [{"name": n, "unschedulable": bool(v["spec"].get("unschedulable")),
                              "taints": v["spec"].get("taints", []), "pods": len(st.by_node.get(n, ()))}
@@ -1304,18 +1625,20 @@ def control_apply(st, name, body):
             st.make_node({"name": n})
             if body.get("pods_per_node"):
                 st.generate(n, body["pods_per_node"], prefix=n, mix=body.get("mix", True),
-                            ns=body.get("namespace", "default"))
+                            ns=body.get("namespace", "default"), size=body.get("size"))
     elif name == "pods":
         out["uids"] = [st.make_pod(body["node"], p)["metadata"]["uid"] for p in body.get("pods", [])]
     elif name == "generate":
         out["made"] = st.generate(body["node"], body.get("count", 110), body.get("prefix", "pod"),
-                                  body.get("mix", True), body.get("namespace", "default"))
+                                  body.get("mix", True), body.get("namespace", "default"),
+                                  body.get("size"), body.get("big", ()))
     elif name == "pdbs":
         st.pdbs = list(body.get("pdbs", []))
     elif name == "tokens":
         st.tokens = set(body.get("tokens", []))
     elif name == "config":
-        for k in ("latency_ms", "rate_limit", "terminate_s", "replace_delay_s", "replacement_node"):
+        for k in ("latency_ms", "rate_limit", "terminate_s", "replace_delay_s", "replacement_node",
+                  "node_restriction_taints"):
             if k in body:
                 setattr(st, k, body[k])
         if "rate_limit" in body:
@@ -1337,7 +1660,8 @@ def control_apply(st, name, body):
     return out
 
 
-def main():
+def arg_parser():
+    """The fake's options; test/lib/realk8s.py takes their defaults for the object builders of State."""
     ap = argparse.ArgumentParser(description="fake Kubernetes API server (see the module docstring)")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
@@ -1347,6 +1671,10 @@ def main():
     ap.add_argument("--key")
     ap.add_argument("--client-ca")
     ap.add_argument("--token", action="append")
+    ap.add_argument("--sts-url")
+    ap.add_argument("--sts-ca")
+    ap.add_argument("--eks-cluster")
+    ap.add_argument("--eks-role", action="append")
     ap.add_argument("--latency-ms", type=float, default=0)
     ap.add_argument("--rate-limit", type=float, default=0)
     ap.add_argument("--terminate-s", type=float, default=0)
@@ -1356,6 +1684,11 @@ def main():
     ap.add_argument("--log")
     ap.add_argument("--seed", help="JSON file: a list of [control-endpoint, body] pairs applied at start, "
                                    'e.g. [["node", {"name": "n1"}], ["generate", {"node": "n1", "count": 20}]]')
+    return ap
+
+
+def main():
+    ap = arg_parser()
     opts = ap.parse_args()
 
     srv = Server((opts.bind, opts.port), Handler, bind_and_activate=False)

@@ -12,8 +12,10 @@
 #include "drain.h"
 #include "json.h"
 #include "k8s.h"
+#include "util.h"
 
 static struct json_tok toks[2048];
+static char pbuf[16384];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,10 +43,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char cont[K8S_MAX_CONTINUE], err[256], msg[128], uid[K8S_MAX_UID];
 	static char patch[8192];
 	int64_t ms;
-	int n = 0, used, r;
+	int n = 0, r;
 
-	k8s_pods_parse(s, size, toks, 2048, "kube-system", "despotify-x", take, &n, cont, sizeof cont,
-	    &used, err, sizeof err);
+	k8s_pods_parse(s, size, pbuf, sizeof pbuf, toks, 2048, "kube-system", "despotify-x", take, &n,
+	    cont, sizeof cont, err, sizeof err);
 	strcpy(t.key, "despotify/spot-termination");
 	t.value[0] = '\0';
 	strcpy(t.effect, "NoSchedule");
@@ -64,7 +66,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	k8s_status_is_pdb(s, size);
 	(void)drain_classify(429, s, size);
 	(void)drain_classify(200, s, size);
-	k8s_retry_after_parse(s, size, 1700000000, &ms);
+	util_retry_after_parse(s, size, 1700000000, &ms);
 	if (size < 400) {
 		char str[400];
 

@@ -154,6 +154,8 @@ class Cluster:
         env = {"PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": ACCESS_KEY,
                "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "NODE_NAME": self.node,
                "ASAN_OPTIONS": "detect_leaks=1", "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
+        if os.environ.get("TSAN_OPTIONS"):
+            env["TSAN_OPTIONS"] = os.environ["TSAN_OPTIONS"]
         env.update({k: v for k, v in extra.items() if v is not None})
         return env
 

@@ -10,6 +10,7 @@ import urllib.request
 
 ROOT = os.environ.get("DESPOTIFY_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 START_TIMEOUT = 15  # seconds for a fake to write its port files
+STDERR_TAIL = 2000  # bytes of a fake's stderr quoted when it does not start
 
 
 class FakeProcess:
@@ -30,12 +31,19 @@ class FakeProcess:
         while not all(os.path.exists(f) for f in port_files):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"{script} did not start; see {self.errlog_path}")
+                raise RuntimeError(f"{script} did not start; its stderr ends:\n{self.stderr_tail()}")
             time.sleep(0.02)
         self.ports = []
         for f in port_files:
             with open(f) as fh:
                 self.ports.append(int(fh.read()))
+
+    def stderr_tail(self, limit=STDERR_TAIL):
+        """The last bytes of the fake's stderr: quoted in an error rather than
+        the file's name, which a caller's clean-up may already have removed."""
+        with open(self.errlog_path, "rb") as f:
+            f.seek(max(0, os.path.getsize(self.errlog_path) - limit))
+            return f.read().decode(errors="replace").strip() or "(empty)"
 
     def stop(self):
         if self.proc.poll() is None:

@@ -20,10 +20,10 @@ def _ca(d, name, key="rsa"):
          "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
 
 
-def _leaf(d, name, ca, san, key="rsa", client=False):
+def _leaf(d, name, ca, san, key="rsa", client=False, subj=None):
     keyargs = ["-newkey", "rsa:2048"] if key == "rsa" else ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
     _run("req", "-nodes", *keyargs, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-         "-subj", f"/CN={name}", cwd=d)
+         "-subj", subj or f"/CN={name}", cwd=d)
     ext = os.path.join(d, f"{name}.ext")
     with open(ext, "w") as f:
         f.write("basicConstraints=CA:FALSE\n")
@@ -62,3 +62,24 @@ def make_pki(d):
         "client_crt": p("client.crt"), "client_key": p("client.key"),
         "client_ec_crt": p("clientec.crt"), "client_ec_key": p("clientec.key"),
     }
+
+
+def node_cert(d, node, name, key="ec"):
+    """A kubelet-style client certificate for node (CN system:node:NODE, O system:nodes),
+    signed by the test CA of make_pki(d), as one combined PEM (certificate, then key) like
+    /var/lib/kubelet/pki/kubelet-client-current.pem. Returns its path, d/NAME.pem."""
+    p = make_pki(d)
+    keyargs = ["-newkey", "rsa:2048"] if key == "rsa" else ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    _run("req", "-nodes", *keyargs, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+         "-subj", f"/O=system:nodes/CN=system:node:{node}", cwd=d)
+    ext = os.path.join(d, f"{name}.ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+    _run("x509", "-req", "-in", f"{name}.csr", "-CA", p["ca"], "-CAkey", p["ca_key"],
+         "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", ext, cwd=d)
+    out = os.path.join(d, f"{name}.pem")
+    with open(out, "w") as f:
+        for part in (f"{name}.crt", f"{name}.key"):
+            with open(os.path.join(d, part)) as g:
+                f.write(g.read())
+    return out

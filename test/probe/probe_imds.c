@@ -195,7 +195,8 @@ probe_imds(int argc, char **argv)
 	if (strcmp(argv[i], "facts") == 0 || (strcmp(argv[i], "poll") == 0 && want_facts)) {
 		struct imds_facts f;
 
-		if (imds_facts(&m, &f, util_now_ms() + timeout_ms, err, sizeof err) < 0) {
+		memset(&f, 0, sizeof f);
+		if (imds_facts(&m, &f, IMDS_FACTS_ALL, util_now_ms() + timeout_ms, err, sizeof err) < 0) {
 			fprintf(stderr, "probe imds: facts: %s\n", err);
 			rc = 1;
 		} else if (strcmp(argv[i], "facts") == 0) {

@@ -2,7 +2,8 @@
  * probe_k8s.c — drives src/k8s.c and src/drain.c against test/fakes/fake_k8s.py.
  *
  *   probe k8s [options] cordon NODE
- *   probe k8s [options] drain NODE        (cordons first unless --no-cordon)
+ *   probe k8s [options] drain NODE        (cordons beside the drain, as the daemon
+ *                                         does, unless --no-cordon)
  *   probe k8s [options] list NODE
  *   probe k8s [options] event NODE TYPE REASON MESSAGE
  *
@@ -13,6 +14,12 @@
  *   --ca F                    ca_file
  *   --client-cert F --client-key F
  *   --server-name N           tls_server_name
+ *   --kubeconfig F            kubeconfig
+ *   --eks-cluster C           eks_cluster_name
+ *   --region R                region (an EKS token's, unless the kubeconfig names one)
+ *   --sts URL                 sts_endpoint
+ *   --aws-ca F                aws_ca_file
+ *   --eks-refresh-ms N        make the EKS token again this often (default 5 minutes)
  *   --taint T                 taint ("" for none)
  *   --no-lb                   exclude_from_lb = false
  *   --no-emptydir             delete_emptydir_data = false
@@ -102,16 +109,42 @@ print_pod(void *arg, const struct k8s_pod *p)
 struct evthread {
 	struct k8s *k;
 	const char *node;
-	volatile int stop;
+	int stop;                   /* atomic: set by the main thread */
 	int posted;
 };
+
+/* The drain command's cordon, on a thread of its own as in the daemon. */
+struct cordon_job {
+	struct k8s *k;
+	const char *node;
+	int64_t *deadline;
+	struct drain_ctl *ctl;
+	struct k8s_cordon_result *cr;
+	int rc;
+};
+
+static void
+cordon_answered(void *arg)
+{
+	drain_ctl_open(arg);
+}
+
+static void *
+cordon_main(void *arg)
+{
+	struct cordon_job *cj = arg;
+
+	/* k8s_cordon calls cordon_answered once, at the latest when it returns. */
+	cj->rc = k8s_cordon(cj->k, cj->node, cj->deadline, cordon_answered, cj->ctl, cj->cr);
+	return NULL;
+}
 
 static void *
 event_loop(void *arg)
 {
 	struct evthread *et = arg;
 
-	while (!et->stop) {
+	while (!__atomic_load_n(&et->stop, __ATOMIC_ACQUIRE)) {
 		k8s_event(et->k, et->node, "Normal", "ProbeTick", "tick %d from a second thread",
 		    et->posted);
 		et->posted++;
@@ -138,7 +171,7 @@ probe_k8s(int argc, char **argv)
 	char *empty_env[] = { NULL };
 	double deadline_s = 30;
 	int i, no_cordon = 0, event_thread = 0, rc, n;
-	int64_t t0, deadline;
+	int64_t t0, deadline, eks_refresh_ms = 0;
 	const char *cmd, *node;
 
 	if (config_load(&cfg, "/nonexistent/despotify.ini", 0, empty_env, err, sizeof err) < 0) {
@@ -178,6 +211,18 @@ probe_k8s(int argc, char **argv)
 				set(cfg.client_key_file, v);
 			else if (strcmp(o, "--server-name") == 0)
 				set(cfg.tls_server_name, v);
+			else if (strcmp(o, "--kubeconfig") == 0)
+				set(cfg.kubeconfig, v);
+			else if (strcmp(o, "--eks-cluster") == 0)
+				set(cfg.eks_cluster_name, v);
+			else if (strcmp(o, "--region") == 0)
+				set(cfg.region, v);
+			else if (strcmp(o, "--sts") == 0)
+				set(cfg.sts_endpoint, v);
+			else if (strcmp(o, "--aws-ca") == 0)
+				set(cfg.aws_ca_file, v);
+			else if (strcmp(o, "--eks-refresh-ms") == 0)
+				eks_refresh_ms = atoll(v);
 			else if (strcmp(o, "--taint") == 0)
 				set(cfg.taint, v);
 			else if (strcmp(o, "--pod-name") == 0)
@@ -210,12 +255,17 @@ probe_k8s(int argc, char **argv)
 		printf("init error %s\n", err);
 		return 1;
 	}
+	if (eks_refresh_ms > 0)
+		k.eks_refresh_ms = eks_refresh_ms;
 	rc = 1;
 	if (strcmp(cmd, "cordon") == 0) {
-		rc = k8s_cordon(&k, node, deadline, err, sizeof err) == 0 ? 0 : 1;
-		printf("cordon rc=%d ms=%lld\n", rc, (long long)(util_now_ms() - t0));
+		struct k8s_cordon_result cr;
+
+		rc = k8s_cordon(&k, node, &deadline, NULL, NULL, &cr) == 0 ? 0 : 1;
+		printf("cordon rc=%d ms=%lld tainted=%d taint_refused=%d\n", rc,
+		    (long long)(util_now_ms() - t0), cr.tainted, cr.taint_refused);
 		if (rc != 0)
-			printf("error %s\n", err);
+			printf("error %s\n", cr.err);
 	} else if (strcmp(cmd, "list") == 0) {
 		n = 0;
 		rc = k8s_list_pods(&k, node, print_pod, &n, deadline, err, sizeof err) < 0;
@@ -232,30 +282,42 @@ probe_k8s(int argc, char **argv)
 		rc = 0;
 	} else if (strcmp(cmd, "drain") == 0) {
 		struct evthread et = { &k, node, 0, 0 };
+		struct k8s_cordon_result cr = { .ms = -1 };
+		struct drain_ctl ctl;
 		pthread_t tid;
 		int crc = 0, started = 0;
 
-		if (!no_cordon) {
-			crc = k8s_cordon(&k, node, deadline, err, sizeof err);
-			printf("cordon rc=%d ms=%lld\n", crc, (long long)k.cordon_ms);
-			if (crc != 0)
-				printf("cordon error %s\n", err);
-		}
+		/* As the daemon does: the cordon beside the drain, whose evictions wait for its first answer. */
+		struct cordon_job cj = { &k, node, &deadline, &ctl, &cr, 0 };
+		pthread_t ctid;
+		int cstarted = 0;
+
+		drain_ctl_init(&ctl, deadline, no_cordon);
+		if (!no_cordon && !(cstarted = pthread_create(&ctid, NULL, cordon_main, &cj) == 0))
+			drain_ctl_open(&ctl);
 		if (event_thread)
 			started = pthread_create(&tid, NULL, event_loop, &et) == 0;
-		rc = drain_node(&k, node, deadline, &r) == 0 ? 0 : 1;
+		rc = drain_node(&k, node, &ctl, &r) == 0 ? 0 : 1;
+		if (cstarted) {
+			pthread_join(ctid, NULL);
+			crc = cj.rc;
+			printf("cordon rc=%d ms=%lld\n", crc, (long long)cr.ms);
+			if (crc != 0)
+				printf("cordon error %s\n", cr.err);
+		}
+		drain_ctl_destroy(&ctl);
 		if (started) {
-			et.stop = 1;
+			__atomic_store_n(&et.stop, 1, __ATOMIC_RELEASE);
 			pthread_join(tid, NULL);
 			printf("events_posted=%d\n", et.posted);
 		}
 		printf("result rc=%d found=%d evicted=%d deleted=%d gone=%d skipped=%d left=%d "
 		    "terminating=%d deadline_hit=%d cordon_ms=%lld last_eviction_ms=%lld total_ms=%lld "
-		    "token_reads=%u\n",
+		    "token_reads=%u cert_loads=%u\n",
 		    rc, r.found, r.evicted, r.deleted, r.gone, r.skipped, r.left, r.terminating,
 		    r.deadline_hit,
-		    (long long)r.cordon_ms, (long long)r.last_eviction_ms, (long long)r.total_ms,
-		    k.token_reads);
+		    (long long)cr.ms, (long long)r.last_eviction_ms, (long long)r.total_ms,
+		    k.token_reads, k.cert_loads);
 		for (n = 0; n < r.nleft_names; n++)
 			printf("left %s\n", r.left_names[n]);
 		printf("summary %s\n", drain_result_summary(&r, summary, sizeof summary));

@@ -116,12 +116,56 @@ test_describe(void)
 	CHECK_STR(buf, "FAILED:");
 }
 
+/* The EKS token: "k8s-aws-v1." + base64url of botocore's presigned URL (see test_sigv4.c). */
+static void
+test_eks_token(void)
+{
+	struct sigv4_credentials cred = { "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL };
+	char out[AWS_EKS_TOKEN_MAX], err[256];
+
+	CHECK_INT(aws_eks_token_build("sts.eu-west-1.amazonaws.com", 1, "prod-eu", "eu-west-1", &cred,
+	    1704164645, out, sizeof out, err, sizeof err), 0);
+	CHECK_STR(out, "k8s-aws-v1.aHR0cHM6Ly9zdHMuZXUtd2VzdC0xLmFtYXpvbmF3cy5jb20vP0FjdGlvbj1HZXRDYWxsZXJJ"
+	    "ZGVudGl0eSZWZXJzaW9uPTIwMTEtMDYtMTUmWC1BbXotQWxnb3JpdGhtPUFXUzQtSE1BQy1TSEEyNTYmWC1BbXotQ3JlZGVu"
+	    "dGlhbD1BS0lERVhBTVBMRSUyRjIwMjQwMTAyJTJGZXUtd2VzdC0xJTJGc3RzJTJGYXdzNF9yZXF1ZXN0JlgtQW16LURhdGU9"
+	    "MjAyNDAxMDJUMDMwNDA1WiZYLUFtei1FeHBpcmVzPTYwJlgtQW16LVNpZ25lZEhlYWRlcnM9aG9zdCUzQngtazhzLWF3cy1p"
+	    "ZCZYLUFtei1TaWduYXR1cmU9OTdiMTBmYTU0MTFjMjdlYzBlMDVlMzA1NWEwMTRjMjg4ZDgxMGZlM2I2MDhjZTc2OTM3NmI1"
+	    "NDVjODcwMzAzNQ");
+	CHECK_INT(aws_eks_token_build("sts.eu-west-1.amazonaws.com", 1, "prod-eu", "eu-west-1", &cred,
+	    1704164645, out, 100, err, sizeof err), -1);
+	CHECK(strstr(err, "EKS token: over 99 bytes") != NULL);
+	CHECK_INT(aws_eks_token_build("sts.eu-west-1.amazonaws.com", 1, "", "eu-west-1", &cred,
+	    1704164645, out, sizeof out, err, sizeof err), -1);
+}
+
+static void
+test_container_host(void)
+{
+	static const char *const ok[] = {
+		"127.0.0.1", "127.1.2.3", "169.254.170.2", "169.254.170.23", "::1", "fd00:ec2::23",
+		"fd00:0ec2:0000::0023",
+	};
+	static const char *const bad[] = {
+		"127.attacker.example", "127.0.0.1.nip.io", "localhost", "169.254.170.24", "169.254.169.254",
+		"10.0.0.1", "fd00:ec2::24", "::ffff:127.0.0.1", "", "127.0.0.1 ", "0x7f.0.0.1", "127.1",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		CHECK_INT(aws_container_host_ok(ok[i]), 1);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (aws_container_host_ok(bad[i]) != 0)
+			CHECK_STR(bad[i], "(refused)");
+}
+
 int
 main(void)
 {
+	RUN(test_container_host);
 	RUN(test_endpoints);
 	RUN(test_classify);
 	RUN(test_states);
 	RUN(test_describe);
+	RUN(test_eks_token);
 	return t_done();
 }

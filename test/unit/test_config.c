@@ -97,14 +97,17 @@ bad_values(void)
 {
 	static const struct { const char *text, *want; } cases[] = {
 		{ "[DEFAULT]\nlevel = LOUD\n", ":2: level: \"LOUD\": expected DEBUG" },
-		{ "[DEFAULT]\n\npoll_interval = -1\n", ":3: poll_interval: \"-1\": not a non-negative" },
+		{ "[DEFAULT]\n\npoll_interval = -1\n", ":3: poll_interval: \"-1\": not a number of seconds "
+		    "(want 0.1 to 60 seconds)" },
 		{ "[DEFAULT]\npoll_interval = abc\n", ":2: poll_interval" },
 		{ "[DEFAULT]\nnotice_url = ftp://x/\n", ":2: notice_url: URL \"ftp://x/\": must start with http" },
 		{ "[DEFAULT]\napi_server = https://\n", ":2: api_server: URL \"https://\": no host" },
 		{ "[DEFAULT]\nfrobnicate = 1\n", ":2: unknown key \"frobnicate\"" },
-		{ "[DEFAULT]\ntaint = foo:Sometimes\n", ":2: taint: \"foo:Sometimes\": effect must be" },
+		{ "[DEFAULT]\ntaint = foo:Sometimes\n", ":2: taint: \"foo:Sometimes\": taint \"foo:Sometimes\": "
+		    "effect \"Sometimes\" is not NoSchedule" },
 		{ "[DEFAULT]\neviction_concurrency = 0\n", ":2: eviction_concurrency" },
-		{ "[DEFAULT]\neviction_concurrency = 65\n", ":2: eviction_concurrency: \"65\": expected a whole number from 1 to 64" },
+		{ "[DEFAULT]\neviction_concurrency = 65\n", ":2: eviction_concurrency: \"65\": out of range "
+		    "(want a whole number from 1 to 64)" },
 		{ "[DEFAULT]\nforce = maybe\n", ":2: force: \"maybe\": expected true or false" },
 		{ "[DEFAULT]\nimds_version = v3\n", ":2: imds_version" },
 		{ "[DEFAULT]\nrebalance_action = panic\n", ":2: rebalance_action" },
@@ -124,6 +127,156 @@ bad_values(void)
 		CHECK(strncmp(err, path, strlen(path)) == 0);
 		unlink(path);
 	}
+}
+
+/*
+ * Every duration and count has a range: each end is accepted, one step
+ * past it is refused with the file, the line, the key and the range.
+ */
+static void
+ranges(void)
+{
+	static const struct { const char *key, *ok_lo, *ok_hi, *bad_lo, *bad_hi, *range; } cases[] = {
+		{ "poll_interval", "0.1", "60", "0.099", "60.001", "(want 0.1 to 60 seconds)" },
+		{ "grace_period", "5", "3600", "4.999", "3601", "(want 5 to 3600 seconds)" },
+		{ "pdb_retry_interval", "0.5", "60", "0.499", "61", "(want 0.5 to 60 seconds)" },
+		{ "eviction_concurrency", "1", "64", "0", "65", "(want a whole number from 1 to 64)" },
+		{ "delete_blocked_at", "0", "1", "0.5", "3601", "(want 0 (never) or 1 to 3600 seconds)" },
+	};
+	static struct config c;
+	char *envp[] = { NULL };
+	char text[256], err[512], want[256];
+	const char *vals[4];
+	size_t i, j;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		vals[0] = cases[i].ok_lo;
+		vals[1] = cases[i].ok_hi;
+		vals[2] = cases[i].bad_lo;
+		vals[3] = cases[i].bad_hi;
+		for (j = 0; j < 4; j++) {
+			snprintf(text, sizeof text, "[DEFAULT]\ngrace_period = 3600\n%s = %s\n",
+			    cases[i].key, vals[j]);
+			if (strcmp(cases[i].key, "grace_period") == 0)
+				snprintf(text, sizeof text, "[DEFAULT]\ndelete_blocked_at = 0\n%s = %s\n",
+				    cases[i].key, vals[j]);
+			write_file(text);
+			CHECK_INT(config_load(&c, path, 1, envp, err, sizeof err), j < 2 ? 0 : -1);
+			if (j >= 2) {
+				snprintf(want, sizeof want, "%s:3: %s: \"%s\": out of range %s", path,
+				    cases[i].key, vals[j], cases[i].range);
+				CHECK_STR(err, want);
+			}
+			unlink(path);
+		}
+	}
+	/* 0 is no interval. */
+	write_file("[DEFAULT]\npdb_retry_interval = 0\n");
+	CHECK_INT(config_load(&c, path, 1, envp, err, sizeof err), -1);
+	CHECK(strstr(err, ":2: pdb_retry_interval: \"0\": out of range") != NULL);
+	unlink(path);
+}
+
+/* delete_blocked_at must come before the deadline, wherever each value came from. */
+static void
+cross_checks(void)
+{
+	static struct config c;
+	char *envp[] = { "DESPOTIFY_GRACE_PERIOD=30", NULL };
+	char *none[] = { NULL };
+	char err[512], want[512];
+
+	write_file("[DEFAULT]\n\ndelete_blocked_at = 30\n");
+	CHECK_INT(config_load(&c, path, 1, envp, err, sizeof err), -1);
+	snprintf(want, sizeof want, "%s:3: delete_blocked_at: 30 s is not below grace_period (30 s, from "
+	    "environment DESPOTIFY_GRACE_PERIOD): blocked pods would be deleted before the drain starts "
+	    "(0: never delete)", path);
+	CHECK_STR(err, want);
+	unlink(path);
+	write_file("[DEFAULT]\ngrace_period = 10.001\n");
+	CHECK_INT(config_load(&c, path, 1, none, err, sizeof err), 0);
+	unlink(path);
+	write_file("[DEFAULT]\ngrace_period = 10\n");
+	CHECK_INT(config_load(&c, path, 1, none, err, sizeof err), -1);
+	CHECK(strstr(err, "delete_blocked_at: 10 s is not below grace_period (10 s, from ") != NULL);
+	unlink(path);
+	write_file("[DEFAULT]\ngrace_period = 9\ndelete_blocked_at = 0\n");
+	CHECK_INT(config_load(&c, path, 1, none, err, sizeof err), 0);
+	unlink(path);
+}
+
+/* The taint -n accepts is the one the cordon uses: k8s_taint_parse. */
+static void
+taints(void)
+{
+	static const char *const bad[] = {
+		"-bad:NoSchedule", "a/b/c:NoSchedule", "bad-:NoSchedule", "Example.com/x:NoSchedule",
+		"k=v v:NoSchedule", "k:noschedule", "k", ":NoSchedule",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:NoSchedule",
+		"k=-v:NoExecute",
+	};
+	static const char *const good[] = {
+		"despotify/spot-termination:NoSchedule", "a:NoExecute", "example.com/k=v_1.2:PreferNoSchedule",
+		"k=:NoSchedule",
+	};
+	static struct config c;
+	char *envp[2] = { NULL, NULL }, var[256], err[512];
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(var, sizeof var, "DESPOTIFY_TAINT=%s", bad[i]);
+		envp[0] = var;
+		CHECK_INT(config_load(&c, "/nonexistent", 0, envp, err, sizeof err), -1);
+		if (strstr(err, "environment DESPOTIFY_TAINT: taint: ") == NULL)
+			printf("#   %s: got \"%s\"\n", bad[i], err);
+	}
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		snprintf(var, sizeof var, "DESPOTIFY_TAINT=%s", good[i]);
+		envp[0] = var;
+		CHECK_INT(config_load(&c, "/nonexistent", 0, envp, err, sizeof err), 0);
+	}
+}
+
+/* A webhook URL is never echoed by an error, whatever is wrong with it. */
+static void
+webhook_secret(void)
+{
+	static const char *const bad[] = {
+		"https://hooks.slack.com/services/T0/B0/SECRETxyz#frag",
+		"https://hooks.slack.com/services/T0/B0/SECRETxyz ",
+		"https://hooks.slack.com/services/T0/B0/SECRET xyz",
+		"ftp://hooks.slack.com/services/T0/B0/SECRETxyz",
+		"https://hooks.slack.com:99999/services/T0/B0/SECRETxyz",
+		"https://hooks.slack.com/services/T0/B0/SECRETxyz?token=SECRETxyz\t",
+	};
+	static struct config c;
+	char *envp[2] = { NULL, NULL }, var[CONFIG_MAX_STR + 64], err[1024], text[CONFIG_MAX_STR + 64];
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(var, sizeof var, "DESPOTIFY_SLACK_URL=%s", bad[i]);
+		envp[0] = var;
+		CHECK_INT(config_load(&c, "/nonexistent", 0, envp, err, sizeof err), -1);
+		CHECK(strstr(err, "SECRET") == NULL);
+		CHECK(strstr(err, "services") == NULL);
+		CHECK(strstr(err, "webhook_url") != NULL);
+		/* In the file, white space at the ends of a value is the ini syntax's, not the URL's. */
+		snprintf(text, sizeof text, "[DEFAULT]\nwebhook_url = %s\n", bad[i]);
+		write_file(text);
+		err[0] = '\0';
+		if (config_load(&c, path, 1, envp + 1, err, sizeof err) < 0)
+			CHECK(strstr(err, ":2: webhook_url: ") != NULL);
+		CHECK(strstr(err, "SECRET") == NULL);
+		unlink(path);
+	}
+	/* Too long is an error that does not echo it either. */
+	memset(text, 'x', sizeof text);
+	memcpy(text, "DESPOTIFY_WEBHOOK_URL=https://h/SECRET", 38);
+	text[sizeof text - 1] = '\0';
+	envp[0] = text;
+	CHECK_INT(config_load(&c, "/nonexistent", 0, envp, err, sizeof err), -1);
+	CHECK(strstr(err, "SECRET") == NULL);
+	CHECK(strstr(err, "longer than") != NULL);
 }
 
 static void
@@ -170,6 +323,10 @@ main(void)
 	RUN(empty_means_unset);
 	RUN(bad_values);
 	RUN(bad_env);
+	RUN(ranges);
+	RUN(cross_checks);
+	RUN(taints);
+	RUN(webhook_secret);
 	RUN(print_redacts);
 	return t_done();
 }

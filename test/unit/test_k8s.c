@@ -12,6 +12,7 @@
 #include "t.h"
 
 static struct json_tok toks[4096];
+static char pbuf[64 * 1024];   /* one pod of a streamed list */
 
 /* ---- Taints ---- */
 
@@ -330,13 +331,11 @@ test_pods_parse(void)
 {
 	struct seen s;
 	char cont[256], err[256];
-	int used = 0;
 
 	memset(&s, 0, sizeof s);
 	s.refuse_at = -1;
-	CHECK_INT(k8s_pods_parse(page, strlen(page), toks, 4096, "kube-system", "despotify-abcde",
-	    collect, &s, cont, sizeof cont, &used, err, sizeof err), 8);
-	CHECK(used > 100);
+	CHECK_INT(k8s_pods_parse(page, strlen(page), pbuf, sizeof pbuf, toks, 4096, "kube-system", "despotify-abcde",
+	    collect, &s, cont, sizeof cont, err, sizeof err), 8);
 	CHECK_STR(cont, "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6OTl9");
 	CHECK_INT(s.n, 8);
 	CHECK_STR(s.pods[0].ns, "default");
@@ -359,23 +358,25 @@ test_pods_parse(void)
 	/* Own pod named without a namespace still matches by name. */
 	memset(&s, 0, sizeof s);
 	s.refuse_at = -1;
-	CHECK_INT(k8s_pods_parse(page, strlen(page), toks, 4096, "", "web-1", collect, &s, cont,
-	    sizeof cont, NULL, err, sizeof err), 8);
+	CHECK_INT(k8s_pods_parse(page, strlen(page), pbuf, sizeof pbuf, toks, 4096, "", "web-1", collect, &s, cont,
+	    sizeof cont, err, sizeof err), 8);
 	CHECK_INT(s.pods[0].flags, K8S_POD_SELF);
 	/* A callback that refuses stops the parse with -2. */
 	memset(&s, 0, sizeof s);
 	s.refuse_at = 2;
-	CHECK_INT(k8s_pods_parse(page, strlen(page), toks, 4096, "", "", collect, &s, cont,
-	    sizeof cont, NULL, err, sizeof err), -2);
+	CHECK_INT(k8s_pods_parse(page, strlen(page), pbuf, sizeof pbuf, toks, 4096, "", "", collect, &s, cont,
+	    sizeof cont, err, sizeof err), -2);
 	CHECK_INT(s.n, 2);
-	/* Too few tokens for the page: -1 (the caller asks for a smaller page). */
-	CHECK_INT(k8s_pods_parse(page, strlen(page), toks, 64, "", "", collect, &s, cont,
-	    sizeof cont, NULL, err, sizeof err), -1);
+	/* Tokens are counted per pod, not per page: 64 are enough for each of these. */
+	memset(&s, 0, sizeof s);
+	s.refuse_at = -1;
+	CHECK_INT(k8s_pods_parse(page, strlen(page), pbuf, sizeof pbuf, toks, 64, "", "", collect, &s, cont,
+	    sizeof cont, err, sizeof err), 8);
 	/* A continue token over its buffer is an error, not a cut token. */
 	memset(&s, 0, sizeof s);
 	s.refuse_at = -1;
-	CHECK_INT(k8s_pods_parse(page, strlen(page), toks, 4096, "", "", collect, &s, cont,
-	    10, NULL, err, sizeof err), -1);
+	CHECK_INT(k8s_pods_parse(page, strlen(page), pbuf, sizeof pbuf, toks, 4096, "", "", collect, &s, cont,
+	    10, err, sizeof err), -1);
 }
 
 static void
@@ -394,27 +395,125 @@ test_pods_parse_edges(void)
 	memset(&s, 0, sizeof s);
 	s.refuse_at = -1;
 	strcpy(cont, "x");
-	CHECK_INT(k8s_pods_parse(last, strlen(last), toks, 4096, "", "", collect, &s, cont, sizeof cont,
-	    NULL, err, sizeof err), 0);
+	CHECK_INT(k8s_pods_parse(last, strlen(last), pbuf, sizeof pbuf, toks, 4096, "", "", collect, &s, cont, sizeof cont,
+	    err, sizeof err), 0);
 	CHECK_STR(cont, "");
-	CHECK_INT(k8s_pods_parse(nullitems, strlen(nullitems), toks, 4096, "", "", collect, &s, cont,
-	    sizeof cont, NULL, err, sizeof err), 0);
-	CHECK_INT(k8s_pods_parse(noname, strlen(noname), toks, 4096, "", "", collect, &s, cont,
-	    sizeof cont, NULL, err, sizeof err), -1);
-	CHECK_INT(k8s_pods_parse(notlist, strlen(notlist), toks, 4096, "", "", collect, &s, cont,
-	    sizeof cont, NULL, err, sizeof err), -1);
-	CHECK_INT(k8s_pods_parse(html, strlen(html), toks, 4096, "", "", collect, &s, cont,
-	    sizeof cont, NULL, err, sizeof err), -1);
+	CHECK_INT(k8s_pods_parse(nullitems, strlen(nullitems), pbuf, sizeof pbuf, toks, 4096, "", "", collect, &s, cont,
+	    sizeof cont, err, sizeof err), 0);
+	CHECK_INT(k8s_pods_parse(noname, strlen(noname), pbuf, sizeof pbuf, toks, 4096, "", "", collect, &s, cont,
+	    sizeof cont, err, sizeof err), -1);
+	CHECK_INT(k8s_pods_parse(notlist, strlen(notlist), pbuf, sizeof pbuf, toks, 4096, "", "", collect, &s, cont,
+	    sizeof cont, err, sizeof err), -1);
+	CHECK_INT(k8s_pods_parse(html, strlen(html), pbuf, sizeof pbuf, toks, 4096, "", "", collect, &s, cont,
+	    sizeof cont, err, sizeof err), -1);
 	/* A pod name over K8S_MAX_NAME - 1 bytes is an error naming the bound. */
 	memset(longname, 'p', sizeof longname - 1);
 	longname[sizeof longname - 1] = '\0';
 	big = malloc(1024);
 	at = (size_t)snprintf(big, 1024, "{\"items\":[{\"metadata\":{\"name\":\"%s\",\"namespace\":\"a\"}}]}",
 	    longname);
-	CHECK_INT(k8s_pods_parse(big, at, toks, 4096, "", "", collect, &s, cont, sizeof cont, NULL, err,
+	CHECK_INT(k8s_pods_parse(big, at, pbuf, sizeof pbuf, toks, 4096, "", "", collect, &s, cont, sizeof cont, err,
 	    sizeof err), -1);
 	CHECK(strstr(err, "253") != NULL);
 	free(big);
+}
+
+/* Streams body split at cut; returns the pod count (or -1/-2) with the pods in s. */
+static int
+podlist_split(const char *body, size_t len, size_t cut, size_t cap, int ntoks, struct seen *s,
+    struct k8s_podlist *pl, char *err, size_t errlen)
+{
+	int r;
+
+	memset(s, 0, sizeof *s);
+	s->refuse_at = -1;
+	k8s_podlist_init(pl, pbuf, cap, toks, ntoks, "kube-system", "despotify-abcde", collect, s);
+	if ((r = k8s_podlist_feed(pl, body, cut, err, errlen)) < 0 ||
+	    (r = k8s_podlist_feed(pl, body + cut, len - cut, err, errlen)) < 0)
+		return r;
+	return k8s_podlist_end(pl, err, errlen);
+}
+
+/* The same pods, continue and verdict wherever the page is cut, and byte by byte. */
+static void
+test_podlist_every_split(void)
+{
+	struct seen whole, got;
+	struct k8s_podlist pl;
+	char err[256];
+	size_t len = strlen(page), cut, k;
+	int bad = 0;
+
+	CHECK_INT(podlist_split(page, len, len, sizeof pbuf, 4096, &whole, &pl, err, sizeof err), 8);
+	CHECK_STR(pl.cont, "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6OTl9");
+	CHECK_STR(pl.rv, "99");
+	CHECK_INT(pl.skipped, 0);
+	for (cut = 0; cut <= len && !bad; cut++)
+		if (podlist_split(page, len, cut, sizeof pbuf, 4096, &got, &pl, err, sizeof err) != 8 ||
+		    memcmp(&got, &whole, sizeof got) != 0 ||
+		    strcmp(pl.cont, "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6OTl9") != 0) {
+			printf("#   cut at %zu differs\n", cut);
+			bad = 1;
+		}
+	CHECK(!bad);
+	memset(&got, 0, sizeof got);
+	got.refuse_at = -1;
+	k8s_podlist_init(&pl, pbuf, sizeof pbuf, toks, 4096, "kube-system", "despotify-abcde", collect, &got);
+	for (k = 0; k < len; k++)
+		CHECK_INT(k8s_podlist_feed(&pl, page + k, 1, err, sizeof err), 0);
+	CHECK_INT(k8s_podlist_end(&pl, err, sizeof err), 8);
+	CHECK(memcmp(&got, &whole, sizeof got) == 0);
+	/* Every cut short page is an error, never a shorter list. */
+	for (cut = 0; cut < len && !bad; cut++)
+		if (podlist_split(page, cut, cut / 2, sizeof pbuf, 4096, &got, &pl, err, sizeof err) != -1) {
+			printf("#   page cut at %zu accepted\n", cut);
+			bad = 1;
+		}
+	CHECK(!bad);
+}
+
+/* Metadata after the items, a pod over the caps, the kinds of page that are not a PodList. */
+static void
+test_podlist_shapes(void)
+{
+	static const char after[] =
+	    "{\"items\":[{" META("a", "p1", RS_OWNER) "},{\"metadata\":{\"name\":\"huge\",\"namespace\":\"a\","
+	    "\"annotations\":{\"blob\":\"0123456789012345678901234567890123456789012345678901234567890123456789"
+	    "0123456789012345678901234567890123456789012345678901234567890123456789\"}}},"
+	    "{" META("a", "p2", RS_OWNER) "}],"
+	    "\"metadata\":{\"continue\":\"next\",\"resourceVersion\":\"7\"},\"kind\":\"PodList\"}";
+	static const struct { const char *body, *err; } bad[] = {
+		{ "{\"kind\":\"Status\",\"items\":[]}", "not a PodList (kind is not \"PodList\")" },
+		{ "{\"kind\":\"PodList\",\"kind\":\"PodList\",\"items\":[]}", "not a PodList: \"kind\" appears twice" },
+		{ "{\"kind\":\"PodList\"}", "not a PodList (no items)" },
+		{ "{\"items\":{}}", "not a PodList (items is not a list)" },
+		{ "{\"items\":[],\"metadata\":{\"continue\":5}}",
+		  "the list's metadata.continue is not a string of at most 1023 bytes" },
+		{ "{\"items\":[{\"metadata\":{\"namespace\":\"a\"}}]}",
+		  "item 0: a pod without a name or namespace (or over 253/63 bytes)" },
+	};
+	struct seen s;
+	struct k8s_podlist pl;
+	char err[256];
+	size_t i;
+
+	CHECK_INT(podlist_split(after, strlen(after), 100, 200, 4096, &s, &pl, err, sizeof err), 2);
+	CHECK_STR(s.pods[0].name, "p1");
+	CHECK_STR(s.pods[1].name, "p2");
+	CHECK_STR(pl.cont, "next");
+	CHECK_STR(pl.rv, "7");
+	CHECK_INT(pl.skipped, 1);
+	CHECK_STR(pl.skip_why, "item 1 at byte 203: 210 bytes, over the 199-byte buffer");
+	/* Over the token array, likewise: skipped, the rest read (the big one has few tokens). */
+	CHECK_INT(podlist_split(after, strlen(after), 7, sizeof pbuf, 12, &s, &pl, err, sizeof err), 1);
+	CHECK_STR(s.pods[0].name, "huge");
+	CHECK_INT(pl.skipped, 2);
+	CHECK_STR(pl.skip_why, "item 0 at byte 10: JSON has more than 12 tokens");
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CHECK_INT(podlist_split(bad[i].body, strlen(bad[i].body), 3, sizeof pbuf, 4096, &s, &pl, err,
+		    sizeof err), -1);
+		CHECK_STR(err, bad[i].err);
+	}
 }
 
 /* ---- Status bodies, Retry-After ---- */
@@ -449,28 +548,6 @@ test_status(void)
 	CHECK_INT(k8s_status_is_pdb(apf429, strlen(apf429)), 0);
 	CHECK_INT(k8s_status_is_pdb("garbage", 7), 0);
 	CHECK_INT(k8s_status_is_pdb("", 0), 0);
-}
-
-static void
-test_retry_after(void)
-{
-	int64_t ms = -1;
-
-	CHECK_INT(k8s_retry_after_parse("3", 1, 0, &ms), 0);
-	CHECK_INT(ms, 3000);
-	CHECK_INT(k8s_retry_after_parse(" 0 ", 3, 0, &ms), 0);
-	CHECK_INT(ms, 0);
-	/* Sun, 06 Nov 1994 08:49:37 GMT is 784111777. */
-	CHECK_INT(k8s_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", 29, 784111770, &ms), 0);
-	CHECK_INT(ms, 7000);
-	CHECK_INT(k8s_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", 29, 784111800, &ms), 0);
-	CHECK_INT(ms, 0);
-	CHECK_INT(k8s_retry_after_parse("soon", 4, 0, &ms), -1);
-	CHECK_INT(k8s_retry_after_parse("-1", 2, 0, &ms), -1);
-	CHECK_INT(k8s_retry_after_parse("", 0, 0, &ms), -1);
-	/* An absurd delay is capped at a day rather than overflowing. */
-	CHECK_INT(k8s_retry_after_parse("99999999999999999999999", 23, 0, &ms), 0);
-	CHECK_INT(ms, 86400000);
 }
 
 /* ---- Request bodies ---- */
@@ -600,14 +677,20 @@ test_drain_summary(void)
 	char buf[512];
 
 	memset(&r, 0, sizeof r);
+	r.found = 110;
 	r.evicted = 97;
 	r.deleted = 1;
 	r.skipped = 12;
-	r.cordon_ms = 35;
+	r.skips[DRAIN_SKIP_DAEMONSET] = 11;
+	r.skips[DRAIN_SKIP_MIRROR] = 1;
 	r.last_eviction_ms = 420;
 	r.total_ms = 1900;
-	CHECK_STR(drain_result_summary(&r, buf, sizeof buf), "drain: 97 evicted, 1 deleted, 0 gone, "
-	    "12 skipped, 0 left; cordon 35 ms, last eviction at 420 ms, total 1900 ms");
+	CHECK_STR(drain_result_summary(&r, buf, sizeof buf), "drain: 110 found, 97 evicted, 1 deleted, "
+	    "0 gone, 12 skipped (1 mirror pod, 11 DaemonSet-managed), 0 left; last eviction at 420 ms, "
+	    "total 1900 ms");
+	r.advisory = 1;
+	CHECK(strstr(drain_result_summary(&r, buf, sizeof buf), "(advisory: no deadline)") != NULL);
+	r.advisory = 0;
 	r.left = 3;
 	r.nleft_names = 2;
 	strcpy(r.left_names[0], "default/a");
@@ -618,7 +701,7 @@ test_drain_summary(void)
 	CHECK(strstr(buf, "(deadline reached); left: default/a, default/b and 1 more") != NULL);
 	r.terminating = 2;
 	drain_result_summary(&r, buf, sizeof buf);
-	CHECK(strstr(buf, "3 left (2 terminating); cordon") != NULL);
+	CHECK(strstr(buf, "3 left (2 terminating); last eviction") != NULL);
 	/* A short buffer is cut cleanly, NUL-terminated. */
 	drain_result_summary(&r, buf, 30);
 	CHECK_INT(strlen(buf), 29);
@@ -636,8 +719,9 @@ main(void)
 	RUN(test_uncordon_patch);
 	RUN(test_pods_parse);
 	RUN(test_pods_parse_edges);
+	RUN(test_podlist_every_split);
+	RUN(test_podlist_shapes);
 	RUN(test_status);
-	RUN(test_retry_after);
 	RUN(test_bodies);
 	RUN(test_backoff);
 	RUN(test_drain_filter);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "log.h"
 #include "t.h"
 #include "util.h"
@@ -168,6 +169,59 @@ log_lines(void)
 	CHECK(strstr(buf, "\"time\":\"20") != NULL);
 }
 
+static void
+retry_after(void)
+{
+	char v[40];
+	int64_t ms = -1;
+	size_t i;
+
+	CHECK_INT(util_retry_after_parse("3", 1, 0, &ms), 0);
+	CHECK_INT(ms, 3000);
+	CHECK_INT(util_retry_after_parse(" 0 ", 3, 0, &ms), 0);
+	CHECK_INT(ms, 0);
+	CHECK_INT(util_retry_after_parse("120\r\n", 5, 0, &ms), 0);
+	CHECK_INT(ms, 120000);
+	/* Sun, 06 Nov 1994 08:49:37 GMT is 784111777. */
+	CHECK_INT(util_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", 29, 784111770, &ms), 0);
+	CHECK_INT(ms, 7000);
+	CHECK_INT(util_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", 29, 784111800, &ms), 0);
+	CHECK_INT(ms, 0);
+	/* A date years ahead counts as a day, like a huge number of seconds. */
+	CHECK_INT(util_retry_after_parse("Sun, 06 Nov 2094 08:49:37 GMT", 29, 784111800, &ms), 0);
+	CHECK_INT(ms, 86400000);
+	CHECK_INT(util_retry_after_parse("99999999999999999999999", 23, 0, &ms), 0);
+	CHECK_INT(ms, 86400000);
+	ms = 42;
+	CHECK_INT(util_retry_after_parse("soon", 4, 0, &ms), -1);
+	CHECK_INT(util_retry_after_parse("-1", 2, 0, &ms), -1);
+	CHECK_INT(util_retry_after_parse("1.5", 3, 0, &ms), -1);
+	CHECK_INT(util_retry_after_parse("", 0, 0, &ms), -1);
+	CHECK_INT(util_retry_after_parse("  ", 2, 0, &ms), -1);
+	CHECK_INT(util_retry_after_parse("Sun, 06 Nov 1994 08:49:37 UTC", 29, 0, &ms), -1);
+	CHECK_INT(ms, 42);
+	/* Every prefix of a date is refused; the length given is all that is read. */
+	snprintf(v, sizeof v, "Sun, 06 Nov 1994 08:49:37 GMT");
+	for (i = 1; i < 29; i++)
+		CHECK_INT(util_retry_after_parse(v, i, 0, &ms), -1);
+	CHECK_INT(util_retry_after_parse("12345", 2, 0, &ms), 0);
+	CHECK_INT(ms, 12000);
+}
+
+static void
+retry_after_cap(void)
+{
+	/* As asked when there is time. */
+	CHECK_INT(util_retry_after_cap(2000, 120000), 2000);
+	/* Never over RETRY_AFTER_MAX_MS, even with hours left (a rebalance). */
+	CHECK_INT(util_retry_after_cap(120000, 3600000), RETRY_AFTER_MAX_MS);
+	/* Never over a quarter of the time left: 20 s left, 120 s asked: 5 s. */
+	CHECK_INT(util_retry_after_cap(120000, 20000), 20000 / RETRY_AFTER_LEFT_DIV);
+	CHECK_INT(util_retry_after_cap(120000, 0), 0);
+	CHECK_INT(util_retry_after_cap(120000, -5000), 0);
+	CHECK_INT(util_retry_after_cap(-1, 10000), 0);
+}
+
 int
 main(void)
 {
@@ -179,5 +233,7 @@ main(void)
 	RUN(read_file);
 	RUN(strings);
 	RUN(log_lines);
+	RUN(retry_after);
+	RUN(retry_after_cap);
 	return t_done();
 }
