@@ -55,6 +55,8 @@ static const struct range {
 	{ "pdb_retry_interval", 500, 60000, 0 },
 	/* Below grace_period too: cross_check. */
 	{ "delete_blocked_at", 1000, 3600000, 1 },
+	{ "maintenance_poll_interval", 1000, 3600000, 0 },
+	{ "maintenance_lead", 0, 604800000, 0 },
 };
 
 /* Whether a key's value is secret and never echoed: a webhook URL's path is its key. */

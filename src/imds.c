@@ -492,6 +492,7 @@ imds_event_notice(const struct imds_event *e, struct imds_notice *out)
 	out->event_code = (int)e->code;
 	util_strlcpy(out->event_code_name, e->code_name, sizeof out->event_code_name);
 	util_strlcpy(out->event_id, e->id, sizeof out->event_id);
+	out->event_end_s = e->not_after_s;
 }
 
 /* ---- The client --------------------------------------------------------- */

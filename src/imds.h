@@ -79,6 +79,7 @@ struct imds_notice {
 	int event_code;                        /* enum imds_ev_code */
 	char event_code_name[IMDS_MAX_EVENT_CODE];
 	char event_id[IMDS_MAX_EVENT_ID];
+	int64_t event_end_s;                   /* its NotAfter (0: not given) */
 };
 
 /* Names for log lines: "termination-time", "instance-action", "rebalance". */

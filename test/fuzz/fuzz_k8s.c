@@ -50,7 +50,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	strcpy(t.key, "despotify/spot-termination");
 	t.value[0] = '\0';
 	strcpy(t.effect, "NoSchedule");
-	r = k8s_cordon_patch_build(s, size, toks, 2048, &t, 1, patch, sizeof patch, uid, sizeof uid,
+	r = k8s_cordon_patch_build(s, size, toks, 2048, &t, 1, NULL, patch, sizeof patch, uid, sizeof uid,
 	    err, sizeof err);
 	if (r == 1 && json_parse(&d, patch, strlen(patch), toks, 2048, err, sizeof err) < 0)
 		abort();

@@ -92,7 +92,7 @@ test_cordon_patch_adds_everything(void)
 	int taints, lab;
 
 	CHECK_INT(k8s_taint_parse("despotify/spot-termination:NoSchedule", &t, err, sizeof err), 0);
-	CHECK_INT(k8s_cordon_patch_build(node_json, strlen(node_json), toks, 4096, &t, 1, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(node_json, strlen(node_json), toks, 4096, &t, 1, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), 1);
 	CHECK_STR(uid, "0f3c9a2e-1111-2222-3333-444455556666");
 	CHECK_INT(json_parse(&d, out, strlen(out), toks, 4096, err, sizeof err), 0);
@@ -227,23 +227,23 @@ test_cordon_patch_idempotent(void)
 
 	CHECK_INT(k8s_taint_parse("despotify/spot-termination:NoSchedule", &t, err, sizeof err), 0);
 	/* Same key and effect (another value): not added again. */
-	CHECK_INT(k8s_cordon_patch_build(done, strlen(done), toks, 4096, &t, 1, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(done, strlen(done), toks, 4096, &t, 1, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), 0);
 	CHECK_STR(uid, "u");
 	/* Tainted but schedulable and unlabelled: a patch without taints. */
-	CHECK_INT(k8s_cordon_patch_build(half, strlen(half), toks, 4096, &t, 1, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(half, strlen(half), toks, 4096, &t, 1, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), 1);
 	CHECK(strstr(out, "taints") == NULL);
 	CHECK(strstr(out, "\"unschedulable\":true") != NULL);
 	CHECK(strstr(out, "\"resourceVersion\":\"8\"") != NULL);
 	CHECK_STR(uid, "");
 	/* Without the label option nor a taint, unschedulable alone. */
-	CHECK_INT(k8s_cordon_patch_build(half, strlen(half), toks, 4096, NULL, 0, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(half, strlen(half), toks, 4096, NULL, 0, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), 1);
 	CHECK_STR(out, "{\"metadata\":{\"resourceVersion\":\"8\"},\"spec\":{\"unschedulable\":true}}");
 	/* A taint with the same key but another effect is a different taint. */
 	CHECK_INT(k8s_taint_parse("despotify/spot-termination:NoExecute", &t, err, sizeof err), 0);
-	CHECK_INT(k8s_cordon_patch_build(done, strlen(done), toks, 4096, &t, 1, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(done, strlen(done), toks, 4096, &t, 1, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), 1);
 	CHECK(strstr(out, "\"effect\":\"NoExecute\"") != NULL);
 	CHECK(strstr(out, "\"value\":\"other\"") != NULL);
@@ -261,21 +261,21 @@ test_cordon_patch_errors(void)
 	static const char garbage[] = "<html>502</html>";
 
 	CHECK_INT(k8s_taint_parse("a:NoSchedule", &t, err, sizeof err), 0);
-	CHECK_INT(k8s_cordon_patch_build(norv, strlen(norv), toks, 4096, &t, 1, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(norv, strlen(norv), toks, 4096, &t, 1, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), -1);
 	CHECK(strstr(err, "resourceVersion") != NULL);
-	CHECK_INT(k8s_cordon_patch_build(badtaints, strlen(badtaints), toks, 4096, &t, 1, out,
+	CHECK_INT(k8s_cordon_patch_build(badtaints, strlen(badtaints), toks, 4096, &t, 1, NULL, out,
 	    sizeof out, uid, sizeof uid, err, sizeof err), -1);
-	CHECK_INT(k8s_cordon_patch_build(notnode, strlen(notnode), toks, 4096, &t, 1, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(notnode, strlen(notnode), toks, 4096, &t, 1, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), -1);
-	CHECK_INT(k8s_cordon_patch_build(garbage, strlen(garbage), toks, 4096, &t, 1, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(garbage, strlen(garbage), toks, 4096, &t, 1, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), -1);
 	/* Too small an output buffer is an error, never a cut patch. */
-	CHECK_INT(k8s_cordon_patch_build(node_json, strlen(node_json), toks, 4096, &t, 1, small,
+	CHECK_INT(k8s_cordon_patch_build(node_json, strlen(node_json), toks, 4096, &t, 1, NULL, small,
 	    sizeof small, uid, sizeof uid, err, sizeof err), -1);
 	CHECK(strstr(err, "over") != NULL);
 	/* Too few tokens is an error too. */
-	CHECK_INT(k8s_cordon_patch_build(node_json, strlen(node_json), toks, 10, &t, 1, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(node_json, strlen(node_json), toks, 10, &t, 1, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), -1);
 }
 
