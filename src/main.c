@@ -85,6 +85,7 @@ struct handling {
 	struct imds_notice notice;  /* (mu) the notice in force */
 	int advisory;               /* (mu) a rebalance recommendation not taken over */
 	int takeover;               /* (mu) set by the poll loop: a termination notice came */
+	enum imds_kind taken_from;  /* (mu) what it takes over: a rebalance or a scheduled event */
 	int taken_over;             /* a termination notice did take over (handling_main's) */
 	int closing;                /* (mu) the jobs are over: too late to take over */
 	int drain_wanted;           /* (mu) not for a rebalance with rebalance_action = cordon */
@@ -591,10 +592,12 @@ take_over(struct handling *h)
 {
 	struct app *a = h->app;
 	struct imds_notice n;
+	enum imds_kind from;
 	int drain_ran, detach_ran, cordon_failed;
 
 	pthread_mutex_lock(&h->mu);
 	n = h->notice;
+	from = h->taken_from;
 	drain_ran = h->drain.started || h->drain.done;
 	detach_ran = h->detach.done;
 	cordon_failed = h->cordon.done && h->cr.err[0] != '\0';
@@ -604,7 +607,8 @@ take_over(struct handling *h)
 	h->taken_over = 1;
 	__atomic_store_n(&h->deadline_ms, notice_deadline(&a->cfg, &n, util_now_ms(),
 	    util_wall_ms()), __ATOMIC_RELEASE);
-	log_notice(h, &n, "it takes over the handling of");
+	log_notice(h, &n, from == IMDS_KIND_MAINTENANCE ? "it takes over the scheduled event's "
+	    "handling of" : "it takes over the rebalance handling of");
 	drain_ctl_deadline(&h->ctl, deadline_of(h));
 	if (h->detach_wanted && !h->detach.started && !detach_ran) {
 		h->det_facts = h->facts;
@@ -824,6 +828,7 @@ on_notice(struct app *a, const struct imds_notice *n)
 	 */
 	pthread_mutex_lock(&h->mu);
 	if ((h->advisory || h->notice.kind == IMDS_KIND_MAINTENANCE) && !h->closing) {
+		h->taken_from = h->notice.kind;
 		h->notice = *n;
 		h->advisory = 0;
 		h->takeover = 1;
