@@ -74,6 +74,9 @@
 #define IMDS_MAX_TOKEN    256           /* an IMDSv2 session token (AWS's are 56 bytes) */
 #define IMDS_MAX_FACT     128           /* an instance id, type, region, zone, account or IP */
 #define IMDS_MAX_HOSTNAME 256           /* local-hostname */
+#define IMDS_MAX_EVENTS   16            /* scheduled events in one document (AWS lists a handful) */
+#define IMDS_MAX_EVENT_ID 64            /* an EventId, "instance-event-0d59937288b749b32" */
+#define IMDS_MAX_EVENT_CODE 32          /* an event Code, "instance-retirement" */
 #define IMDS_MAX_ROLE     128           /* an IAM role name (AWS allows 64) */
 #define IMDS_MAX_KEY      AWS_MAX_KEY   /* an access key id or secret access key */
 #define IMDS_MAX_SESSION_TOKEN AWS_MAX_TOKEN /* a role credential's session token */
@@ -86,6 +89,7 @@
 #define K8S_MAX_RV        64            /* a resourceVersion */
 #define K8S_MAX_TAINT_KEY 318           /* "prefix/name": 253 + 1 + 63 */
 #define K8S_MAX_TAINT_VALUE 64          /* a label value: 63 bytes */
+#define K8S_MAX_CAUSE     96            /* why despotify cordoned a node: "maintenance/" + an EventId */
 #define K8S_MAX_TAINTS    64            /* taints on one node (the patch keeps them all) */
 #define K8S_MAX_BODY      (1024 * 1024) /* one Node */
 #define K8S_MAX_TOKENS    16384         /* JSON tokens in one Node */

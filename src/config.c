@@ -55,6 +55,8 @@ static const struct range {
 	{ "pdb_retry_interval", 500, 60000, 0 },
 	/* Below grace_period too: cross_check. */
 	{ "delete_blocked_at", 1000, 3600000, 1 },
+	{ "maintenance_poll_interval", 1000, 3600000, 0 },
+	{ "maintenance_lead", 0, 604800000, 0 },
 };
 
 /* Whether a key's value is secret and never echoed: a webhook URL's path is its key. */
@@ -113,6 +115,10 @@ static const struct key keys[] = {
 	{ "inst_id_url", K_URL, S(inst_id_url), "{imds_base}/latest/meta-data/instance-id", NULL },
 	{ "inst_type_url", K_URL, S(inst_type_url), "{imds_base}/latest/meta-data/instance-type", NULL },
 	{ "inst_identity_url", K_URL, S(inst_identity_url), "{imds_base}/latest/dynamic/instance-identity/document", NULL },
+	{ "maintenance_url", K_URL, S(maintenance_url), "{imds_base}/latest/meta-data/events/maintenance/scheduled", NULL },
+	{ "maintenance_poll_interval", K_SECONDS, S(maintenance_poll_interval_ms), "60", NULL },
+	{ "maintenance_action", K_REBAL, S(maintenance_action), "drain", NULL },
+	{ "maintenance_lead", K_SECONDS, S(maintenance_lead_ms), "900", NULL },
 	{ "node_name", K_STR, S(node_name), "", NULL },
 	{ "detach_from_asg", K_BOOL, S(detach_from_asg), "true", NULL },
 	{ "region", K_STR, S(region), "", NULL },

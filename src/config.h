@@ -47,6 +47,10 @@ struct config {
 	char inst_id_url[CONFIG_MAX_STR];
 	char inst_type_url[CONFIG_MAX_STR];
 	char inst_identity_url[CONFIG_MAX_STR];
+	char maintenance_url[CONFIG_MAX_STR];  /* scheduled events; empty: not polled */
+	int64_t maintenance_poll_interval_ms;
+	enum rebalance_action maintenance_action;  /* the same three choices as rebalance_action */
+	int64_t maintenance_lead_ms;           /* act this long before an event's NotBefore */
 
 	/* Identity of this node and of despotify's own pod (may be empty). */
 	char node_name[CONFIG_MAX_STR];      /* empty: IMDS local-hostname at run time */

@@ -28,7 +28,8 @@ imds_source_name(enum imds_source s)
 const char *
 imds_kind_name(enum imds_kind k)
 {
-	return k == IMDS_KIND_REBALANCE ? "rebalance" : "termination";
+	return k == IMDS_KIND_REBALANCE ? "rebalance" : k == IMDS_KIND_MAINTENANCE ? "maintenance" :
+	    "termination";
 }
 
 const char *
@@ -223,12 +224,12 @@ imds_parse_notice(enum imds_source src, const char *body, size_t len, int64_t no
 	}
 }
 
-/* Copies the string value of key in the root object into out (cap bytes); 0 or -1. */
+/* Copies the string value of key in the object at index obj into out (cap bytes); 0 or -1. */
 static int
-str_field(const struct json_doc *d, const char *what, const char *key, char *out, size_t cap,
-    char *err, size_t errlen)
+str_field_at(const struct json_doc *d, int obj, const char *what, const char *key, char *out,
+    size_t cap, char *err, size_t errlen)
 {
-	int i = json_get(d, 0, key), n;
+	int i = json_get(d, obj, key), n;
 
 	if (i < 0 || d->toks[i].type != JSON_STRING) {
 		snprintf(err, errlen, "%s: no \"%s\" string", what, key);
@@ -246,6 +247,14 @@ str_field(const struct json_doc *d, const char *what, const char *key, char *out
 		return -1;
 	}
 	return 0;
+}
+
+/* The same in the root object. */
+static int
+str_field(const struct json_doc *d, const char *what, const char *key, char *out, size_t cap,
+    char *err, size_t errlen)
+{
+	return str_field_at(d, 0, what, key, out, cap, err, errlen);
 }
 
 int
@@ -318,6 +327,172 @@ fail:
 	wipe(c->secret_access_key, sizeof c->secret_access_key);
 	wipe(c->token, sizeof c->token);
 	return -1;
+}
+
+const char *
+imds_ev_state_name(enum imds_ev_state st)
+{
+	switch (st) {
+	case IMDS_EV_ACTIVE:    return "active";
+	case IMDS_EV_COMPLETED: return "completed";
+	case IMDS_EV_CANCELED:  return "canceled";
+	default:                return "unknown";
+	}
+}
+
+int
+imds_ev_ends_instance(enum imds_ev_code c)
+{
+	return c == IMDS_EV_INSTANCE_RETIREMENT || c == IMDS_EV_INSTANCE_STOP;
+}
+
+static enum imds_ev_code
+ev_code_from(const char *s)
+{
+	static const struct { const char *name; enum imds_ev_code code; } codes[] = {
+		{ "instance-reboot", IMDS_EV_INSTANCE_REBOOT },
+		{ "system-reboot", IMDS_EV_SYSTEM_REBOOT },
+		{ "system-maintenance", IMDS_EV_SYSTEM_MAINTENANCE },
+		{ "instance-retirement", IMDS_EV_INSTANCE_RETIREMENT },
+		{ "instance-stop", IMDS_EV_INSTANCE_STOP },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (util_strncaseeq(s, strlen(s), codes[i].name))
+			return codes[i].code;
+	return IMDS_EV_OTHER;
+}
+
+static enum imds_ev_state
+ev_state_from(const char *s)
+{
+	if (util_strncaseeq(s, strlen(s), "active"))
+		return IMDS_EV_ACTIVE;
+	if (util_strncaseeq(s, strlen(s), "completed"))
+		return IMDS_EV_COMPLETED;
+	if (util_strncaseeq(s, strlen(s), "canceled") || util_strncaseeq(s, strlen(s), "cancelled"))
+		return IMDS_EV_CANCELED;
+	return IMDS_EV_STATE_OTHER;
+}
+
+/*
+ * The date at key in the object at index obj into *t: 0, 1 if the key is
+ * absent and optional, -1 (with err) otherwise.
+ */
+static int
+ev_date(const struct json_doc *d, int obj, int idx, const char *key, int optional, int64_t *t,
+    char *err, size_t errlen)
+{
+	int i = json_get(d, obj, key);
+	const struct json_tok *k;
+
+	*t = 0;
+	if (i < 0 && optional)
+		return 1;
+	if (i < 0 || d->toks[i].type != JSON_STRING) {
+		snprintf(err, errlen, "scheduled event %d: no \"%s\" string", idx, key);
+		return -1;
+	}
+	k = &d->toks[i];
+	if (util_parse_gmt_date(d->text + k->start, (size_t)(k->end - k->start), t) < 0) {
+		snprintf(err, errlen, "scheduled event %d: \"%s\" is not a date like "
+		    "\"21 Jan 2019 09:00:43 GMT\"", idx, key);
+		return -1;
+	}
+	return 0;
+}
+
+/* Event number idx, the object at index obj, into *e. */
+static int
+parse_event(const struct json_doc *d, int obj, int idx, struct imds_event *e,
+    char *err, size_t errlen)
+{
+	char what[32], state[32];
+
+	memset(e, 0, sizeof *e);
+	if (d->toks[obj].type != JSON_OBJECT) {
+		snprintf(err, errlen, "scheduled event %d: not a JSON object", idx);
+		return -1;
+	}
+	snprintf(what, sizeof what, "scheduled event %d", idx);
+	if (str_field_at(d, obj, what, "Code", e->code_name, sizeof e->code_name, err, errlen) < 0 ||
+	    str_field_at(d, obj, what, "State", state, sizeof state, err, errlen) < 0 ||
+	    str_field_at(d, obj, what, "EventId", e->id, sizeof e->id, err, errlen) < 0 ||
+	    ev_date(d, obj, idx, "NotBefore", 0, &e->not_before_s, err, errlen) < 0 ||
+	    ev_date(d, obj, idx, "NotAfter", 1, &e->not_after_s, err, errlen) < 0 ||
+	    ev_date(d, obj, idx, "NotBeforeDeadline", 1, &e->not_before_deadline_s, err,
+		errlen) < 0)
+		return -1;
+	e->code = ev_code_from(e->code_name);
+	e->state = ev_state_from(state);
+	return 0;
+}
+
+int
+imds_parse_events(const char *body, size_t len, struct imds_event *ev, int cap,
+    char *err, size_t errlen)
+{
+	struct json_tok toks[IMDS_MAX_JSON_TOKENS];
+	struct json_doc d;
+	char jerr[128];
+	const char *p;
+	size_t n = len;
+	int i, e;
+
+	p = util_trim(body, &n);
+	if (n == 0)
+		return 0;
+	if (json_parse(&d, p, n, toks, IMDS_MAX_JSON_TOKENS, jerr, sizeof jerr) < 0) {
+		snprintf(err, errlen, "scheduled events: %s", jerr);
+		return -1;
+	}
+	if (d.toks[0].type != JSON_ARRAY) {
+		snprintf(err, errlen, "scheduled events: the JSON is not an array");
+		return -1;
+	}
+	if (d.toks[0].size > cap) {
+		snprintf(err, errlen, "scheduled events: %d events, more than the %d understood",
+		    d.toks[0].size, cap);
+		return -1;
+	}
+	for (e = 0; e < d.toks[0].size; e++)
+		if ((i = json_elem(&d, 0, e)) < 0 || parse_event(&d, i, e, &ev[e], err, errlen) < 0)
+			return -1;
+	return d.toks[0].size;
+}
+
+int
+imds_event_due(const struct imds_event *ev, int n, int64_t now_s, int64_t lead_s,
+    int64_t *next_s)
+{
+	int i, best = -1;
+
+	for (i = 0; i < n; i++) {
+		if (ev[i].state != IMDS_EV_ACTIVE ||
+		    (ev[i].not_after_s != 0 && ev[i].not_after_s <= now_s))
+			continue;
+		if (best < 0 || ev[i].not_before_s < ev[best].not_before_s)
+			best = i;
+	}
+	if (next_s != NULL)
+		*next_s = best >= 0 ? ev[best].not_before_s - lead_s : 0;
+	return best >= 0 && ev[best].not_before_s - lead_s <= now_s ? best : -1;
+}
+
+void
+imds_event_notice(const struct imds_event *e, struct imds_notice *out)
+{
+	memset(out, 0, sizeof *out);
+	out->kind = IMDS_KIND_MAINTENANCE;
+	out->action = IMDS_ACTION_UNKNOWN;
+	out->time_s = e->not_before_s;
+	out->time_given = 1;
+	out->source = IMDS_SRC_TERMINATION;
+	out->event_code = (int)e->code;
+	util_strlcpy(out->event_code_name, e->code_name, sizeof out->event_code_name);
+	util_strlcpy(out->event_id, e->id, sizeof out->event_id);
+	out->event_end_s = e->not_after_s;
 }
 
 /* ---- The client --------------------------------------------------------- */
@@ -417,6 +592,14 @@ imds_init(struct imds *m, const struct config *cfg, const struct log *lg,
 	m->inst_id_url = cfg->inst_id_url;
 	m->inst_type_url = cfg->inst_type_url;
 	m->inst_identity_url = cfg->inst_identity_url;
+	m->events_src.url_str = cfg->maintenance_url;
+	if (cfg->maintenance_url[0] != '\0') {
+		if (parse_imds_url("maintenance_url", cfg->maintenance_url, &m->events_src.url, err,
+		    errlen) < 0)
+			return -1;
+		m->events_src.enabled = 1;
+		m->events_src.on_imds = on_imds(m, &m->events_src.url);
+	}
 	return 0;
 }
 
@@ -811,6 +994,29 @@ imds_facts(struct imds *m, struct imds_facts *f, unsigned want, int64_t deadline
 		return -1;
 	imds_set_identity(m, f->instance_id, f->private_ip);
 	return 0;
+}
+
+int
+imds_events(struct imds *m, struct imds_event *ev, int cap, int64_t deadline_ms,
+    char *err, size_t errlen)
+{
+	struct imds_poll_src *s = &m->events_src;
+	char perr[256];
+	int n;
+
+	if (!s->enabled)
+		return 0;
+	if (get(m, &s->url, s->url_str, s->on_imds, deadline_ms, NULL, err, errlen) < 0)
+		return -1;
+	if (m->resp.status == 404)
+		return 0;
+	if (m->resp.status != 200) {
+		snprintf(err, errlen, "GET %s: HTTP %d", s->url_str, m->resp.status);
+		return -1;
+	}
+	if ((n = imds_parse_events(m->body, m->resp.body_len, ev, cap, perr, sizeof perr)) < 0)
+		snprintf(err, errlen, "GET %s: %s", s->url_str, perr);
+	return n;
 }
 
 int

@@ -53,7 +53,8 @@ enum imds_source {
 
 enum imds_kind {
 	IMDS_KIND_TERMINATION,  /* the instance is going away (terminate, stop or hibernate) */
-	IMDS_KIND_REBALANCE     /* elevated risk of interruption; main acts per rebalance_action */
+	IMDS_KIND_REBALANCE,    /* elevated risk of interruption; main acts per rebalance_action */
+	IMDS_KIND_MAINTENANCE   /* a scheduled event is due (imds_event_due); main acts per maintenance_action */
 };
 
 enum imds_action {
@@ -74,11 +75,16 @@ struct imds_notice {
 	int time_given;             /* 0: the body had no time; time_s is "now + 120 s" */
 	enum imds_source source;
 	const char *url;            /* the URL it came from (set by imds_poll; NULL from the parser) */
+	/* IMDS_KIND_MAINTENANCE only: the event (time_s is its NotBefore). */
+	int event_code;                        /* enum imds_ev_code */
+	char event_code_name[IMDS_MAX_EVENT_CODE];
+	char event_id[IMDS_MAX_EVENT_ID];
+	int64_t event_end_s;                   /* its NotAfter (0: not given) */
 };
 
 /* Names for log lines: "termination-time", "instance-action", "rebalance". */
 const char *imds_source_name(enum imds_source s);
-/* "termination", "rebalance". */
+/* "termination", "rebalance", "maintenance". */
 const char *imds_kind_name(enum imds_kind k);
 /* "terminate", "stop", "hibernate", "unknown". */
 const char *imds_action_name(enum imds_action a);
@@ -121,6 +127,7 @@ struct imds {
 	struct url token_url;
 	struct imds_poll_src src[IMDS_NSOURCES];
 	const char *inst_id_url, *inst_type_url, *inst_identity_url;
+	struct imds_poll_src events_src;    /* maintenance_url: scheduled events */
 	struct url scratch;                 /* URLs of facts and credentials, parsed per call */
 
 	/* IMDSv2 state. */
@@ -221,7 +228,75 @@ int64_t imds_delay_ms(const struct imds *m);
 int imds_role_credentials(struct imds *m, struct imds_creds *out, int64_t deadline_ms,
     char *err, size_t errlen);
 
+/*
+ * The scheduled events at config->maintenance_url (an empty URL: none):
+ * GETs the document and parses it into ev (cap entries) with
+ * imds_parse_events. A 404 is an empty list. Returns the number of events,
+ * or -1 with the reason in err (naming the URL). Never blocks past
+ * deadline_ms.
+ */
+struct imds_event;
+int imds_events(struct imds *m, struct imds_event *ev, int cap, int64_t deadline_ms,
+    char *err, size_t errlen);
+
 /* ---- Pure parsers (no I/O, no clock, no logging) ------------------------- */
+
+/* The codes EC2 gives scheduled events; IMDS_EV_OTHER for one it may add later. */
+enum imds_ev_code {
+	IMDS_EV_OTHER,
+	IMDS_EV_INSTANCE_REBOOT,
+	IMDS_EV_SYSTEM_REBOOT,
+	IMDS_EV_SYSTEM_MAINTENANCE,
+	IMDS_EV_INSTANCE_RETIREMENT,
+	IMDS_EV_INSTANCE_STOP
+};
+
+enum imds_ev_state { IMDS_EV_ACTIVE, IMDS_EV_COMPLETED, IMDS_EV_CANCELED, IMDS_EV_STATE_OTHER };
+
+/* One scheduled event. Times are epoch seconds; 0 where the document has none. */
+struct imds_event {
+	enum imds_ev_code code;
+	enum imds_ev_state state;
+	char code_name[IMDS_MAX_EVENT_CODE];  /* the Code as EC2 wrote it */
+	char id[IMDS_MAX_EVENT_ID];           /* EventId */
+	int64_t not_before_s;                 /* NotBefore: the window opens (always set) */
+	int64_t not_after_s;                  /* NotAfter: the window closes */
+	int64_t not_before_deadline_s;        /* NotBeforeDeadline: latest it can be moved to */
+};
+
+/* "active", "completed", "canceled", "unknown". */
+const char *imds_ev_state_name(enum imds_ev_state s);
+
+/* Whether an event of code c ends the instance (retirement, stop): worth an ASG detach. */
+int imds_ev_ends_instance(enum imds_ev_code c);
+
+/*
+ * The scheduled event of ev[0..n) due at now_s when events are handled
+ * lead_s before they begin: of the active events whose window has not
+ * closed (NotAfter, when given, still ahead), the one with the earliest
+ * NotBefore, if NotBefore - lead_s <= now_s. Returns its index, or -1 if
+ * none is due; *next_s (may be NULL) is then when the next active one will
+ * be (0: none).
+ */
+int imds_event_due(const struct imds_event *ev, int n, int64_t now_s, int64_t lead_s,
+    int64_t *next_s);
+
+/* The notice (kind IMDS_KIND_MAINTENANCE, time_s its NotBefore) that stands for event e. */
+void imds_event_notice(const struct imds_event *e, struct imds_notice *out);
+
+/*
+ * Reads a scheduled-events document, a JSON array of
+ * {"Code","Description","State","EventId","NotBefore","NotAfter",
+ * "NotBeforeDeadline"} with times like "21 Jan 2019 09:00:43 GMT", into
+ * ev (cap entries). Code, State, EventId and NotBefore are required;
+ * NotAfter and NotBeforeDeadline are optional; Description and unknown keys
+ * are ignored. An empty body is an empty list. Returns the number of events,
+ * or -1 with the reason in err (more than cap events, a missing or malformed
+ * field, naming the event's index).
+ */
+int imds_parse_events(const char *body, size_t len, struct imds_event *ev, int cap,
+    char *err, size_t errlen);
+
 
 /*
  * Reads the body of a 200 answer from source src. now_s is the current

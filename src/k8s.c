@@ -147,85 +147,365 @@ k8s_taint_parse(const char *s, struct k8s_taint *t, char *err, size_t errlen)
 
 /* ---- The cordon patch ---------------------------------------------------------- */
 
+/* What a Node says about its cordon, for k8s_cordon_patch_build. */
+struct cordon_state {
+	char rv[K8S_MAX_RV];
+	int unsched, has_taint, has_label;
+	int taints;                          /* index of spec.taints, or -1 */
+	struct k8s_cordon_record rec;        /* despotify's record on the Node; cause "" if none */
+};
+
+static int node_record(const struct json_doc *d, struct k8s_cordon_record *rec, char *err,
+    size_t errlen);
+
+/* Reads the Node at the root of d into *st. Returns 0, or -1 with err. */
+static int
+cordon_state_read(const struct json_doc *d, const struct k8s_taint *taint, struct cordon_state *st,
+    char *err, size_t errlen)
+{
+	char e[128];
+	int i, n;
+
+	memset(st, 0, sizeof *st);
+	if (d->toks[0].type != JSON_OBJECT || json_path(d, 0, "metadata", "name", (char *)NULL) < 0) {
+		snprintf(err, errlen, "not a Node object");
+		return -1;
+	}
+	if (json_str(d, json_path(d, 0, "metadata", "resourceVersion", (char *)NULL), st->rv,
+	    sizeof st->rv) <= 0) {
+		snprintf(err, errlen, "the Node has no metadata.resourceVersion");
+		return -1;
+	}
+	i = json_path(d, 0, "spec", "unschedulable", (char *)NULL);
+	if (i >= 0 && json_bool(d, i, &st->unsched) < 0)
+		st->unsched = 0;
+	st->has_label = json_str_eq(d, json_path(d, 0, "metadata", "labels", LB_LABEL, (char *)NULL),
+	    "true");
+	st->taints = json_path(d, 0, "spec", "taints", (char *)NULL);
+	if (st->taints >= 0 && d->toks[st->taints].type != JSON_ARRAY && !json_is_null(d, st->taints)) {
+		snprintf(err, errlen, "the Node's spec.taints is not a list");
+		return -1;
+	}
+	if (st->taints >= 0 && d->toks[st->taints].type == JSON_ARRAY) {
+		if (d->toks[st->taints].size > K8S_MAX_TAINTS) {
+			snprintf(err, errlen, "the Node has %d taints, more than %d",
+			    d->toks[st->taints].size, K8S_MAX_TAINTS);
+			return -1;
+		}
+		for (n = 0, i = st->taints + 1; n < d->toks[st->taints].size; n++, i = json_next(d, i))
+			if (taint != NULL && d->toks[i].type == JSON_OBJECT &&
+			    json_str_eq(d, json_get(d, i, "key"), taint->key) &&
+			    json_str_eq(d, json_get(d, i, "effect"), taint->effect))
+				st->has_taint = 1;
+	} else {
+		st->taints = -1;
+	}
+	/* A record that cannot be read is not ours to keep: the new one replaces it. */
+	if (node_record(d, &st->rec, e, sizeof e) <= 0)
+		memset(&st->rec, 0, sizeof st->rec);
+	return 0;
+}
+
+/*
+ * Appends the annotation recording what this patch changes (and what an
+ * earlier cordon by despotify did), under cause unless the Node already
+ * names one. Nothing if cause is NULL.
+ */
+static void
+patch_record(struct sbuf *sb, const struct cordon_state *st, const struct k8s_taint *taint,
+    const char *cause, int exclude_lb)
+{
+	struct k8s_cordon_record rec = st->rec;
+	char v[512];
+
+	if (cause == NULL)
+		return;
+	if (rec.cause[0] == '\0')
+		util_strlcpy(rec.cause, cause, sizeof rec.cause);
+	rec.did |= (st->unsched ? 0 : K8S_DID_UNSCHEDULABLE) | (st->has_label || !exclude_lb ? 0 :
+	    K8S_DID_LABEL);
+	if (taint != NULL && !st->has_taint) {
+		rec.did |= K8S_DID_TAINT;
+		util_strlcpy(rec.taint_key, taint->key, sizeof rec.taint_key);
+		util_strlcpy(rec.taint_effect, taint->effect, sizeof rec.taint_effect);
+	}
+	if (k8s_cordon_record_format(&rec, v, sizeof v) < 0) {
+		sb->over = 1;
+		return;
+	}
+	sb_puts(sb, ",\"annotations\":{");
+	sb_str(sb, K8S_CORDON_ANNOTATION);
+	sb_puts(sb, ":");
+	sb_str(sb, v);
+	sb_puts(sb, "}");
+}
+
+/* Appends the taint list: every taint already there, byte for byte, then taint. */
+static void
+patch_taints(struct sbuf *sb, const struct json_doc *d, int taints, const struct k8s_taint *taint)
+{
+	int n, i;
+
+	/* A merge patch replaces the whole list: every taint already there goes back as it was. */
+	sb_puts(sb, ",\"taints\":[");
+	for (n = 0, i = taints + 1; taints >= 0 && n < d->toks[taints].size; n++, i = json_next(d, i)) {
+		sb_raw(sb, d->text + d->toks[i].start, (size_t)(d->toks[i].end - d->toks[i].start));
+		sb_puts(sb, ",");
+	}
+	sb_puts(sb, "{\"key\":");
+	sb_str(sb, taint->key);
+	if (taint->value[0] != '\0') {
+		sb_puts(sb, ",\"value\":");
+		sb_str(sb, taint->value);
+	}
+	sb_puts(sb, ",\"effect\":");
+	sb_str(sb, taint->effect);
+	sb_puts(sb, "}]");
+}
+
 int
 k8s_cordon_patch_build(const char *node_json, size_t len, struct json_tok *toks, int ntoks,
-    const struct k8s_taint *taint, int exclude_lb, char *out, size_t cap,
+    const struct k8s_taint *taint, int exclude_lb, const char *cause, char *out, size_t cap,
     char *uid, size_t uidcap, char *err, size_t errlen)
 {
 	struct json_doc d;
 	struct sbuf sb = { out, cap, 0, 0 };
-	char rv[K8S_MAX_RV];
-	int i, n, unsched = 0, has_taint = 0, has_label = 0, taints, labels;
+	struct cordon_state st;
 
-	if (json_parse(&d, node_json, len, toks, ntoks, err, errlen) < 0)
+	if (json_parse(&d, node_json, len, toks, ntoks, err, errlen) < 0 ||
+	    cordon_state_read(&d, taint, &st, err, errlen) < 0)
 		return -1;
-	if (d.toks[0].type != JSON_OBJECT || json_path(&d, 0, "metadata", "name", (char *)NULL) < 0) {
-		snprintf(err, errlen, "not a Node object");
-		return -1;
-	}
-	if (json_str(&d, json_path(&d, 0, "metadata", "resourceVersion", (char *)NULL), rv, sizeof rv) <= 0) {
-		snprintf(err, errlen, "the Node has no metadata.resourceVersion");
-		return -1;
-	}
 	if (uid != NULL && uidcap > 0 &&
 	    json_str(&d, json_path(&d, 0, "metadata", "uid", (char *)NULL), uid, uidcap) < 0)
 		uid[0] = '\0';
-	i = json_path(&d, 0, "spec", "unschedulable", (char *)NULL);
-	if (i >= 0 && json_bool(&d, i, &unsched) < 0)
-		unsched = 0;
-	labels = json_path(&d, 0, "metadata", "labels", (char *)NULL);
-	if (labels >= 0 && json_str_eq(&d, json_get(&d, labels, LB_LABEL), "true"))
-		has_label = 1;
-	taints = json_path(&d, 0, "spec", "taints", (char *)NULL);
-	if (taints >= 0 && d.toks[taints].type != JSON_ARRAY && !json_is_null(&d, taints)) {
-		snprintf(err, errlen, "the Node's spec.taints is not a list");
-		return -1;
-	}
-	if (taints >= 0 && d.toks[taints].type == JSON_ARRAY) {
-		if (d.toks[taints].size > K8S_MAX_TAINTS) {
-			snprintf(err, errlen, "the Node has %d taints, more than %d", d.toks[taints].size,
-			    K8S_MAX_TAINTS);
-			return -1;
-		}
-		for (n = 0, i = taints + 1; n < d.toks[taints].size; n++, i = json_next(&d, i))
-			if (taint != NULL && d.toks[i].type == JSON_OBJECT &&
-			    json_str_eq(&d, json_get(&d, i, "key"), taint->key) &&
-			    json_str_eq(&d, json_get(&d, i, "effect"), taint->effect))
-				has_taint = 1;
-	}
-	if (taint == NULL)
-		has_taint = 1;
-	if (!exclude_lb)
-		has_label = 1;
-	if (unsched && has_taint && has_label)
+	if (st.unsched && (st.has_taint || taint == NULL) && (st.has_label || !exclude_lb))
 		return 0;
-
 	sb_puts(&sb, "{\"metadata\":{\"resourceVersion\":");
-	sb_str(&sb, rv);
-	if (!has_label) {
+	sb_str(&sb, st.rv);
+	if (!st.has_label && exclude_lb) {
 		sb_puts(&sb, ",\"labels\":{");
 		sb_str(&sb, LB_LABEL);
 		sb_puts(&sb, ":\"true\"}");
 	}
+	patch_record(&sb, &st, taint, cause, exclude_lb);
 	sb_puts(&sb, "},\"spec\":{\"unschedulable\":true");
-	if (!has_taint) {
-		/* A merge patch replaces the whole list: every taint already there goes back as it was. */
-		sb_puts(&sb, ",\"taints\":[");
-		if (taints >= 0 && d.toks[taints].type == JSON_ARRAY)
-			for (n = 0, i = taints + 1; n < d.toks[taints].size; n++, i = json_next(&d, i)) {
-				sb_raw(&sb, node_json + d.toks[i].start,
-				    (size_t)(d.toks[i].end - d.toks[i].start));
-				sb_puts(&sb, ",");
-			}
-		sb_puts(&sb, "{\"key\":");
-		sb_str(&sb, taint->key);
-		if (taint->value[0] != '\0') {
-			sb_puts(&sb, ",\"value\":");
-			sb_str(&sb, taint->value);
+	if (taint != NULL && !st.has_taint)
+		patch_taints(&sb, &d, st.taints, taint);
+	sb_puts(&sb, "}}");
+	if (sb.over) {
+		snprintf(err, errlen, "the node patch is over %zu bytes", cap);
+		return -1;
+	}
+	return 1;
+}
+
+/* ---- Undoing the cordon ------------------------------------------------------------ */
+
+static const struct { unsigned bit; const char *name; } did_names[] = {
+	{ K8S_DID_UNSCHEDULABLE, "unschedulable" },
+	{ K8S_DID_TAINT, "taint" },
+	{ K8S_DID_LABEL, "label" },
+};
+
+static int
+cause_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] == '\0' || (!isalnum((unsigned char)s[i]) && strchr("._/-", s[i]) == NULL))
+			return 0;
+	return n > 0;
+}
+
+int
+k8s_cordon_record_format(const struct k8s_cordon_record *r, char *out, size_t cap)
+{
+	struct sbuf sb = { out, cap, 0, 0 };
+	size_t i;
+	int first = 1;
+
+	if (!cause_ok(r->cause, strlen(r->cause)))
+		return -1;
+	sb_puts(&sb, "cause=");
+	sb_puts(&sb, r->cause);
+	sb_puts(&sb, ";did=");
+	for (i = 0; i < sizeof did_names / sizeof did_names[0]; i++)
+		if (r->did & did_names[i].bit) {
+			sb_puts(&sb, first ? "" : ",");
+			sb_puts(&sb, did_names[i].name);
+			first = 0;
 		}
-		sb_puts(&sb, ",\"effect\":");
-		sb_str(&sb, taint->effect);
-		sb_puts(&sb, "}]");
+	if (r->did & K8S_DID_TAINT) {
+		sb_puts(&sb, ";taint=");
+		sb_puts(&sb, r->taint_key);
+		sb_puts(&sb, ":");
+		sb_puts(&sb, r->taint_effect);
+	}
+	return sb.over || cap == 0 ? -1 : (int)sb.len;
+}
+
+/* One "did=" item of n bytes into r->did; 0 or -1. */
+static int
+did_item(const char *s, size_t n, struct k8s_cordon_record *r)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof did_names / sizeof did_names[0]; i++)
+		if (strlen(did_names[i].name) == n && memcmp(s, did_names[i].name, n) == 0) {
+			r->did |= did_names[i].bit;
+			return 0;
+		}
+	return -1;
+}
+
+/* One "key=value" field of the record; 0 or -1. */
+static int
+record_field(const char *f, size_t n, struct k8s_cordon_record *r)
+{
+	const char *eq = memchr(f, '=', n), *v, *c;
+	size_t vn;
+
+	if (eq == NULL)
+		return -1;
+	v = eq + 1;
+	vn = n - (size_t)(v - f);
+	if (eq - f == 5 && memcmp(f, "cause", 5) == 0) {
+		if (!cause_ok(v, vn) || vn >= sizeof r->cause)
+			return -1;
+		memcpy(r->cause, v, vn);
+		r->cause[vn] = '\0';
+		return 0;
+	}
+	if (eq - f == 3 && memcmp(f, "did", 3) == 0) {
+		while (vn > 0) {
+			size_t k = (c = memchr(v, ',', vn)) ? (size_t)(c - v) : vn;
+
+			if (did_item(v, k, r) < 0)
+				return -1;
+			v += k + (c != NULL);
+			vn -= k + (c != NULL);
+		}
+		return 0;
+	}
+	if (eq - f == 5 && memcmp(f, "taint", 5) == 0) {
+		if ((c = memchr(v, ':', vn)) == NULL || (size_t)(c - v) >= sizeof r->taint_key ||
+		    vn - (size_t)(c - v) - 1 >= sizeof r->taint_effect)
+			return -1;
+		memcpy(r->taint_key, v, (size_t)(c - v));
+		r->taint_key[c - v] = '\0';
+		memcpy(r->taint_effect, c + 1, vn - (size_t)(c - v) - 1);
+		r->taint_effect[vn - (size_t)(c - v) - 1] = '\0';
+		return 0;
+	}
+	return 0;   /* a field a later despotify may add */
+}
+
+int
+k8s_cordon_record_parse(const char *s, size_t len, struct k8s_cordon_record *r)
+{
+	const char *end = s + len, *semi;
+	char spec[K8S_MAX_TAINT_KEY + 24], terr[128];
+	struct k8s_taint t;
+
+	memset(r, 0, sizeof *r);
+	if (memchr(s, '\0', len) != NULL)
+		return -1;
+	while (s < end) {
+		size_t n = (semi = memchr(s, ';', (size_t)(end - s))) ? (size_t)(semi - s) :
+		    (size_t)(end - s);
+
+		if (record_field(s, n, r) < 0)
+			return -1;
+		s += n + (semi != NULL);
+	}
+	if (r->cause[0] == '\0')
+		return -1;
+	if (!(r->did & K8S_DID_TAINT)) {
+		memset(r->taint_key, 0, sizeof r->taint_key);
+		memset(r->taint_effect, 0, sizeof r->taint_effect);
+		return 0;
+	}
+	/* The taint must be one the cordon could have added. */
+	if (util_snprintf(spec, sizeof spec, "%s:%s", r->taint_key, r->taint_effect) < 0 ||
+	    k8s_taint_parse(spec, &t, terr, sizeof terr) < 0 || t.value[0] != '\0')
+		return -1;
+	return 0;
+}
+
+/* The record in the Node's annotation: 1, 0 if there is none, -1 if it is unreadable. */
+static int
+node_record(const struct json_doc *d, struct k8s_cordon_record *rec, char *err, size_t errlen)
+{
+	char v[512];
+	int i = json_path(d, 0, "metadata", "annotations", K8S_CORDON_ANNOTATION, (char *)NULL), n;
+
+	if (i < 0 || json_is_null(d, i))
+		return 0;
+	if ((n = json_str(d, i, v, sizeof v)) < 0 || k8s_cordon_record_parse(v, (size_t)n, rec) < 0) {
+		snprintf(err, errlen, "the Node's %s annotation is not despotify's record",
+		    K8S_CORDON_ANNOTATION);
+		return -1;
+	}
+	return 1;
+}
+
+/* Appends every taint of the list at index taints but the one the record names. */
+static void
+taints_without(struct sbuf *sb, const struct json_doc *d, int taints,
+    const struct k8s_cordon_record *rec)
+{
+	int n, i, first = 1;
+
+	sb_puts(sb, "[");
+	for (n = 0, i = taints + 1; taints >= 0 && d->toks[taints].type == JSON_ARRAY &&
+	    n < d->toks[taints].size; n++, i = json_next(d, i)) {
+		if (d->toks[i].type == JSON_OBJECT &&
+		    json_str_eq(d, json_get(d, i, "key"), rec->taint_key) &&
+		    json_str_eq(d, json_get(d, i, "effect"), rec->taint_effect))
+			continue;
+		sb_puts(sb, first ? "" : ",");
+		sb_raw(sb, d->text + d->toks[i].start, (size_t)(d->toks[i].end - d->toks[i].start));
+		first = 0;
+	}
+	sb_puts(sb, "]");
+}
+
+int
+k8s_uncordon_patch_build(const char *node_json, size_t len, struct json_tok *toks, int ntoks,
+    struct k8s_cordon_record *rec, char *out, size_t cap, char *err, size_t errlen)
+{
+	struct json_doc d;
+	struct sbuf sb = { out, cap, 0, 0 };
+	char rv[K8S_MAX_RV];
+	int r;
+
+	if (json_parse(&d, node_json, len, toks, ntoks, err, errlen) < 0)
+		return -1;
+	if (d.toks[0].type != JSON_OBJECT ||
+	    json_str(&d, json_path(&d, 0, "metadata", "resourceVersion", (char *)NULL), rv,
+	    sizeof rv) <= 0) {
+		snprintf(err, errlen, "not a Node object with a metadata.resourceVersion");
+		return -1;
+	}
+	if ((r = node_record(&d, rec, err, errlen)) <= 0)
+		return r;
+	sb_puts(&sb, "{\"metadata\":{\"resourceVersion\":");
+	sb_str(&sb, rv);
+	sb_puts(&sb, ",\"annotations\":{");
+	sb_str(&sb, K8S_CORDON_ANNOTATION);
+	sb_puts(&sb, ":null}");
+	if (rec->did & K8S_DID_LABEL) {
+		sb_puts(&sb, ",\"labels\":{");
+		sb_str(&sb, LB_LABEL);
+		sb_puts(&sb, ":null}");
+	}
+	sb_puts(&sb, "},\"spec\":{");
+	if (rec->did & K8S_DID_UNSCHEDULABLE)
+		sb_puts(&sb, "\"unschedulable\":null");
+	if (rec->did & K8S_DID_TAINT) {
+		sb_puts(&sb, rec->did & K8S_DID_UNSCHEDULABLE ? ",\"taints\":" : "\"taints\":");
+		taints_without(&sb, &d, json_path(&d, 0, "spec", "taints", (char *)NULL), rec);
 	}
 	sb_puts(&sb, "}}");
 	if (sb.over) {
@@ -1161,6 +1441,7 @@ req_deadline(int64_t deadline_ms)
 struct cordon {
 	struct k8s *k;
 	const char *node;
+	const char *cause;              /* recorded on the Node (k8s_cordon_record); NULL: nothing */
 	const int64_t *deadline;
 	struct k8s_cordon_result *r;
 	struct k8s_taint taint;
@@ -1277,8 +1558,8 @@ cordon_try(struct cordon *c, int64_t *wait)
 		return CORDON_WAIT;
 	}
 	r = k8s_cordon_patch_build(c->resp.body, c->resp.body_len, c->toks, K8S_MAX_TOKENS,
-	    c->use_taint ? &c->taint : NULL, c->k->cfg->exclude_from_lb, c->patch, K8S_MAX_REQ_BODY,
-	    uid, sizeof uid, msg, sizeof msg);
+	    c->use_taint ? &c->taint : NULL, c->k->cfg->exclude_from_lb, c->cause, c->patch,
+	    K8S_MAX_REQ_BODY, uid, sizeof uid, msg, sizeof msg);
 	if (r < 0) {
 		snprintf(c->last, sizeof c->last, "GET node %s: unusable answer: %s", c->node, msg);
 		*wait = k8s_backoff_ms(c->attempt);
@@ -1346,10 +1627,10 @@ cordon_report(struct cordon *c, int done)
 }
 
 int
-k8s_cordon(struct k8s *k, const char *node, const int64_t *deadline_ms, k8s_cordon_fn answered,
-    void *arg, struct k8s_cordon_result *r)
+k8s_cordon(struct k8s *k, const char *node, const char *cause, const int64_t *deadline_ms,
+    k8s_cordon_fn answered, void *arg, struct k8s_cordon_result *r)
 {
-	struct cordon c = { .k = k, .node = node, .deadline = deadline_ms, .r = r };
+	struct cordon c = { .k = k, .node = node, .cause = cause, .deadline = deadline_ms, .r = r };
 	struct log_limit ll = { 0, 0 };
 	enum cordon_step step = CORDON_FAIL;
 	int64_t t0 = util_now_ms(), wait = 0;
@@ -1387,6 +1668,91 @@ k8s_cordon(struct k8s *k, const char *node, const int64_t *deadline_ms, k8s_cord
 	free(c.toks);
 	r->ms = util_now_ms() - t0;
 	return step == CORDON_DONE ? 0 : -1;
+}
+
+/* One try at undoing the cordon; *undone set once the patch went through. */
+static enum cordon_step
+uncordon_try(struct cordon *c, k8s_undo_fn undo, void *arg, struct k8s_cordon_record *rec,
+    int *undone, int64_t *wait)
+{
+	char msg[256];
+	int r;
+
+	*wait = k8s_backoff_ms(c->attempt);
+	if (cordon_request(c, "GET", NULL) < 0)
+		return CORDON_WAIT;
+	if (c->resp.status == 404)
+		return CORDON_DONE;         /* no node: nothing of ours to undo */
+	if (c->resp.status != 200) {
+		cordon_describe(c, c->last, sizeof c->last, "GET");
+		*wait = retry_wait(&c->resp, c->attempt, cordon_deadline(c));
+		return CORDON_WAIT;
+	}
+	r = k8s_uncordon_patch_build(c->resp.body, c->resp.body_len, c->toks, K8S_MAX_TOKENS, rec,
+	    c->patch, K8S_MAX_REQ_BODY, msg, sizeof msg);
+	if (r <= 0) {
+		if (r < 0)
+			snprintf(c->r->err, sizeof c->r->err, "node %s: %s", c->node, msg);
+		return r < 0 ? CORDON_FAIL : CORDON_DONE;
+	}
+	if (undo != NULL && !undo(arg, rec))
+		return CORDON_DONE;         /* still needed */
+	if (cordon_request(c, "PATCH", c->patch) < 0)
+		return CORDON_WAIT;
+	if (c->resp.status == 200 || c->resp.status == K8S_DRY_RUN) {
+		*undone = 1;
+		return CORDON_DONE;
+	}
+	cordon_describe(c, c->last, sizeof c->last, "PATCH");
+	if (c->resp.status == 409)
+		return CORDON_AGAIN;
+	if (c->resp.status >= 400 && c->resp.status < 500 && c->resp.status != 429) {
+		snprintf(c->r->err, sizeof c->r->err, "%s", c->last);
+		return CORDON_FAIL;
+	}
+	*wait = retry_wait(&c->resp, c->attempt, cordon_deadline(c));
+	return CORDON_WAIT;
+}
+
+int
+k8s_uncordon(struct k8s *k, const char *node, int64_t deadline_ms, k8s_undo_fn undo, void *arg,
+    struct k8s_cordon_record *rec, char *err, size_t errlen)
+{
+	struct k8s_cordon_result r;
+	struct cordon c = { .k = k, .node = node, .deadline = &deadline_ms, .r = &r };
+	enum cordon_step step = CORDON_FAIL;
+	int64_t wait;
+	int undone = 0;
+
+	memset(&r, 0, sizeof r);
+	memset(rec, 0, sizeof *rec);
+	if (cordon_setup(&c) == 0) {
+		for (; step != CORDON_DONE; c.attempt++) {
+			if (util_now_ms() >= deadline_ms) {
+				snprintf(r.err, sizeof r.err, "deadline passed (last: %s)", c.last);
+				step = CORDON_FAIL;
+			} else if ((step = uncordon_try(&c, undo, arg, rec, &undone, &wait)) == CORDON_WAIT ||
+			    (step == CORDON_AGAIN && c.attempt >= 3)) {
+				sleep_before(wait, deadline_ms);    /* a 409 again and again: back off too */
+			}
+			if (step == CORDON_FAIL)
+				break;
+		}
+		http_client_close(&c.hc);
+	}
+	free(c.buf);
+	free(c.patch);
+	free(c.toks);
+	if (step != CORDON_DONE) {
+		snprintf(err, errlen, "%s", r.err);
+		return -1;
+	}
+	if (undone) {
+		log_info(k->lg, "k8s: node %s uncordoned: despotify's cordon (%s) undone", node, rec->cause);
+		k8s_event(k, node, "Normal", "Uncordoned", "Node uncordoned by despotify: its cordon "
+		    "(%s) is no longer needed", rec->cause);
+	}
+	return undone;
 }
 
 /* http_do's sink for a page: the body goes through the decoder as it arrives. */

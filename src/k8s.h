@@ -84,14 +84,58 @@ int k8s_taint_parse(const char *s, struct k8s_taint *t, char *err, size_t errlen
  * node.kubernetes.io/exclude-from-external-load-balancers="true". The patch
  * carries metadata.resourceVersion from the node, so that a concurrent
  * change makes the server answer 409 rather than lose it.
+ * When cause is not NULL the patch also records, in the annotation
+ * K8S_CORDON_ANNOTATION (see struct k8s_cordon_record), what it changes
+ * and why, together with what an earlier cordon by despotify recorded (its
+ * cause is kept), so that only that is ever undone.
  * toks/ntoks is scratch space for the parse. The node's uid is copied into
  * uid (uidcap bytes) for Events. Returns 1 with the patch in out (cap
  * bytes), 0 if the node is already cordoned, tainted and labelled (nothing
  * to send: a restart after a cordon), or -1 with the reason in err.
  */
 int k8s_cordon_patch_build(const char *node_json, size_t len, struct json_tok *toks, int ntoks,
-    const struct k8s_taint *taint, int exclude_lb, char *out, size_t cap,
+    const struct k8s_taint *taint, int exclude_lb, const char *cause, char *out, size_t cap,
     char *uid, size_t uidcap, char *err, size_t errlen);
+
+/*
+ * What despotify's cordon changed on a Node, recorded there in the annotation
+ * K8S_CORDON_ANNOTATION so that a later despotify (after a restart, a reboot
+ * or a spot stop) can undo exactly that and nothing else: a node that was
+ * already unschedulable before despotify came is never made schedulable by it.
+ * The annotation's value reads "cause=maintenance/instance-event-1;
+ * did=unschedulable,taint,label;taint=despotify/spot-termination:NoSchedule".
+ */
+#define K8S_CORDON_ANNOTATION "despotify.io/cordoned"
+#define K8S_DID_UNSCHEDULABLE 0x1u   /* spec.unschedulable was false and despotify set it */
+#define K8S_DID_TAINT         0x2u   /* despotify added the taint named in the record */
+#define K8S_DID_LABEL         0x4u   /* despotify added the load-balancer exclusion label */
+
+struct k8s_cordon_record {
+	char cause[K8S_MAX_CAUSE];          /* "spot-stop", "maintenance/EVENTID", ...: [A-Za-z0-9._/-] */
+	unsigned did;                       /* K8S_DID_* */
+	char taint_key[K8S_MAX_TAINT_KEY];  /* the taint added, when did has K8S_DID_TAINT */
+	char taint_effect[20];
+};
+
+/* Writes r as the annotation's value into out (cap bytes). Returns its length or -1. */
+int k8s_cordon_record_format(const struct k8s_cordon_record *r, char *out, size_t cap);
+
+/* Reads an annotation value of len bytes into *r. Returns 0, or -1 if it is not one. */
+int k8s_cordon_record_parse(const char *s, size_t len, struct k8s_cordon_record *r);
+
+/*
+ * Builds the JSON merge patch that undoes despotify's cordon of the Node in
+ * node_json[0..len) (toks/ntoks scratch), as its K8S_CORDON_ANNOTATION
+ * records it: spec.unschedulable cleared if despotify set it, the recorded
+ * taint removed (every other taint kept byte for byte), the load-balancer
+ * label removed if despotify added it, and the annotation removed; with the
+ * Node's resourceVersion, so a concurrent change gets a 409. Returns 1 with
+ * the patch in out (cap bytes) and the record in *rec, 0 if the Node has no
+ * such annotation (despotify did not cordon it: nothing to undo), or -1 with
+ * the reason in err.
+ */
+int k8s_uncordon_patch_build(const char *node_json, size_t len, struct json_tok *toks, int ntoks,
+    struct k8s_cordon_record *rec, char *out, size_t cap, char *err, size_t errlen);
 
 /* What a drain needs to know about one pod; nothing of its JSON is kept. */
 #define K8S_POD_DAEMONSET   0x01u   /* controlled by a DaemonSet */
@@ -348,11 +392,29 @@ typedef void (*k8s_cordon_fn)(void *arg);
  * (accepted, refused, or a fault; the 403 of a refused taint does not count,
  * its taint-less retry does), or when k8s_cordon ends without one: the
  * drain waits for that and nothing more before it evicts. Logs the outcome;
- * posts a "Cordoned" Event (a Warning when the taint was refused). Fills
- * *r. Returns 0 if the node is cordoned, -1 if not (r->err says why).
+ * posts a "Cordoned" Event (a Warning when the taint was refused). cause
+ * (NULL: none) is recorded on the Node with what the cordon changed, for
+ * k8s_uncordon. Fills *r. Returns 0 if the node is cordoned, -1 if not
+ * (r->err says why).
  */
-int k8s_cordon(struct k8s *k, const char *node, const int64_t *deadline_ms, k8s_cordon_fn answered,
-    void *arg, struct k8s_cordon_result *r);
+int k8s_cordon(struct k8s *k, const char *node, const char *cause, const int64_t *deadline_ms,
+    k8s_cordon_fn answered, void *arg, struct k8s_cordon_result *r);
+
+/*
+ * Undoes despotify's cordon of node as the Node's K8S_CORDON_ANNOTATION
+ * records it (see k8s_uncordon_patch_build): GET, then one merge patch,
+ * a 409 read again, transient faults retried until deadline_ms. A node
+ * with no record (someone else cordoned it, or nobody) is left alone, and
+ * so is one whose record undo(arg, record) (when undo is not NULL) says
+ * is still needed.
+ * Logs and posts an "Uncordoned" Event when it changed something.
+ * Returns 1 with the record that was undone in *rec, 0 if there was
+ * nothing to undo (no record, or no such node), or -1 with the reason in
+ * err.
+ */
+typedef int (*k8s_undo_fn)(void *arg, const struct k8s_cordon_record *rec);
+int k8s_uncordon(struct k8s *k, const char *node, int64_t deadline_ms, k8s_undo_fn undo, void *arg,
+    struct k8s_cordon_record *rec, char *err, size_t errlen);
 
 /*
  * Lists the pods on node with GET /api/v1/pods?fieldSelector=spec.nodeName=NODE

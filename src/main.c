@@ -55,6 +55,8 @@ on_signal(int sig)
 #define NODE_FETCH_ADVISORY_MS 30000
 /* The webhook and the Event that announce a handling, and the webhook at its end, get at least this long. */
 #define NOTIFY_END_MIN_MS    5000
+/* Undoing a cordon that is no longer needed gets this long (the poll loop goes on meanwhile). */
+#define RECOVER_BUDGET_MS    30000
 /* Threads' stacks: every large buffer lives in the heap or in struct app. */
 #define THREAD_STACK         (256 * 1024)
 
@@ -83,9 +85,11 @@ struct handling {
 	struct imds_notice notice;  /* (mu) the notice in force */
 	int advisory;               /* (mu) a rebalance recommendation not taken over */
 	int takeover;               /* (mu) set by the poll loop: a termination notice came */
+	enum imds_kind taken_from;  /* (mu) what it takes over: a rebalance or a scheduled event */
 	int taken_over;             /* a termination notice did take over (handling_main's) */
 	int closing;                /* (mu) the jobs are over: too late to take over */
 	int drain_wanted;           /* (mu) not for a rebalance with rebalance_action = cordon */
+	int detach_wanted;          /* (mu) a termination, or a scheduled event that ends the instance */
 	int finished;               /* atomic: handling_main is done, reap may join it */
 	int threaded;               /* handling_main has a thread of its own (else it ran inline) */
 	int rc;                     /* 0 if everything asked for was done */
@@ -102,6 +106,30 @@ struct handling {
 	struct drain_result dr;
 	struct imds_facts det_facts;    /* the detach job's: it fetches what it lacks */
 	struct aws_detach_result det;
+};
+
+/*
+ * Scheduled events, polled every maintenance_poll_interval by the poll
+ * loop, and the undoing of a cordon that is no longer needed (a canceled or
+ * completed event, a node back after a spot stop), on a thread of its own
+ * that the poll loop starts and joins, so that no request to the API server
+ * ever holds a poll.
+ */
+struct maintenance {
+	int64_t next_ms;                        /* monotonic: the next poll of the events */
+	struct imds_event ev[IMDS_MAX_EVENTS];  /* the last document read (the recovery thread's copy: rev) */
+	int nev;
+	int known;                              /* the document was read at least once */
+	char handled[IMDS_MAX_EVENT_ID];        /* the event handled last: never twice */
+	struct log_limit ll;
+	/* The recovery thread. */
+	int recover_wanted;                     /* at start, and whenever the events change */
+	pthread_t thread;
+	int running;                            /* the thread was started and not joined */
+	int done;                               /* atomic: it has ended */
+	struct imds_event rev[IMDS_MAX_EVENTS]; /* its inputs, copied before it starts */
+	int rnev, rknown, spot_notice;
+	char node[CONFIG_MAX_STR];
 };
 
 /* Everything the daemon holds, passed explicitly; one, in static storage. */
@@ -122,6 +150,7 @@ struct app {
 	struct notify notify;
 	int imds_ready, k8s_ready;
 	int rebalance_seen;
+	struct maintenance maint;   /* scheduled events and the undoing of despotify's cordon */
 	struct handling *h;         /* the notice being handled, or NULL (the poll loop's) */
 	int jobs_running;           /* a signal cut a handling short: its threads still run */
 	struct metrics metrics;     /* what /metrics and /healthz report; the jobs point at it */
@@ -325,6 +354,23 @@ detach_job(void *arg)
 	return NULL;
 }
 
+/*
+ * Why the node is cordoned, as recorded on it (k8s_cordon_record): what a
+ * later despotify reads to decide whether to undo it.
+ */
+static void
+notice_cause(const struct imds_notice *n, char *out, size_t cap)
+{
+	if (n->kind == IMDS_KIND_MAINTENANCE)
+		snprintf(out, cap, "maintenance/%s", n->event_id);
+	else if (n->kind == IMDS_KIND_REBALANCE)
+		snprintf(out, cap, "rebalance");
+	else if (n->action == IMDS_ACTION_UNKNOWN)
+		snprintf(out, cap, "spot-interruption");
+	else
+		snprintf(out, cap, "spot-%s", imds_action_name(n->action));
+}
+
 /* k8s_cordon's first answer: the evictions may start. */
 static void
 cordon_answered(void *arg)
@@ -339,7 +385,12 @@ cordon_job(void *arg)
 {
 	struct handling *h = arg;
 
-	k8s_cordon(&h->app->k8s, h->node, &h->deadline_ms, cordon_answered, h, &h->cr);
+	char cause[K8S_MAX_CAUSE];
+
+	pthread_mutex_lock(&h->mu);
+	notice_cause(&h->notice, cause, sizeof cause);
+	pthread_mutex_unlock(&h->mu);
+	k8s_cordon(&h->app->k8s, h->node, cause, &h->deadline_ms, cordon_answered, h, &h->cr);
 	metrics_inc(&h->app->metrics, h->cr.err[0] == '\0' ? M_CORDON_OK : M_CORDON_FAILED);
 	if (h->cr.err[0] != '\0')
 		log_error(&h->app->lg, "k8s: cordon of node %s failed: %s", h->node, h->cr.err);
@@ -358,6 +409,29 @@ drain_job(void *arg)
 }
 
 /*
+ * What a notice is, for Events, the webhook and the summary: "spot
+ * termination notice (terminate)", "scheduled event system-reboot
+ * (instance-event-0d59937288b749b32), window 2019-01-21T09:00:43Z to
+ * 2019-01-21T09:17:23Z".
+ */
+static void
+describe_notice(const struct imds_notice *n, char *out, size_t cap)
+{
+	char from[32], to[32];
+
+	if (n->kind != IMDS_KIND_MAINTENANCE) {
+		snprintf(out, cap, "Spot %s notice (%s)", imds_kind_name(n->kind),
+		    imds_action_name(n->action));
+		return;
+	}
+	util_fmt_time(from, sizeof from, n->time_s);
+	if (n->event_end_s != 0)
+		util_fmt_time(to, sizeof to, n->event_end_s);
+	snprintf(out, cap, "Scheduled event %s (%s), window %s to %s", n->event_code_name,
+	    n->event_id, from, n->event_end_s != 0 ? to : "(open)");
+}
+
+/*
  * Says that handling has begun (or that a termination notice took it
  * over): an Event on the node and the webhook, off the path of the cordon
  * and the first evictions.
@@ -368,14 +442,15 @@ announce(struct handling *h, struct job *j)
 	struct app *a = h->app;
 	struct imds_notice n;
 	struct imds_facts f = h->facts;
-	char when[32], text[1536], err[256];
+	char when[32], text[1536], err[256], what[256];
 	const char *doing;
-	int adv, drain;
+	int adv, drain, detach;
 
 	pthread_mutex_lock(&h->mu);
 	n = h->notice;
 	adv = h->advisory;
 	drain = h->drain_wanted;
+	detach = h->detach_wanted;
 	pthread_mutex_unlock(&h->mu);
 	/* A notice that came before the facts: they are worth a short wait, here only. */
 	if (fetch_facts(a, &f, IMDS_FACT_ID | IMDS_FACT_TYPE, util_now_ms() + POLL_BUDGET_MS, err,
@@ -383,13 +458,15 @@ announce(struct handling *h, struct job *j)
 		log_debug(&a->lg, "imds: instance facts for the announcement: %s", err);
 	util_fmt_time(when, sizeof when, n.time_s);
 	doing = adv ? (drain ? "draining the node (advisory)" : "cordoning the node") :
-	    "detaching from the Auto Scaling group and draining the node";
-	k8s_event(&a->k8s, h->node, "Warning", adv ? "RebalanceRecommendation" : "SpotInterruption",
-	    "spot %s notice (%s) for instance %s, effective %s; despotify is %s",
-	    imds_kind_name(n.kind), imds_action_name(n.action), f.instance_id[0] ? f.instance_id :
-	    "(unknown)", when, doing);
-	snprintf(text, sizeof text, "Spot %s notice for %s (%s, node %s) effective %s: %s.",
-	    imds_kind_name(n.kind), f.instance_id[0] ? f.instance_id : "(instance id unknown)",
+	    !drain ? "cordoning the node" : detach ?
+	    "detaching from the Auto Scaling group and draining the node" : "draining the node";
+	describe_notice(&n, what, sizeof what);
+	k8s_event(&a->k8s, h->node, "Warning", adv ? "RebalanceRecommendation" :
+	    n.kind == IMDS_KIND_MAINTENANCE ? "ScheduledEvent" : "SpotInterruption",
+	    "%s for instance %s, effective %s; despotify is %s", what,
+	    f.instance_id[0] ? f.instance_id : "(unknown)", when, doing);
+	snprintf(text, sizeof text, "%s for %s (%s, node %s) effective %s: %s.", what,
+	    f.instance_id[0] ? f.instance_id : "(instance id unknown)",
 	    f.instance_type[0] ? f.instance_type : "?", h->node, when, doing);
 	if (a->notify.enabled)
 		notify_send(&a->notify, text, adv ? util_now_ms() + NOTIFY_END_MIN_MS : deadline_of(h));
@@ -418,13 +495,17 @@ takeover_announce_job(void *arg)
 
 /* ---- One handling: start, wait, summarise ---------------------------------------- */
 
-/* The deadline of a notice seen now: min(notice time, now + grace_period). */
+/*
+ * The deadline of a notice seen now: min(notice time, now + grace_period);
+ * a scheduled event's is its NotBefore (maintenance_lead ahead of it, it
+ * is seen maintenance_lead before it is due).
+ */
 static int64_t
 notice_deadline(const struct config *cfg, const struct imds_notice *n, int64_t now_mono,
     int64_t now_wall_ms)
 {
 	int64_t until_notice = n->time_s * 1000 - now_wall_ms;
-	int64_t budget = cfg->grace_period_ms;
+	int64_t budget = n->kind == IMDS_KIND_MAINTENANCE ? until_notice : cfg->grace_period_ms;
 
 	if (until_notice <= 0) {
 		/* The notice's time has passed (a restart late in the notice, or a
@@ -479,17 +560,16 @@ handling_node(struct handling *h)
 static void
 handling_begin(struct handling *h)
 {
-	struct app *a = h->app;
 	struct imds_notice n;
-	int adv;
+	int detach;
 
 	/* The poll loop may be changing them (a takeover): a copy, under the lock. */
 	pthread_mutex_lock(&h->mu);
 	n = h->notice;
-	adv = h->advisory;
+	detach = h->detach_wanted;
 	pthread_mutex_unlock(&h->mu);
 	log_notice(h, &n, "handling");
-	if (!adv && a->cfg.detach_from_asg) {
+	if (detach) {
 		h->det_facts = h->facts;
 		job_start(h, &h->detach, detach_job, "detach");
 	}
@@ -502,8 +582,8 @@ handling_begin(struct handling *h)
 }
 
 /*
- * A termination notice came while a rebalance recommendation was being
- * handled: it takes over at once with its own deadline. The drain under
+ * A termination notice came while a rebalance recommendation or a
+ * scheduled event was being handled: it takes over at once with its own deadline. The drain under
  * way (if any) switches to the notice's mode and keeps what it did; the
  * cordon's retries get the deadline; what was not started is.
  */
@@ -512,21 +592,25 @@ take_over(struct handling *h)
 {
 	struct app *a = h->app;
 	struct imds_notice n;
+	enum imds_kind from;
 	int drain_ran, detach_ran, cordon_failed;
 
 	pthread_mutex_lock(&h->mu);
 	n = h->notice;
+	from = h->taken_from;
 	drain_ran = h->drain.started || h->drain.done;
 	detach_ran = h->detach.done;
 	cordon_failed = h->cordon.done && h->cr.err[0] != '\0';
 	h->drain_wanted = h->node[0] != '\0';
+	h->detach_wanted = a->cfg.detach_from_asg;
 	pthread_mutex_unlock(&h->mu);
 	h->taken_over = 1;
 	__atomic_store_n(&h->deadline_ms, notice_deadline(&a->cfg, &n, util_now_ms(),
 	    util_wall_ms()), __ATOMIC_RELEASE);
-	log_notice(h, &n, "it takes over the rebalance handling of");
+	log_notice(h, &n, from == IMDS_KIND_MAINTENANCE ? "it takes over the scheduled event's "
+	    "handling of" : "it takes over the rebalance handling of");
 	drain_ctl_deadline(&h->ctl, deadline_of(h));
-	if (a->cfg.detach_from_asg && !h->detach.started && !detach_ran) {
+	if (h->detach_wanted && !h->detach.started && !detach_ran) {
 		h->det_facts = h->facts;
 		job_start(h, &h->detach, detach_job, "detach");
 	}
@@ -606,12 +690,13 @@ describe_detach(const struct handling *h, char *out, size_t n)
 {
 	size_t at;
 
-	if (h->advisory) {
-		snprintf(out, n, "not asked (rebalance)");
-		return 0;
-	}
 	if (!h->app->cfg.detach_from_asg) {
 		snprintf(out, n, "disabled");
+		return 0;
+	}
+	if (!h->detach_wanted) {
+		snprintf(out, n, "not asked (%s)", h->advisory ? "rebalance" :
+		    "a scheduled event the instance comes back from");
 		return 0;
 	}
 	aws_outcome_describe(&h->det, out, n);
@@ -626,7 +711,7 @@ static int
 handling_summarise(struct handling *h)
 {
 	struct app *a = h->app;
-	char summary[4096], node[1200], drained[1024], det[1280];
+	char summary[4096], node[1200], drained[1024], det[1280], what[256];
 	int ok = describe_node(h, node, sizeof node) == 0;
 
 	if (!h->drain_wanted) {
@@ -639,6 +724,13 @@ handling_summarise(struct handling *h)
 		    "total %lld ms", node, h->node[0] ? drain_result_summary(&h->dr, drained,
 		    sizeof drained) : "drain: not run", det, (long long)h->cr.ms,
 		    (long long)(util_now_ms() - h->start_ms));
+	}
+	if (h->notice.kind != IMDS_KIND_TERMINATION || h->notice.action != IMDS_ACTION_UNKNOWN) {
+		/* What it was: a spot stop or hibernate comes back, a scheduled event has a window. */
+		size_t at = strlen(summary);
+
+		describe_notice(&h->notice, what, sizeof what);
+		snprintf(summary + at, sizeof summary - at, "; %s", what);
 	}
 	log_msg(&a->lg, ok ? LV_INFO : LV_ERROR, "%s", summary);
 	metrics_handling(&a->metrics, 0, util_now_ms() - h->start_ms);
@@ -685,7 +777,11 @@ start_handling(struct app *a, const struct imds_notice *n, int advisory)
 	h->app = a;
 	h->notice = *n;
 	h->advisory = advisory;
-	h->drain_wanted = !advisory || a->cfg.rebalance_action == REBALANCE_DRAIN;
+	h->drain_wanted = n->kind == IMDS_KIND_MAINTENANCE ?
+	    a->cfg.maintenance_action == REBALANCE_DRAIN :
+	    !advisory || a->cfg.rebalance_action == REBALANCE_DRAIN;
+	h->detach_wanted = !advisory && a->cfg.detach_from_asg &&
+	    (n->kind != IMDS_KIND_MAINTENANCE || imds_ev_ends_instance(n->event_code));
 	h->start_ms = util_now_ms();
 	h->deadline_ms = advisory ? DRAIN_NO_DEADLINE :
 	    notice_deadline(&a->cfg, n, h->start_ms, util_wall_ms());
@@ -726,9 +822,13 @@ on_notice(struct app *a, const struct imds_notice *n)
 		start_handling(a, n, 0);
 		return;
 	}
-	/* A handling that is closing cannot take over: the next poll starts one after it. */
+	/*
+	 * A termination notice takes over a rebalance's or a scheduled event's
+	 * handling. One that is closing cannot: the next poll starts one after it.
+	 */
 	pthread_mutex_lock(&h->mu);
-	if (h->advisory && !h->closing) {
+	if ((h->advisory || h->notice.kind == IMDS_KIND_MAINTENANCE) && !h->closing) {
+		h->taken_from = h->notice.kind;
 		h->notice = *n;
 		h->advisory = 0;
 		h->takeover = 1;
@@ -739,8 +839,8 @@ on_notice(struct app *a, const struct imds_notice *n)
 
 /*
  * Joins the handling if it has finished. Returns 0 if none did, 1 if a
- * termination notice's did, 2 if a rebalance recommendation's did; *rc is
- * its outcome.
+ * termination notice's did, 2 if a rebalance recommendation's did, 3 if a
+ * scheduled event's did; *rc is its outcome.
  */
 static int
 reap(struct app *a, int *rc)
@@ -752,7 +852,7 @@ reap(struct app *a, int *rc)
 		return 0;
 	if (h->threaded)
 		pthread_join(h->thread, NULL);
-	kind = h->advisory ? 2 : 1;
+	kind = h->advisory ? 2 : h->notice.kind == IMDS_KIND_MAINTENANCE ? 3 : 1;
 	*rc = h->rc;
 	drain_ctl_destroy(&h->ctl);
 	pthread_cond_destroy(&h->cv);
@@ -760,6 +860,152 @@ reap(struct app *a, int *rc)
 	free(h);
 	a->h = NULL;
 	return kind;
+}
+
+/* ---- Scheduled events, and undoing the cordon ------------------------------------ */
+
+/* Logs the events new or changed since the last document; returns whether any were, or went. */
+static int
+events_changed(struct app *a, const struct imds_event *ev, int n)
+{
+	const struct maintenance *m = &a->maint;
+	char from[32];
+	int i, j, changed = !m->known || n != m->nev;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; m->known && j < m->nev; j++)
+			if (strcmp(ev[i].id, m->ev[j].id) == 0 && ev[i].state == m->ev[j].state &&
+			    ev[i].not_before_s == m->ev[j].not_before_s)
+				break;
+		if (m->known && j < m->nev)
+			continue;
+		changed = 1;
+		log_info(&a->lg, "maintenance: scheduled event %s (%s) %s, from %s", ev[i].code_name,
+		    ev[i].id, imds_ev_state_name(ev[i].state),
+		    util_fmt_time(from, sizeof from, ev[i].not_before_s));
+	}
+	return changed;
+}
+
+/*
+ * Between two notice polls, every maintenance_poll_interval: reads the
+ * scheduled events and starts the handling of the one that is due
+ * (maintenance_lead before its NotBefore), once. A change in the events
+ * asks for a look at the node's cordon (recover_tick).
+ */
+static void
+maintenance_tick(struct app *a)
+{
+	struct maintenance *m = &a->maint;
+	struct imds_event ev[IMDS_MAX_EVENTS];
+	struct imds_notice n;
+	char err[512];
+	int64_t now = util_now_ms();
+	int cnt, due;
+
+	if (a->cfg.maintenance_url[0] == '\0' || now < m->next_ms)
+		return;
+	m->next_ms = now + a->cfg.maintenance_poll_interval_ms;
+	cnt = imds_events(&a->imds, ev, IMDS_MAX_EVENTS, now + POLL_BUDGET_MS, err, sizeof err);
+	if (cnt < 0) {
+		log_limited(&a->lg, &m->ll, 600000, LV_WARNING, "maintenance: %s", err);
+		return;
+	}
+	if (events_changed(a, ev, cnt))
+		m->recover_wanted = 1;
+	memcpy(m->ev, ev, sizeof ev[0] * (size_t)cnt);
+	m->nev = cnt;
+	m->known = 1;
+	due = imds_event_due(ev, cnt, util_wall_ms() / 1000, a->cfg.maintenance_lead_ms / 1000, NULL);
+	if (due < 0 || a->h != NULL || strcmp(ev[due].id, m->handled) == 0)
+		return;
+	util_strlcpy(m->handled, ev[due].id, sizeof m->handled);
+	if (a->cfg.maintenance_action == REBALANCE_NONE) {
+		log_info(&a->lg, "maintenance: event %s (%s) is due (maintenance_action = none: not acting)",
+		    ev[due].code_name, ev[due].id);
+		return;
+	}
+	imds_event_notice(&ev[due], &n);
+	start_handling(a, &n, 0);
+}
+
+/*
+ * Whether despotify's cordon, recorded with rec, is no longer needed: its
+ * scheduled event is over (canceled, completed, or gone from the list), or
+ * the spot stop or hibernate it was for is behind the instance (no notice
+ * now). A termination's or a rebalance's cordon stays.
+ */
+static int
+cordon_outlived(void *arg, const struct k8s_cordon_record *rec)
+{
+	const struct maintenance *m = arg;
+	const char *id = rec->cause + strlen("maintenance/");
+	int i;
+
+	if (strncmp(rec->cause, "maintenance/", strlen("maintenance/")) == 0) {
+		if (!m->rknown)
+			return 0;
+		for (i = 0; i < m->rnev; i++)
+			if (strcmp(m->rev[i].id, id) == 0)
+				return m->rev[i].state != IMDS_EV_ACTIVE;
+		return 1;
+	}
+	if (strcmp(rec->cause, "spot-stop") == 0 || strcmp(rec->cause, "spot-hibernate") == 0)
+		return !m->spot_notice;
+	return 0;
+}
+
+/* The recovery thread: undoes the node's cordon if cordon_outlived says so. */
+static void *
+recover_main(void *arg)
+{
+	struct app *a = arg;
+	struct maintenance *m = &a->maint;
+	struct k8s_cordon_record rec;
+	char err[512];
+
+	if (k8s_uncordon(&a->k8s, m->node, util_now_ms() + RECOVER_BUDGET_MS, cordon_outlived, m,
+	    &rec, err, sizeof err) < 0)
+		log_warning(&a->lg, "k8s: undoing despotify's cordon of node %s: %s", m->node, err);
+	__atomic_store_n(&m->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * Joins the recovery thread once it has ended, and starts it when asked
+ * (at start, and when the events change), once the events have been read,
+ * between handlings, after a poll that saw no termination notice
+ * (quiet: 1). The poll loop owns the thread; on a signal it is left to
+ * exit, like a handling's.
+ */
+static void
+recover_tick(struct app *a, int quiet)
+{
+	struct maintenance *m = &a->maint;
+	pthread_attr_t at;
+
+	if (m->running) {
+		if (!__atomic_load_n(&m->done, __ATOMIC_ACQUIRE))
+			return;
+		pthread_join(m->thread, NULL);
+		m->running = 0;
+	}
+	if (!m->recover_wanted || !quiet || a->h != NULL || a->node[0] == '\0' || a->cfg.once ||
+	    (a->cfg.maintenance_url[0] != '\0' && !m->known))
+		return;
+	m->recover_wanted = 0;
+	memcpy(m->rev, m->ev, sizeof m->rev);
+	m->rnev = m->nev;
+	m->rknown = m->known;
+	m->spot_notice = 0;
+	util_strlcpy(m->node, a->node, sizeof m->node);
+	m->done = 0;
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, THREAD_STACK);
+	m->running = pthread_create(&m->thread, &at, recover_main, a) == 0;
+	pthread_attr_destroy(&at);
+	if (!m->running)
+		m->recover_wanted = 1;      /* next time */
 }
 
 /* Sets up what polling needs; AWS too when the region is configured. Returns 0 or 2. */
@@ -786,6 +1032,7 @@ start_up(struct app *a)
 	}
 	a->notify.metrics = &a->metrics;
 	util_strlcpy(a->node, a->cfg.node_name, sizeof a->node);
+	a->maint.recover_wanted = 1;    /* a cordon of despotify's may be left from before */
 	if (a->cfg.detach_from_asg && a->cfg.region[0] != '\0' &&
 	    ensure_aws(a, a->cfg.region, err, sizeof err) < 0) {
 		log_error(&a->lg, "config: aws: %s", err);
@@ -816,6 +1063,8 @@ run(struct app *a)
 		done = reap(a, &rc);
 		if (done != 0 && a->cfg.once)
 			return rc == 0 ? 0 : 1;
+		if (done == 3)
+			a->maint.recover_wanted = 1;    /* the event may have been canceled meanwhile */
 		if (done == 1) {
 			/* Done: stay up, idle, until the instance goes (a restart resumes). */
 			log_info(&a->lg, "handling finished; idle until the instance stops");
@@ -825,6 +1074,8 @@ run(struct app *a)
 		}
 		if (gather_facts(a) != 0 && a->h == NULL)
 			return 2;
+		maintenance_tick(a);
+		recover_tick(a, r == 0 || (r == 1 && n.kind == IMDS_KIND_REBALANCE));
 		if (a->cfg.once && a->h == NULL)
 			return r < 0 ? 1 : 0;
 		sleep_unless_stopped(a->h != NULL ? a->cfg.poll_interval_ms : imds_delay_ms(&a->imds));
@@ -834,6 +1085,8 @@ run(struct app *a)
 		    "a restarted despotify resumes it");
 		a->jobs_running = 1;
 	}
+	if (a->maint.running)
+		a->jobs_running = 1;        /* the recovery thread: its deadline is near, exit ends it */
 	log_info(&a->lg, "stopping on signal");
 	return 0;
 }

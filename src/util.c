@@ -179,17 +179,16 @@ util_parse_time(const char *s, size_t len, int64_t *epoch_s)
 }
 
 int
-util_parse_http_date(const char *s, size_t len, int64_t *epoch_s)
+util_parse_gmt_date(const char *s, size_t len, int64_t *epoch_s)
 {
 	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 	const char *p = util_trim(s, &len), *end = p + len;
 	int d, y, h, mi, sec, mo;
 
-	/* "Sun, 06 Nov 1994 08:49:37 GMT" */
-	if (len != 29 || p[3] != ',' || p[4] != ' ')
+	/* "6 Nov 1994 08:49:37 GMT" or "06 Nov ...": 23 or 24 bytes. */
+	if (len != 23 && len != 24)
 		return -1;
-	p += 5;
-	if ((d = digits(&p, end, 2)) < 0 || *p++ != ' ')
+	if ((d = digits(&p, end, len == 23 ? 1 : 2)) < 0 || *p++ != ' ')
 		return -1;
 	for (mo = 0; mo < 12; mo++)
 		if (memcmp(p, months + 3 * mo, 3) == 0)
@@ -206,6 +205,17 @@ util_parse_http_date(const char *s, size_t len, int64_t *epoch_s)
 		return -1;
 	*epoch_s = util_timegm(y, mo + 1, d, h, mi, sec > 59 ? 59 : sec);
 	return 0;
+}
+
+int
+util_parse_http_date(const char *s, size_t len, int64_t *epoch_s)
+{
+	const char *p = util_trim(s, &len);
+
+	/* "Sun, 06 Nov 1994 08:49:37 GMT": a day name, then the date. */
+	if (len != 29 || p[3] != ',' || p[4] != ' ')
+		return -1;
+	return util_parse_gmt_date(p + 5, len - 5, epoch_s);
 }
 
 int

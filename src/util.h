@@ -47,6 +47,13 @@ int util_parse_time(const char *s, size_t len, int64_t *epoch_s);
 int util_parse_http_date(const char *s, size_t len, int64_t *epoch_s);
 
 /*
+ * Parses a date as EC2's scheduled events write it, "21 Jan 2019 09:00:43 GMT"
+ * (the day may have one digit: "6 Feb 2019 ..."), into seconds since the
+ * epoch. Surrounding white space is allowed. Returns 0 or -1. Pure.
+ */
+int util_parse_gmt_date(const char *s, size_t len, int64_t *epoch_s);
+
+/*
  * Parses a Retry-After header value of len bytes (RFC 9110 10.2.3):
  * delay-seconds, or an HTTP date compared with now_wall_s. Returns 0 with
  * the wait in *ms (at least 0; more than a day counts as a day), or -1 if

@@ -196,7 +196,7 @@ class Webhook(DaemonTest):
             paths = {m[0] for m in sink.messages}
             self.assertEqual(paths, {"/services/T000/B000/webhook-secret"})
             texts = [m[2]["text"] for m in sink.messages]
-            self.assertTrue(any("Spot termination notice for " + c.instance in t for t in texts), texts)
+            self.assertTrue(any("Spot termination notice (terminate) for " + c.instance in t for t in texts), texts)
             self.assertTrue(any("5 evicted" in t and "detached from spot-workers" in t for t in texts), texts)
             for _, ctype, msg in sink.messages:
                 self.assertEqual(ctype, "application/json")

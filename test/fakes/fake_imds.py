@@ -19,6 +19,8 @@ and serves what despotify reads:
   GET  /latest/meta-data/spot/termination-time             404 until set
   GET  /latest/meta-data/spot/instance-action              404 until set
   GET  /latest/meta-data/events/recommendations/rebalance  404 until set
+  GET  /latest/meta-data/events/maintenance/scheduled      the scheduled events, a JSON array ("[]"
+                                                           when there are none, as EC2 answers)
   anything else: 404 (AWS's HTML 404 page); other methods: 405.
 
 Tokens: every GET with an X-aws-ec2-metadata-token header must carry a token
@@ -43,6 +45,13 @@ Control API (plain HTTP on the same port, no token, JSON bodies, answers JSON):
                        "instance_action": {"action":"terminate","time":"..."} | raw string | null,
                        "rebalance": {"noticeTime":"..."} | raw string | null}
                       sets (or with null clears: 404 again) the keys given, leaves the others
+  POST /_fake/events  {"events": [EVENT...]} replaces the scheduled events; EVENT =
+                      {"code": "system-reboot", "state": "active"|"completed"|"canceled",
+                       "id": "instance-event-...", "not_before": EPOCH, "not_after": EPOCH (optional),
+                       "not_before_deadline": EPOCH (optional), "description": "..." (optional)};
+                      times are served as EC2 writes them ("6 Feb 2019 09:00:43 GMT": the day
+                      without a leading zero), a completed or canceled event's description gains
+                      EC2's "[Completed] " / "[Canceled] " prefix
   POST /_fake/path    {"path": "/latest/...", "status": 200, "body": "..." | null}
                       serves body with status at path (null: forget the override)
   POST /_fake/faults  {"rules": [RULE...]} (added to the rules in force) or {"clear": true};
@@ -98,6 +107,35 @@ NOTICE_PATHS = {
     "instance_action": "/latest/meta-data/spot/instance-action",
     "rebalance": "/latest/meta-data/events/recommendations/rebalance",
 }
+
+EVENTS_PATH = "/latest/meta-data/events/maintenance/scheduled"
+MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+
+def ec2_date(t):
+    """An epoch time as EC2's scheduled events write it: "6 Feb 2019 09:00:43 GMT"."""
+    g = time.gmtime(t)
+    return f"{g.tm_mday} {MONTHS[g.tm_mon - 1]} {g.tm_year} {g.tm_hour:02d}:{g.tm_min:02d}:{g.tm_sec:02d} GMT"
+
+
+def scheduled_events(events):
+    """The body EC2 serves for a list of control-API events."""
+    out = []
+    for e in events:
+        state = e.get("state", "active")
+        desc = e.get("description", "scheduled " + e.get("code", "system-maintenance"))
+        if state in ("completed", "canceled"):
+            desc = f"[{state.capitalize()}] {desc}"
+        ev = {"NotBefore": ec2_date(e["not_before"]), "Code": e.get("code", "system-maintenance"),
+              "Description": desc, "EventId": e.get("id", "instance-event-0d59937288b749b32"),
+              "State": state}
+        if "not_after" in e:
+            ev["NotAfter"] = ec2_date(e["not_after"])
+        if "not_before_deadline" in e:
+            ev["NotBeforeDeadline"] = ec2_date(e["not_before_deadline"])
+        out.append(ev)
+    return json.dumps(out, indent=2)
+
 
 HTML_404 = ('<?xml version="1.0" encoding="iso-8859-1"?>\n'
             '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"\n'
@@ -205,6 +243,8 @@ class State:
         if path in ("/latest/meta-data", "/latest/meta-data/"):
             return 200, b"ami-id\nevents/\nhostname\niam/\ninstance-id\ninstance-type\n" \
                         b"local-hostname\nlocal-ipv4\nplacement/\nspot/"
+        if path == EVENTS_PATH:
+            return 200, b"[]"
         if path == "/latest/dynamic/instance-identity/document":
             return 200, json.dumps(self.identity(), indent=2).encode()
         if path == "/latest/meta-data/iam/security-credentials/" and o.role:
@@ -447,6 +487,11 @@ class Handler(BaseHTTPRequestHandler):
                     else:
                         st.paths[p] = (200, (v if isinstance(v, str) else json.dumps(v)).encode())
             return self.json_out({"ok": True})
+        if path == "/_fake/events":
+            body = scheduled_events(req.get("events") or []).encode()
+            with st.lock:
+                st.paths[EVENTS_PATH] = (200, body)
+            return self.json_out({"ok": True, "body": body.decode()})
         if path == "/_fake/path":
             with st.lock:
                 if req.get("body") is None:

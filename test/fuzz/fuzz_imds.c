@@ -37,6 +37,22 @@ check_notice(enum imds_source src, int r, const struct imds_notice *n, const cha
 		__builtin_trap();
 }
 
+/* Scheduled events: every event has an id, a NotBefore and a known state index. */
+static void
+check_events(const char *body, size_t size)
+{
+	struct imds_event ev[IMDS_MAX_EVENTS];
+	char err[256] = "";
+	int n = imds_parse_events(body, size, ev, IMDS_MAX_EVENTS, err, sizeof err), i;
+
+	if (n < -1 || n > IMDS_MAX_EVENTS || (n == -1 && err[0] == '\0'))
+		__builtin_trap();
+	for (i = 0; i < n; i++)
+		if (ev[i].id[0] == '\0' || ev[i].code_name[0] == '\0' || ev[i].not_before_s == 0 ||
+		    ev[i].state > IMDS_EV_STATE_OTHER)
+			__builtin_trap();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -51,7 +67,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	size--;
 	err[0] = '\0';
-	switch (data[0] % 5) {
+	switch (data[0] % 6) {
 	case 0: case 1: case 2: {
 		enum imds_source src = (enum imds_source)(data[0] % 5);
 
@@ -78,6 +94,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else if (c.secret_access_key[0] != '\0' || c.token[0] != '\0') {
 			__builtin_trap();
 		}
+		break;
+	case 5:
+		check_events(body, size);
 		break;
 	}
 	return 0;

@@ -38,6 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
 	struct k8s_taint t;
+	struct k8s_cordon_record rec, rec2;
 	struct json_doc d;
 	char cont[K8S_MAX_CONTINUE], err[256], msg[128], uid[K8S_MAX_UID];
 	static char patch[8192];
@@ -49,9 +50,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	strcpy(t.key, "despotify/spot-termination");
 	t.value[0] = '\0';
 	strcpy(t.effect, "NoSchedule");
-	r = k8s_cordon_patch_build(s, size, toks, 2048, &t, 1, patch, sizeof patch, uid, sizeof uid,
+	r = k8s_cordon_patch_build(s, size, toks, 2048, &t, 1, NULL, patch, sizeof patch, uid, sizeof uid,
 	    err, sizeof err);
 	if (r == 1 && json_parse(&d, patch, strlen(patch), toks, 2048, err, sizeof err) < 0)
+		abort();
+	/* Undoing a cordon: the patch stays valid JSON; a record read back formats to what was read. */
+	r = k8s_uncordon_patch_build(s, size, toks, 2048, &rec, patch, sizeof patch, err, sizeof err);
+	if (r == 1 && json_parse(&d, patch, strlen(patch), toks, 2048, err, sizeof err) < 0)
+		abort();
+	if (k8s_cordon_record_parse(s, size, &rec) == 0 &&
+	    (k8s_cordon_record_format(&rec, patch, sizeof patch) < 0 ||
+	    k8s_cordon_record_parse(patch, strlen(patch), &rec2) < 0 || memcmp(&rec, &rec2, sizeof rec) != 0))
 		abort();
 	k8s_status_message(s, size, msg, sizeof msg);
 	k8s_status_is_pdb(s, size);

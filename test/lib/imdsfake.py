@@ -31,6 +31,10 @@ class FakeIMDS(FakeProcess):
         """termination_time=..., instance_action=..., rebalance=... (None clears)."""
         return self.call("POST", "/_fake/notice", kw)
 
+    def events(self, events):
+        """Replaces the scheduled events (see the fake's /_fake/events); returns the body served."""
+        return self.call("POST", "/_fake/events", {"events": list(events)})["body"]
+
     def path(self, path, body, status=200):
         return self.call("POST", "/_fake/path", {"path": path, "body": body, "status": status})
 

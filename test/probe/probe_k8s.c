@@ -2,6 +2,7 @@
  * probe_k8s.c — drives src/k8s.c and src/drain.c against test/fakes/fake_k8s.py.
  *
  *   probe k8s [options] cordon NODE
+ *   probe k8s [options] uncordon NODE     (undoes what the Node's cordon record says)
  *   probe k8s [options] drain NODE        (cordons beside the drain, as the daemon
  *                                         does, unless --no-cordon)
  *   probe k8s [options] list NODE
@@ -32,12 +33,15 @@
  *   --pod-name N --pod-namespace NS   despotify's own pod
  *   --deadline-s S            the deadline, from the start (default 30)
  *   --no-cordon               drain: skip the cordon
+ *   --cause C                 cordon, drain: record C on the Node as the cordon's cause
+ *                             (k8s_cordon_record); without it nothing is recorded
  *   --event-thread            drain: post an Event from a second thread every 100 ms
  *                             meanwhile (k8s_event's thread safety)
  *   --level LEVEL             log level of the modules' lines on stderr (default DEBUG)
  *
  * Output on stdout:
  *   cordon: "cordon rc=0 ms=N" (and "error ..." on failure)
+ *   uncordon: "uncordon rc=0 undone=0|1 cause=C did=N" (and "error ..." on failure)
  *   drain:  "cordon rc=N ms=N", then "result rc=N found=N evicted=N deleted=N gone=N skipped=N
  *           left=N terminating=N deadline_hit=N cordon_ms=N last_eviction_ms=N total_ms=N token_reads=N",
  *           one "left NS/NAME" line per name kept, "summary ..." (drain_result_summary),
@@ -65,7 +69,7 @@ extern char **environ;
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: probe k8s [options] cordon NODE | drain NODE | list NODE | "
+	fprintf(stderr, "usage: probe k8s [options] cordon NODE | uncordon NODE | drain NODE | list NODE | "
 	    "event NODE TYPE REASON MESSAGE (see probe_k8s.c)\n");
 	return 2;
 }
@@ -117,6 +121,7 @@ struct evthread {
 struct cordon_job {
 	struct k8s *k;
 	const char *node;
+	const char *cause;
 	int64_t *deadline;
 	struct drain_ctl *ctl;
 	struct k8s_cordon_result *cr;
@@ -135,7 +140,7 @@ cordon_main(void *arg)
 	struct cordon_job *cj = arg;
 
 	/* k8s_cordon calls cordon_answered once, at the latest when it returns. */
-	cj->rc = k8s_cordon(cj->k, cj->node, cj->deadline, cordon_answered, cj->ctl, cj->cr);
+	cj->rc = k8s_cordon(cj->k, cj->node, cj->cause, cj->deadline, cordon_answered, cj->ctl, cj->cr);
 	return NULL;
 }
 
@@ -171,6 +176,7 @@ probe_k8s(int argc, char **argv)
 	char *empty_env[] = { NULL };
 	double deadline_s = 30;
 	int i, no_cordon = 0, event_thread = 0, rc, n;
+	const char *cause = NULL;
 	int64_t t0, deadline, eks_refresh_ms = 0;
 	const char *cmd, *node;
 
@@ -223,6 +229,8 @@ probe_k8s(int argc, char **argv)
 				set(cfg.aws_ca_file, v);
 			else if (strcmp(o, "--eks-refresh-ms") == 0)
 				eks_refresh_ms = atoll(v);
+			else if (strcmp(o, "--cause") == 0)
+				cause = v;
 			else if (strcmp(o, "--taint") == 0)
 				set(cfg.taint, v);
 			else if (strcmp(o, "--pod-name") == 0)
@@ -261,11 +269,20 @@ probe_k8s(int argc, char **argv)
 	if (strcmp(cmd, "cordon") == 0) {
 		struct k8s_cordon_result cr;
 
-		rc = k8s_cordon(&k, node, &deadline, NULL, NULL, &cr) == 0 ? 0 : 1;
+		rc = k8s_cordon(&k, node, cause, &deadline, NULL, NULL, &cr) == 0 ? 0 : 1;
 		printf("cordon rc=%d ms=%lld tainted=%d taint_refused=%d\n", rc,
 		    (long long)(util_now_ms() - t0), cr.tainted, cr.taint_refused);
 		if (rc != 0)
 			printf("error %s\n", cr.err);
+	} else if (strcmp(cmd, "uncordon") == 0) {
+		struct k8s_cordon_record rec;
+
+		n = k8s_uncordon(&k, node, deadline, NULL, NULL, &rec, err, sizeof err);
+		rc = n < 0;
+		printf("uncordon rc=%d undone=%d cause=%s did=%u\n", rc, n > 0, n > 0 ? rec.cause : "",
+		    n > 0 ? rec.did : 0);
+		if (rc != 0)
+			printf("error %s\n", err);
 	} else if (strcmp(cmd, "list") == 0) {
 		n = 0;
 		rc = k8s_list_pods(&k, node, print_pod, &n, deadline, err, sizeof err) < 0;
@@ -288,7 +305,7 @@ probe_k8s(int argc, char **argv)
 		int crc = 0, started = 0;
 
 		/* As the daemon does: the cordon beside the drain, whose evictions wait for its first answer. */
-		struct cordon_job cj = { &k, node, &deadline, &ctl, &cr, 0 };
+		struct cordon_job cj = { &k, node, cause, &deadline, &ctl, &cr, 0 };
 		pthread_t ctid;
 		int cstarted = 0;
 

@@ -365,6 +365,117 @@ init_and_backoff(void)
 	CHECK(strstr(err, "rebalance_url") != NULL);
 }
 
+/* The scheduled-events document as AWS documents it, and what it must refuse. */
+static void
+scheduled_events(void)
+{
+	static const char doc[] =
+	    "[ {\n  \"NotBefore\" : \"21 Jan 2019 09:00:43 GMT\",\n  \"Code\" : \"system-reboot\",\n"
+	    "  \"Description\" : \"scheduled reboot\",\n  \"EventId\" : \"instance-event-0d59937288b749b32\",\n"
+	    "  \"NotAfter\" : \"21 Jan 2019 09:17:23 GMT\",\n  \"State\" : \"active\"\n},"
+	    "{\"Code\":\"instance-retirement\",\"State\":\"canceled\",\"EventId\":\"instance-event-2\","
+	    "\"Description\":\"[Canceled] The instance is running on degraded hardware\","
+	    "\"NotBefore\":\"6 Feb 2019 00:00:00 GMT\",\"NotBeforeDeadline\":\"9 Feb 2019 00:00:00 GMT\"},"
+	    "{\"Code\":\"instance-stop\",\"State\":\"completed\",\"EventId\":\"e3\","
+	    "\"NotBefore\":\"1 Mar 2019 10:00:00 GMT\",\"Extra\":[1,2]},"
+	    "{\"Code\":\"brand-new-code\",\"State\":\"scheduled\",\"EventId\":\"e4\","
+	    "\"NotBefore\":\"1 Mar 2019 10:00:00 GMT\"} ]";
+	static const char *const bad[] = {
+		"{}", "[1]", "[{\"Code\":\"system-reboot\",\"State\":\"active\",\"EventId\":\"e\"}]",
+		"[{\"Code\":\"system-reboot\",\"State\":\"active\",\"EventId\":\"e\","
+		"\"NotBefore\":\"2019-01-21T09:00:43Z\"}]",
+		"[{\"State\":\"active\",\"EventId\":\"e\",\"NotBefore\":\"21 Jan 2019 09:00:43 GMT\"}]",
+		"[{\"Code\":\"system-reboot\",\"State\":\"active\",\"EventId\":\"e\","
+		"\"NotBefore\":\"21 Jan 2019 09:00:43 GMT\",\"NotAfter\":7}]",
+		"[", "[{\"Code\":1}]",
+	};
+	struct imds_event ev[IMDS_MAX_EVENTS];
+	char err[256], many[4096];
+	size_t i, at;
+
+	CHECK_INT(imds_parse_events(doc, strlen(doc), ev, IMDS_MAX_EVENTS, err, sizeof err), 4);
+	CHECK_INT(ev[0].code, IMDS_EV_SYSTEM_REBOOT);
+	CHECK_INT(ev[0].state, IMDS_EV_ACTIVE);
+	CHECK_STR(ev[0].id, "instance-event-0d59937288b749b32");
+	CHECK_INT(ev[0].not_before_s, 1548061243);
+	CHECK_INT(ev[0].not_after_s, 1548062243);
+	CHECK_INT(ev[0].not_before_deadline_s, 0);
+	CHECK_INT(ev[1].code, IMDS_EV_INSTANCE_RETIREMENT);
+	CHECK_INT(ev[1].state, IMDS_EV_CANCELED);
+	CHECK_INT(ev[1].not_before_s, 1549411200);
+	CHECK_INT(ev[1].not_before_deadline_s, 1549670400);
+	CHECK_INT(ev[1].not_after_s, 0);
+	CHECK(imds_ev_ends_instance(ev[1].code));
+	CHECK(!imds_ev_ends_instance(ev[0].code));
+	CHECK_INT(ev[2].code, IMDS_EV_INSTANCE_STOP);
+	CHECK_INT(ev[2].state, IMDS_EV_COMPLETED);
+	CHECK_INT(ev[3].code, IMDS_EV_OTHER);
+	CHECK_STR(ev[3].code_name, "brand-new-code");
+	CHECK_INT(ev[3].state, IMDS_EV_STATE_OTHER);
+	CHECK_STR(imds_ev_state_name(ev[1].state), "canceled");
+
+	CHECK_INT(imds_parse_events("", 0, ev, IMDS_MAX_EVENTS, err, sizeof err), 0);
+	CHECK_INT(imds_parse_events(" []\n", 4, ev, IMDS_MAX_EVENTS, err, sizeof err), 0);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		err[0] = '\0';
+		CHECK_INT(imds_parse_events(bad[i], strlen(bad[i]), ev, IMDS_MAX_EVENTS, err,
+		    sizeof err), -1);
+		CHECK(err[0] != '\0');
+	}
+	CHECK_INT(imds_parse_events(bad[3], strlen(bad[3]), ev, IMDS_MAX_EVENTS, err, sizeof err), -1);
+	CHECK_STR(err, "scheduled event 0: \"NotBefore\" is not a date like \"21 Jan 2019 09:00:43 GMT\"");
+
+	/* More events than understood is an error, not a silent cut. */
+	at = (size_t)snprintf(many, sizeof many, "[");
+	for (i = 0; i <= IMDS_MAX_EVENTS; i++)
+		at += (size_t)snprintf(many + at, sizeof many - at, "%s{}", i ? "," : "");
+	snprintf(many + at, sizeof many - at, "]");
+	CHECK_INT(imds_parse_events(many, strlen(many), ev, IMDS_MAX_EVENTS, err, sizeof err), -1);
+	CHECK(strstr(err, "more than") != NULL);
+}
+
+/* Which event is due when, with a lead time. */
+static void
+event_due(void)
+{
+	struct imds_event ev[4];
+	struct imds_notice n;
+	int64_t next;
+
+	memset(ev, 0, sizeof ev);
+	ev[0].state = IMDS_EV_CANCELED;         /* canceled: never due */
+	ev[0].not_before_s = 1000;
+	ev[1].state = IMDS_EV_ACTIVE;
+	ev[1].not_before_s = 5000;
+	ev[1].code = IMDS_EV_SYSTEM_REBOOT;
+	snprintf(ev[1].id, sizeof ev[1].id, "later");
+	ev[2].state = IMDS_EV_ACTIVE;
+	ev[2].not_before_s = 3000;
+	ev[2].code = IMDS_EV_INSTANCE_RETIREMENT;
+	snprintf(ev[2].code_name, sizeof ev[2].code_name, "instance-retirement");
+	snprintf(ev[2].id, sizeof ev[2].id, "sooner");
+	ev[3].state = IMDS_EV_ACTIVE;           /* its window closed: stale */
+	ev[3].not_before_s = 100;
+	ev[3].not_after_s = 200;
+
+	CHECK_INT(imds_event_due(ev, 4, 1000, 900, &next), -1);
+	CHECK_INT(next, 2100);
+	CHECK_INT(imds_event_due(ev, 4, 2099, 900, NULL), -1);
+	CHECK_INT(imds_event_due(ev, 4, 2100, 900, &next), 2);
+	CHECK_INT(imds_event_due(ev, 4, 9000, 0, NULL), 2);       /* past NotBefore: still due */
+	CHECK_INT(imds_event_due(ev, 1, 9000, 0, &next), -1);
+	CHECK_INT(next, 0);
+	CHECK_INT(imds_event_due(ev, 0, 9000, 0, &next), -1);
+
+	imds_event_notice(&ev[2], &n);
+	CHECK_INT(n.kind, IMDS_KIND_MAINTENANCE);
+	CHECK_INT(n.time_s, 3000);
+	CHECK_INT(n.event_code, IMDS_EV_INSTANCE_RETIREMENT);
+	CHECK_STR(n.event_id, "sooner");
+	CHECK_STR(n.event_code_name, "instance-retirement");
+	CHECK_STR(imds_kind_name(n.kind), "maintenance");
+}
+
 int
 main(void)
 {
@@ -378,6 +489,8 @@ main(void)
 	RUN(too_many_tokens);
 	RUN(identity);
 	RUN(creds);
+	RUN(scheduled_events);
+	RUN(event_due);
 	RUN(names);
 	RUN(init_and_backoff);
 	return t_done();

@@ -92,7 +92,7 @@ test_cordon_patch_adds_everything(void)
 	int taints, lab;
 
 	CHECK_INT(k8s_taint_parse("despotify/spot-termination:NoSchedule", &t, err, sizeof err), 0);
-	CHECK_INT(k8s_cordon_patch_build(node_json, strlen(node_json), toks, 4096, &t, 1, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(node_json, strlen(node_json), toks, 4096, &t, 1, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), 1);
 	CHECK_STR(uid, "0f3c9a2e-1111-2222-3333-444455556666");
 	CHECK_INT(json_parse(&d, out, strlen(out), toks, 4096, err, sizeof err), 0);
@@ -115,6 +115,102 @@ test_cordon_patch_adds_everything(void)
 	CHECK_INT(json_get(&d, json_elem(&d, taints, 2), "value"), -1);
 }
 
+/* The cordon record: round trip, refusals, and a field a later version adds. */
+static void
+test_cordon_record(void)
+{
+	static const char *const bad[] = {
+		"", "did=taint", "cause=;did=", "cause=a b", "cause=x;did=everything",
+		"cause=x;did=taint", "cause=x;taint=nocolon", "cause=x;did=taint;taint=k:",
+	};
+	struct k8s_cordon_record r, q;
+	char out[512];
+	size_t i;
+	int n;
+
+	memset(&r, 0, sizeof r);
+	snprintf(r.cause, sizeof r.cause, "maintenance/instance-event-0d59937288b749b32");
+	r.did = K8S_DID_UNSCHEDULABLE | K8S_DID_TAINT | K8S_DID_LABEL;
+	snprintf(r.taint_key, sizeof r.taint_key, "despotify/spot-termination");
+	snprintf(r.taint_effect, sizeof r.taint_effect, "NoSchedule");
+	n = k8s_cordon_record_format(&r, out, sizeof out);
+	CHECK_STR(out, "cause=maintenance/instance-event-0d59937288b749b32;"
+	    "did=unschedulable,taint,label;taint=despotify/spot-termination:NoSchedule");
+	CHECK_INT(n, strlen(out));
+	CHECK_INT(k8s_cordon_record_parse(out, (size_t)n, &q), 0);
+	CHECK(memcmp(&r, &q, sizeof r) == 0);
+	CHECK_INT(k8s_cordon_record_format(&r, out, 20), -1);
+	r.did = 0;
+	CHECK_INT(k8s_cordon_record_format(&r, out, sizeof out), (int)strlen(out));
+	CHECK_STR(out, "cause=maintenance/instance-event-0d59937288b749b32;did=");
+	CHECK_INT(k8s_cordon_record_parse(out, strlen(out), &q), 0);
+	CHECK_INT(q.did, 0);
+	snprintf(r.cause, sizeof r.cause, "spot stop");
+	CHECK_INT(k8s_cordon_record_format(&r, out, sizeof out), -1);
+	CHECK_INT(k8s_cordon_record_parse("cause=spot-stop;did=label;since=2026", 36, &q), 0);
+	CHECK_INT(q.did, K8S_DID_LABEL);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK_INT(k8s_cordon_record_parse(bad[i], strlen(bad[i]), &q), -1);
+}
+
+/* Undoing the cordon: only what the record says, other taints byte for byte. */
+static void
+test_uncordon_patch(void)
+{
+	static const char ours[] =
+	    "{\"metadata\":{\"name\":\"n\",\"resourceVersion\":\"9\",\"annotations\":{\"despotify.io/cordoned\":"
+	    "\"cause=spot-stop;did=unschedulable,taint,label;taint=despotify/spot-termination:NoSchedule\","
+	    "\"other\":\"x\"},\"labels\":{\"node.kubernetes.io/exclude-from-external-load-balancers\":\"true\"}},"
+	    "\"spec\":{\"unschedulable\":true,\"taints\":[{\"key\":\"dedicated\",\"value\":\"gpu\","
+	    "\"effect\":\"NoSchedule\"},{\"key\":\"despotify/spot-termination\",\"effect\":\"NoSchedule\","
+	    "\"timeAdded\":null},{\"key\":\"despotify/spot-termination\",\"effect\":\"NoExecute\"}]}}";
+	static const char theirs[] =
+	    "{\"metadata\":{\"name\":\"n\",\"resourceVersion\":\"9\",\"annotations\":{\"despotify.io/cordoned\":"
+	    "\"cause=maintenance/e1;did=taint;taint=despotify/spot-termination:NoSchedule\"}},"
+	    "\"spec\":{\"unschedulable\":true,\"taints\":[{\"key\":\"despotify/spot-termination\","
+	    "\"effect\":\"NoSchedule\"}]}}";
+	static const char none[] =
+	    "{\"metadata\":{\"name\":\"n\",\"resourceVersion\":\"9\"},\"spec\":{\"unschedulable\":true}}";
+	static const char junk[] =
+	    "{\"metadata\":{\"name\":\"n\",\"resourceVersion\":\"9\",\"annotations\":{\"despotify.io/cordoned\":"
+	    "\"yes\"}},\"spec\":{}}";
+	struct k8s_cordon_record rec;
+	struct json_doc d;
+	char out[4096], err[256];
+	int t;
+
+	CHECK_INT(k8s_uncordon_patch_build(ours, strlen(ours), toks, 4096, &rec, out, sizeof out,
+	    err, sizeof err), 1);
+	CHECK_STR(rec.cause, "spot-stop");
+	CHECK_INT(json_parse(&d, out, strlen(out), toks, 4096, err, sizeof err), 0);
+	CHECK(json_str_eq(&d, json_path(&d, 0, "metadata", "resourceVersion", (char *)NULL), "9"));
+	CHECK(json_is_null(&d, json_path(&d, 0, "metadata", "annotations", "despotify.io/cordoned",
+	    (char *)NULL)));
+	CHECK_INT(d.toks[json_path(&d, 0, "metadata", "annotations", (char *)NULL)].size, 1);
+	CHECK(json_path(&d, 0, "metadata", "labels",
+	    "node.kubernetes.io/exclude-from-external-load-balancers", (char *)NULL) >= 0);
+	CHECK(json_path(&d, 0, "spec", "unschedulable", (char *)NULL) >= 0);
+	t = json_path(&d, 0, "spec", "taints", (char *)NULL);
+	CHECK_INT(d.toks[t].size, 2);
+	CHECK(strstr(out, "[{\"key\":\"dedicated\",\"value\":\"gpu\",\"effect\":\"NoSchedule\"},"
+	    "{\"key\":\"despotify/spot-termination\",\"effect\":\"NoExecute\"}]") != NULL);
+
+	/* Someone else made it unschedulable: despotify takes back only its taint. */
+	CHECK_INT(k8s_uncordon_patch_build(theirs, strlen(theirs), toks, 4096, &rec, out, sizeof out,
+	    err, sizeof err), 1);
+	CHECK(strstr(out, "unschedulable") == NULL);
+	CHECK(strstr(out, "labels") == NULL);
+	CHECK(strstr(out, "\"taints\":[]") != NULL);
+
+	CHECK_INT(k8s_uncordon_patch_build(none, strlen(none), toks, 4096, &rec, out, sizeof out,
+	    err, sizeof err), 0);
+	CHECK_INT(k8s_uncordon_patch_build(junk, strlen(junk), toks, 4096, &rec, out, sizeof out,
+	    err, sizeof err), -1);
+	CHECK(strstr(err, "despotify.io/cordoned") != NULL);
+	CHECK_INT(k8s_uncordon_patch_build(ours, strlen(ours), toks, 4096, &rec, out, 64,
+	    err, sizeof err), -1);
+}
+
 static void
 test_cordon_patch_idempotent(void)
 {
@@ -131,23 +227,23 @@ test_cordon_patch_idempotent(void)
 
 	CHECK_INT(k8s_taint_parse("despotify/spot-termination:NoSchedule", &t, err, sizeof err), 0);
 	/* Same key and effect (another value): not added again. */
-	CHECK_INT(k8s_cordon_patch_build(done, strlen(done), toks, 4096, &t, 1, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(done, strlen(done), toks, 4096, &t, 1, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), 0);
 	CHECK_STR(uid, "u");
 	/* Tainted but schedulable and unlabelled: a patch without taints. */
-	CHECK_INT(k8s_cordon_patch_build(half, strlen(half), toks, 4096, &t, 1, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(half, strlen(half), toks, 4096, &t, 1, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), 1);
 	CHECK(strstr(out, "taints") == NULL);
 	CHECK(strstr(out, "\"unschedulable\":true") != NULL);
 	CHECK(strstr(out, "\"resourceVersion\":\"8\"") != NULL);
 	CHECK_STR(uid, "");
 	/* Without the label option nor a taint, unschedulable alone. */
-	CHECK_INT(k8s_cordon_patch_build(half, strlen(half), toks, 4096, NULL, 0, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(half, strlen(half), toks, 4096, NULL, 0, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), 1);
 	CHECK_STR(out, "{\"metadata\":{\"resourceVersion\":\"8\"},\"spec\":{\"unschedulable\":true}}");
 	/* A taint with the same key but another effect is a different taint. */
 	CHECK_INT(k8s_taint_parse("despotify/spot-termination:NoExecute", &t, err, sizeof err), 0);
-	CHECK_INT(k8s_cordon_patch_build(done, strlen(done), toks, 4096, &t, 1, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(done, strlen(done), toks, 4096, &t, 1, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), 1);
 	CHECK(strstr(out, "\"effect\":\"NoExecute\"") != NULL);
 	CHECK(strstr(out, "\"value\":\"other\"") != NULL);
@@ -165,21 +261,21 @@ test_cordon_patch_errors(void)
 	static const char garbage[] = "<html>502</html>";
 
 	CHECK_INT(k8s_taint_parse("a:NoSchedule", &t, err, sizeof err), 0);
-	CHECK_INT(k8s_cordon_patch_build(norv, strlen(norv), toks, 4096, &t, 1, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(norv, strlen(norv), toks, 4096, &t, 1, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), -1);
 	CHECK(strstr(err, "resourceVersion") != NULL);
-	CHECK_INT(k8s_cordon_patch_build(badtaints, strlen(badtaints), toks, 4096, &t, 1, out,
+	CHECK_INT(k8s_cordon_patch_build(badtaints, strlen(badtaints), toks, 4096, &t, 1, NULL, out,
 	    sizeof out, uid, sizeof uid, err, sizeof err), -1);
-	CHECK_INT(k8s_cordon_patch_build(notnode, strlen(notnode), toks, 4096, &t, 1, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(notnode, strlen(notnode), toks, 4096, &t, 1, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), -1);
-	CHECK_INT(k8s_cordon_patch_build(garbage, strlen(garbage), toks, 4096, &t, 1, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(garbage, strlen(garbage), toks, 4096, &t, 1, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), -1);
 	/* Too small an output buffer is an error, never a cut patch. */
-	CHECK_INT(k8s_cordon_patch_build(node_json, strlen(node_json), toks, 4096, &t, 1, small,
+	CHECK_INT(k8s_cordon_patch_build(node_json, strlen(node_json), toks, 4096, &t, 1, NULL, small,
 	    sizeof small, uid, sizeof uid, err, sizeof err), -1);
 	CHECK(strstr(err, "over") != NULL);
 	/* Too few tokens is an error too. */
-	CHECK_INT(k8s_cordon_patch_build(node_json, strlen(node_json), toks, 10, &t, 1, out, sizeof out,
+	CHECK_INT(k8s_cordon_patch_build(node_json, strlen(node_json), toks, 10, &t, 1, NULL, out, sizeof out,
 	    uid, sizeof uid, err, sizeof err), -1);
 }
 
@@ -619,6 +715,8 @@ main(void)
 	RUN(test_cordon_patch_adds_everything);
 	RUN(test_cordon_patch_idempotent);
 	RUN(test_cordon_patch_errors);
+	RUN(test_cordon_record);
+	RUN(test_uncordon_patch);
 	RUN(test_pods_parse);
 	RUN(test_pods_parse_edges);
 	RUN(test_podlist_every_split);

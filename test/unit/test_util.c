@@ -54,6 +54,28 @@ http_date(void)
 	CHECK_INT(util_parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT", 30, &t), -1);
 }
 
+/* EC2 scheduled events' dates: a day of one or two digits, no day name. */
+static void
+gmt_date(void)
+{
+	static const char *const bad[] = {
+		"21 Jan 2019 09:00:43", "21 Jan 2019 09:00:43 UTC", "32 Jan 2019 09:00:43 GMT",
+		"29 Feb 2019 09:00:43 GMT", "21 Jan 2019 24:00:43 GMT", "021 Jan 2019 09:00:43 GMT",
+		"21 jan 2019 09:00:43 GMT", "21 Jan 19 09:00:43 GMT", " 1 Jan 2019 09:00:43 GMTx", "",
+	};
+	int64_t t;
+	size_t i;
+
+	CHECK_INT(util_parse_gmt_date("21 Jan 2019 09:00:43 GMT", 24, &t), 0);
+	CHECK_INT(t, 1548061243);
+	CHECK_INT(util_parse_gmt_date(" 6 Feb 2019 23:59:59 GMT\n", 25, &t), 0);
+	CHECK_INT(t, 1549497599);
+	CHECK_INT(util_parse_gmt_date("06 Feb 2019 23:59:59 GMT", 24, &t), 0);
+	CHECK_INT(t, 1549497599);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK_INT(util_parse_gmt_date(bad[i], strlen(bad[i]), &t), -1);
+}
+
 static void
 seconds(void)
 {
@@ -206,6 +228,7 @@ main(void)
 	RUN(time_parse);
 	RUN(time_format);
 	RUN(http_date);
+	RUN(gmt_date);
 	RUN(seconds);
 	RUN(read_file);
 	RUN(strings);
