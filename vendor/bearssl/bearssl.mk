@@ -2,7 +2,11 @@
 # build directory of ours with our compiler and flags. The upstream tree under
 # vendor/bearssl/upstream/ is fetched by vendor/fetch.sh and never edited.
 #
-# $(call bearssl_lib,BUILDDIR,CC,CFLAGS) builds BUILDDIR/libbearssl.a.
+# $(call bearssl_lib,BUILDDIR,CC,CFLAGS[,LDFLAGS[,AR]]) builds BUILDDIR/libbearssl.a;
+# AR defaults to ar (an -flto build needs gcc-ar, which loads the LTO plugin).
+# The library is made afresh whenever it is out of date (upstream's objects do
+# not depend on the flags): add a flags stamp as a prerequisite to rebuild it
+# when the flags change.
 
 BEARSSL_DIR := vendor/bearssl/upstream
 BEARSSL_INC := $(BEARSSL_DIR)/inc
@@ -12,9 +16,10 @@ $(BEARSSL_DIR)/.verified:
 
 define bearssl_lib
 $(1)/libbearssl.a: $(BEARSSL_DIR)/.verified vendor/bearssl/bearssl.mk
+	@rm -rf $(1)/obj $$@
 	@mkdir -p $(1)
 	$$(MAKE) -s -C $(BEARSSL_DIR) BUILD=$$(abspath $(1)) CC='$(2)' CFLAGS='$(3)' \
-		LD='$(2)' LDFLAGS='$(4)' lib
+		LD='$(2)' LDFLAGS='$(4)' AR='$(or $(5),ar)' lib
 endef
 
 # The brssl tool, built for the host; only used at build time to turn
