@@ -236,7 +236,8 @@ class TestDrain(Base):
     def test_pagination_over_several_pages(self):
         made = self.seed(generate=1010, mix=False)
         self.assertEqual(len(made["evictable"]), 1010)
-        o = self.drain(timeout=300)
+        # A generous deadline: a real API server on a busy 2-core machine evicts a thousand pods slowly.
+        o = self.drain("--deadline-s", "240", timeout=300)
         self.assertEqual(o.rc, 0, o)
         self.assertEqual((o["found"], o["evicted"], o["left"]), (1010, 1010, 0))
         lists = self.lists()
