@@ -252,7 +252,8 @@ class TestDetach(AwsBase):
         env = self.env(creds=None, AWS_ACCESS_KEY_ID="ASIADESPOTIFYSESS02",
                        AWS_SECRET_ACCESS_KEY="verysecretkeyvalue0000", AWS_SESSION_TOKEN=token)
         self.fa.faults([{"api": "DetachInstances", "action": "status", "code": "Throttling", "count": 1},
-                        {"api": "DescribeAutoScalingInstances", "action": "status", "code": "RequestExpired", "count": 1}])
+                        {"api": "DescribeAutoScalingInstances", "action": "status", "code": "RequestExpired",
+                         "count": 1}])
         r = self.detach("--level", "DEBUG", env=env)
         self.assertEqual(r.outcome, "detached", r)
         for secret in ("verysecretkeyvalue0000", token, "Signature=", "AWS4-HMAC-SHA256"):
@@ -310,7 +311,8 @@ class TestFaults(AwsBase):
         self.assertLess(r.elapsed, 15)
 
     def test_validation_error_is_not_retried(self):
-        self.fa.faults([{"api": "DetachInstances", "action": "status", "code": "ValidationError", "message": "Bad group", "count": -1}])
+        self.fa.faults([{"api": "DetachInstances", "action": "status", "code": "ValidationError", "message": "Bad group",
+                         "count": -1}])
         r = self.detach()
         self.assertEqual(r.outcome, "FAILED", r)
         self.assertIn("DetachInstances: ValidationError: Bad group (HTTP 400)", r.line("error: "))

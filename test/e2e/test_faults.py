@@ -190,7 +190,8 @@ class K8sFaults(FaultCase):
         self.k8s_fault([{"method": "POST", "path": "/eviction", "action": "status", "status": 500, "count": 2},
                         {"method": "POST", "path": "/eviction", "action": "drop", "count": 2},
                         {"method": "POST", "path": "/eviction", "action": "garbage", "count": 2},
-                        {"method": "POST", "path": "/eviction", "action": "status", "status": 429, "retry_after": 1, "count": 3}],
+                        {"method": "POST", "path": "/eviction", "action": "status", "status": 429, "retry_after": 1,
+                         "count": 3}],
                        r"(?i)evict")
 
     def test_rotated_token(self):

@@ -304,7 +304,8 @@ class TestDrain(Base):
 
     def test_apf_retry_after_is_honoured(self):
         self.seed(generate=5, mix=False)
-        self.fk.faults([{"method": "POST", "path": "/eviction$", "action": "status", "status": 429, "retry_after": 2, "count": 1}])
+        self.fk.faults([{"method": "POST", "path": "/eviction$", "action": "status", "status": 429, "retry_after": 2,
+                         "count": 1}])
         o = self.drain("--concurrency", "1")
         self.assertEqual(o.rc, 0, o)
         self.assertEqual(o["evicted"], 5)

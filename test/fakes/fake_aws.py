@@ -453,7 +453,7 @@ class Handler(fakeserver.Handler):
             if self.faulted(fault, call, cred):
                 return api
             # A truncated answer is not acted on: the client retries, and finds the work still to do.
-            text = self.answer(api, params, ns, dry=fault is not None and fault["action"] in ("truncate", "half-body"))
+            text = self.answer(api, params, ns, dry=bool(fault) and fault["action"] in ("truncate", "half-body"))
             call["status"] = 0 if fault and fault["action"] in LOST else 200
             self.send_body(200, text, fault=fault)
         except AwsError as e:
