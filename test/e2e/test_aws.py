@@ -473,7 +473,8 @@ class TestCredentialSources(AwsBase):
     def test_expired_token_refreshes_credentials(self):
         self.fa.web_identity(tokens=["tok"])
         tf = self.write("token", "tok")
-        self.fa.faults([{"api": "DetachInstances", "action": "status", "code": "ExpiredToken", "count": 1}])
+        self.fa.faults([{"api": "DetachInstances", "action": "status", "code": "ExpiredToken", "expire": True,
+                         "count": 1}])
         r = self.detach(env=self.irsa_env(tf))
         self.assertEqual(r.outcome, "detached", r)
         self.assertEqual(int(r.fields["cred_fetches"]), 2, r)

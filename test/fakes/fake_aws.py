@@ -85,8 +85,8 @@ Control API (same ports, no auth, JSON in and out):
                            container (optional: any). A "status" fault answers AWS's error "code"
                            (AWS_ERRORS below: Throttling, ServiceUnavailable, InternalFailure,
                            AccessDenied, ValidationError, RequestExpired, ExpiredToken; without a
-                           code, the usual one for "status"); ExpiredToken also expires the
-                           credentials used. A truncated or half-body answer is not acted on (a
+                           code, the usual one for "status"); "expire": true also expires the
+                           credentials used (as after a real ExpiredToken). A truncated or half-body answer is not acted on (a
                            Detach does not happen); a "lost" one is.
                            Faults fire after the signature check, so a faulted request is
                            still verified and recorded.
@@ -294,7 +294,7 @@ class Handler(fakeserver.Handler):
         if self.fault_before(fault):
             return True
         self.call = call
-        if fault is not None and fault.get("code") == "ExpiredToken" and cred is not None:
+        if fault is not None and fault.get("expire") and cred is not None:
             with self.st.lock:
                 cred.expired = True     # as when the credentials really expire
         instead = self.fault_instead(fault)
