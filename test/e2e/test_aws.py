@@ -251,8 +251,9 @@ class TestDetach(AwsBase):
         self.fa.credentials("ASIADESPOTIFYSESS02", "verysecretkeyvalue0000", session_token=token)
         env = self.env(creds=None, AWS_ACCESS_KEY_ID="ASIADESPOTIFYSESS02",
                        AWS_SECRET_ACCESS_KEY="verysecretkeyvalue0000", AWS_SESSION_TOKEN=token)
-        self.fa.faults([{"api": "DetachInstances", "action": "throttle", "count": 1},
-                        {"api": "DescribeAutoScalingInstances", "action": "request_expired", "count": 1}])
+        self.fa.faults([{"api": "DetachInstances", "action": "status", "code": "Throttling", "count": 1},
+                        {"api": "DescribeAutoScalingInstances", "action": "status", "code": "RequestExpired",
+                         "count": 1}])
         r = self.detach("--level", "DEBUG", env=env)
         self.assertEqual(r.outcome, "detached", r)
         for secret in ("verysecretkeyvalue0000", token, "Signature=", "AWS4-HMAC-SHA256"):
@@ -273,8 +274,8 @@ class TestDetach(AwsBase):
 
 class TestFaults(AwsBase):
     def test_throttling_then_success(self):
-        self.fa.faults([{"api": "DescribeAutoScalingInstances", "action": "throttle", "count": 2},
-                        {"api": "DetachInstances", "action": "throttle", "count": 1}])
+        self.fa.faults([{"api": "DescribeAutoScalingInstances", "action": "status", "code": "Throttling", "count": 2},
+                        {"api": "DetachInstances", "action": "status", "code": "Throttling", "count": 1}])
         r = self.detach()
         self.assertEqual(r.outcome, "detached", r)
         self.assertEqual(r.attempts, 5, r)
@@ -287,16 +288,16 @@ class TestFaults(AwsBase):
         self.assertIn("Throttling: Rate exceeded", r.err)
 
     def test_5xx_then_success(self):
-        self.fa.faults([{"api": "DescribeAutoScalingInstances", "action": "unavailable", "count": 1},
-                        {"api": "DetachInstances", "action": "internal", "count": 1},
-                        {"api": "DetachInstances", "action": "error", "status": 502, "code": "BadGateway",
+        self.fa.faults([{"api": "DescribeAutoScalingInstances", "action": "status", "status": 503, "count": 1},
+                        {"api": "DetachInstances", "action": "status", "status": 500, "count": 1},
+                        {"api": "DetachInstances", "action": "status", "status": 502, "code": "BadGateway",
                          "count": 1}])
         r = self.detach()
         self.assertEqual(r.outcome, "detached", r)
         self.assertEqual([c["status"] for c in self.fa.calls()], [503, 200, 500, 502, 200])
 
     def test_access_denied_is_not_retried(self):
-        self.fa.faults([{"api": "DetachInstances", "action": "access_denied", "count": -1}])
+        self.fa.faults([{"api": "DetachInstances", "action": "status", "status": 403, "count": -1}])
         r = self.detach()
         self.assertEqual(r.rc, 1, r)
         self.assertEqual(r.outcome, "FAILED", r)
@@ -310,7 +311,8 @@ class TestFaults(AwsBase):
         self.assertLess(r.elapsed, 15)
 
     def test_validation_error_is_not_retried(self):
-        self.fa.faults([{"api": "DetachInstances", "action": "validation", "message": "Bad group", "count": -1}])
+        self.fa.faults([{"api": "DetachInstances", "action": "status", "code": "ValidationError", "message": "Bad group",
+                         "count": -1}])
         r = self.detach()
         self.assertEqual(r.outcome, "FAILED", r)
         self.assertIn("DetachInstances: ValidationError: Bad group (HTTP 400)", r.line("error: "))
@@ -330,7 +332,7 @@ class TestFaults(AwsBase):
 
     def test_garbage_then_success(self):
         self.fa.faults([{"api": "DescribeAutoScalingInstances", "action": "garbage", "count": 1},
-                        {"api": "DescribeAutoScalingInstances", "action": "truncated_xml", "count": 1},
+                        {"api": "DescribeAutoScalingInstances", "action": "half-body", "count": 1},
                         {"api": "DetachInstances", "action": "truncate", "count": 1},
                         {"api": "DetachInstances", "action": "drop", "count": 1}])
         r = self.detach()
@@ -349,7 +351,7 @@ class TestFaults(AwsBase):
         self.assertEqual(self.fa.calls("DetachInstances"), [])
 
     def test_deadline_reached_while_throttled(self):
-        self.fa.faults([{"action": "throttle", "count": -1}])
+        self.fa.faults([{"action": "status", "code": "Throttling", "count": -1}])
         t0 = time.monotonic()
         r = self.detach(deadline_ms=2500)
         self.assertEqual(r.outcome, "FAILED", r)
@@ -359,7 +361,7 @@ class TestFaults(AwsBase):
         self.assertLess(time.monotonic() - t0, 20)
 
     def test_slow_response(self):
-        self.fa.faults([{"api": "DescribeAutoScalingInstances", "action": "slow", "delay_ms": 1500, "count": 1}])
+        self.fa.faults([{"api": "DescribeAutoScalingInstances", "action": "stall", "seconds": 1.5, "count": 1}])
         r = self.detach()
         self.assertEqual(r.outcome, "detached", r)
         self.assertEqual(r.attempts, 2)
@@ -379,7 +381,7 @@ class TestFaults(AwsBase):
             self.assertLess(abs(t - (time.time() + skew)), 120)
 
     def test_request_expired_fault_without_skew(self):
-        self.fa.faults([{"api": "DetachInstances", "action": "request_expired", "count": 1}])
+        self.fa.faults([{"api": "DetachInstances", "action": "status", "code": "RequestExpired", "count": 1}])
         r = self.detach()
         self.assertEqual(r.outcome, "detached", r)
         self.assertEqual([c["code"] for c in self.fa.calls("DetachInstances")], ["RequestExpired", None])
@@ -471,7 +473,8 @@ class TestCredentialSources(AwsBase):
     def test_expired_token_refreshes_credentials(self):
         self.fa.web_identity(tokens=["tok"])
         tf = self.write("token", "tok")
-        self.fa.faults([{"api": "DetachInstances", "action": "expired_token", "count": 1}])
+        self.fa.faults([{"api": "DetachInstances", "action": "status", "code": "ExpiredToken", "expire": True,
+                         "count": 1}])
         r = self.detach(env=self.irsa_env(tf))
         self.assertEqual(r.outcome, "detached", r)
         self.assertEqual(int(r.fields["cred_fetches"]), 2, r)
@@ -492,8 +495,8 @@ class TestCredentialSources(AwsBase):
     def test_sts_throttled_then_success(self):
         self.fa.web_identity(tokens=["tok"])
         tf = self.write("token", "tok")
-        self.fa.faults([{"api": "AssumeRoleWithWebIdentity", "action": "throttle", "count": 1},
-                        {"api": "AssumeRoleWithWebIdentity", "action": "truncated_xml", "count": 1}])
+        self.fa.faults([{"api": "AssumeRoleWithWebIdentity", "action": "status", "code": "Throttling", "count": 1},
+                        {"api": "AssumeRoleWithWebIdentity", "action": "half-body", "count": 1}])
         r = self.detach(env=self.irsa_env(tf))
         self.assertEqual(r.outcome, "detached", r)
         self.assertEqual(len(self.fa.calls("AssumeRoleWithWebIdentity")), 3)

@@ -235,8 +235,8 @@ class Faults(DaemonTest):
     def test_aws_throttled_then_detached(self):
         c = self.c
         c.k8s.generate(c.node, 5, mix=False)
-        c.aws.faults([{"api": "DetachInstances", "action": "throttle", "count": 2},
-                      {"api": "DescribeAutoScalingInstances", "action": "unavailable", "count": 1}])
+        c.aws.faults([{"api": "DetachInstances", "action": "status", "code": "Throttling", "count": 2},
+                      {"api": "DescribeAutoScalingInstances", "action": "status", "status": 503, "count": 1}])
         c.notice_in(100)
         rc, log = c.run_once()
         self.assertEqual(rc, 0, log)
@@ -249,7 +249,7 @@ class Faults(DaemonTest):
     def test_api_429s_on_evictions(self):
         c = self.c
         made = c.k8s.generate(c.node, 12, mix=False)
-        c.k8s.faults([{"method": "POST", "path": "/eviction", "action": "apf", "retry_after": 1,
+        c.k8s.faults([{"method": "POST", "path": "/eviction", "action": "status", "status": 429, "retry_after": 1,
                        "count": 6}])
         c.notice_in(100)
         rc, log = c.run_once()
@@ -355,7 +355,7 @@ class Once(DaemonTest):
     def test_once_failing_handling_exits_one(self):
         c = self.c
         c.k8s.generate(c.node, 3, mix=False)
-        c.aws.faults([{"action": "access_denied", "count": -1}])
+        c.aws.faults([{"action": "status", "status": 403, "count": -1}])
         c.notice_in(100)
         rc, log = c.run_once()
         self.assertEqual(rc, 1, log)

@@ -255,7 +255,7 @@ class Throttled(DaemonTest):
         c = self.c
         c.k8s.pods(c.node, [{"name": f"p-{i}", "owner": "ReplicaSet", "owner_name": "p", "grace": 5}
                             for i in range(6)])
-        c.k8s.faults([{"method": "POST", "path": "/pods/p-0/eviction$", "count": 1, "action": "apf",
+        c.k8s.faults([{"method": "POST", "path": "/pods/p-0/eviction$", "count": 1, "action": "status", "status": 429,
                        "retry_after": 120}])
         c.notice_in(100)
         rc, log = c.run_once(grace_period=20, delete_blocked_at=0, eviction_concurrency=1)

@@ -95,7 +95,7 @@ class IMDSFaults(FaultCase):
         self.imds_fault({"action": "truncate", "count": 3}, r"(?i)truncat|closed|short|end of")
 
     def test_oversized(self):
-        self.imds_fault({"action": "oversized", "size": 10 << 20, "count": 2}, r"(?i)over|larger|exceed|too")
+        self.imds_fault({"action": "oversize", "size": 10 << 20, "count": 2}, r"(?i)over|larger|exceed|too")
 
     def test_garbage(self):
         self.imds_fault({"action": "garbage", "count": 3}, r"(?i)json|garbage|invalid|malformed|not")
@@ -129,19 +129,19 @@ class AWSFaults(FaultCase):
                        r"(?i)closed|truncat|end of")
 
     def test_5xx_and_throttling(self):
-        self.aws_fault([{"api": "DescribeAutoScalingInstances", "action": "internal", "count": 1},
-                        {"api": "DetachInstances", "action": "unavailable", "count": 2}],
+        self.aws_fault([{"api": "DescribeAutoScalingInstances", "action": "status", "status": 500, "count": 1},
+                        {"api": "DetachInstances", "action": "status", "status": 503, "count": 2}],
                        r"ServiceUnavailable|InternalFailure|503|500")
 
     def test_invalid_xml(self):
         self.aws_fault([{"api": "DescribeAutoScalingInstances", "action": "garbage", "count": 1},
-                        {"api": "DetachInstances", "action": "truncated_xml", "count": 1}],
+                        {"api": "DetachInstances", "action": "half-body", "count": 1}],
                        r"(?i)xml")
 
     def test_expired_credentials(self):
         # The first DetachInstances says ExpiredToken; env credentials cannot be
         # refreshed, so the fake's expiry is lifted and the retry goes through.
-        self.aws_fault([{"api": "DetachInstances", "action": "error", "status": 400,
+        self.aws_fault([{"api": "DetachInstances", "action": "status", "status": 400,
                          "code": "ExpiredToken", "message": "The security token included in the request is expired",
                          "count": 1}],
                        r"ExpiredToken")
@@ -156,7 +156,7 @@ class AWSFaults(FaultCase):
 
     def test_stall_past_deadline(self):
         c = self.c
-        c.aws.faults([{"api": "DetachInstances", "action": "slow", "delay_ms": 60000, "count": -1}])
+        c.aws.faults([{"api": "DetachInstances", "action": "stall", "seconds": 60, "count": -1}])
         c.notice_in(100)
         d = c.start(grace_period="12")
         d.wait_for(r"summary: ", 60)
@@ -182,7 +182,7 @@ class K8sFaults(FaultCase):
     def test_list_garbage_truncated_slow(self):
         self.k8s_fault([{"method": "GET", "path": "/api/v1/pods", "action": "garbage", "count": 1},
                         {"method": "GET", "path": "/api/v1/pods", "action": "truncate", "count": 1},
-                        {"method": "GET", "path": "/api/v1/pods", "action": "delay", "delay_ms": 1500,
+                        {"method": "GET", "path": "/api/v1/pods", "action": "stall", "seconds": 1.5,
                          "count": 1}],
                        r"(?i)json|truncat|closed|end of")
 
@@ -190,7 +190,8 @@ class K8sFaults(FaultCase):
         self.k8s_fault([{"method": "POST", "path": "/eviction", "action": "status", "status": 500, "count": 2},
                         {"method": "POST", "path": "/eviction", "action": "drop", "count": 2},
                         {"method": "POST", "path": "/eviction", "action": "garbage", "count": 2},
-                        {"method": "POST", "path": "/eviction", "action": "apf", "retry_after": 1, "count": 3}],
+                        {"method": "POST", "path": "/eviction", "action": "status", "status": 429, "retry_after": 1,
+                         "count": 3}],
                        r"(?i)evict")
 
     def test_rotated_token(self):

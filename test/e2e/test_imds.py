@@ -281,7 +281,7 @@ class Facts(IMDSTest):
             "doc_instance_id": "i-0123456789abcdef0"})
 
     def test_facts_fault_is_an_error_naming_the_url(self):
-        self.fi.faults([{"path": "instance-type", "action": "status", "status": 500}])
+        self.fi.faults([{"count": -1, "path": "instance-type", "action": "status", "status": 500}])
         rc, out, err = self.probe("facts")
         self.assertEqual(rc, 1)
         self.assertIn("/latest/meta-data/instance-type: HTTP 500", err)
@@ -344,7 +344,7 @@ class Versions(IMDSTest):
     def test_auto_does_not_fall_back_on_timeout(self):
         # IMDSv1 would work here; a token PUT that never answers must not be taken for "no v2".
         fi = self.fake(["--imds-v2", "optional"])
-        fi.faults([{"path": "^/latest/api/token$", "action": "stall", "seconds": 30}])
+        fi.faults([{"count": -1, "path": "^/latest/api/token$", "action": "stall", "seconds": 30}])
         lines, _, err = self.polls(count=2, opts=["--base", fi.url, "--timeout-ms", "3000"])
         self.assertEqual([p["result"] for p in lines], ["fault", "fault"], err)
         self.assertNotIn("using IMDSv1", err)
@@ -354,7 +354,7 @@ class Versions(IMDSTest):
 
     def test_hop_limit_diagnosis(self):
         # The PUT's answer is lost (hop limit 1 from a pod); a plain GET gets its 401 quickly.
-        self.fi.faults([{"path": "^/latest/api/token$", "action": "stall", "seconds": 30}])
+        self.fi.faults([{"count": -1, "path": "^/latest/api/token$", "action": "stall", "seconds": 30}])
         lines, _, err = self.polls(count=3, opts=["--timeout-ms", "3000", "--level", "info"])
         self.assertEqual([p["result"] for p in lines], ["fault"] * 3)
         self.assertEqual(err.count("hop limit is too low"), 1, err)
@@ -363,7 +363,7 @@ class Versions(IMDSTest):
         self.assertEqual(len([l for l in err.splitlines() if "ERROR" in l]), 1, err)
 
     def test_no_hop_limit_message_when_imds_is_just_down(self):
-        self.fi.faults([{"action": "stall", "seconds": 30}])
+        self.fi.faults([{"count": -1, "action": "stall", "seconds": 30}])
         lines, _, err = self.polls(count=1, opts=["--timeout-ms", "1500"])
         self.assertEqual(lines[0]["result"], "fault")
         self.assertNotIn("hop limit", err)
@@ -458,43 +458,43 @@ class Faults(IMDSTest):
     def test_5xx(self):
         for status in (500, 503):
             with self.subTest(status=status):
-                self.fault_then_good([{"path": "instance-action", "action": "status", "status": status}],
+                self.fault_then_good([{"count": -1, "path": "instance-action", "action": "status", "status": status}],
                                      f"instance-action: HTTP {status}")
 
     def test_429_retry_after(self):
-        bad, _ = self.fault_then_good([{"path": "instance-action", "action": "status", "status": 429,
+        bad, _ = self.fault_then_good([{"count": -1, "path": "instance-action", "action": "status", "status": 429,
                                         "retry_after": 3}], "HTTP 429")
         self.assertGreaterEqual(int(bad["delay_ms"]), 3000)
 
     def test_dropped_connections(self):
         for action in ("drop", "reset"):
             with self.subTest(action=action):
-                self.fault_then_good([{"path": "instance-action", "action": action}], "instance-action: ")
+                self.fault_then_good([{"count": -1, "path": "instance-action", "action": action}], "instance-action: ")
 
     def test_stall_past_deadline(self):
-        self.fault_then_good([{"path": "termination-time", "action": "stall", "seconds": 30}],
+        self.fault_then_good([{"count": -1, "path": "termination-time", "action": "stall", "seconds": 30}],
                              "termination-time: .*timed out", timeout_ms=1500)
 
     def test_garbage_body(self):
-        self.fault_then_good([{"path": "instance-action", "action": "garbage"}],
+        self.fault_then_good([{"count": -1, "path": "instance-action", "action": "garbage"}],
                              "instance-action: .*JSON")
         # On termination-time any 200 is a notice, garbage included (the seed's rule).
-        self.fi.faults([{"path": "termination-time", "action": "garbage"}])
+        self.fi.faults([{"count": -1, "path": "termination-time", "action": "garbage"}])
         p, _ = self.one()
         self.assertEqual(p["result"], "notice")
         self.assertEqual(p["time_given"], "0")
 
     def test_oversized_body(self):
-        self.fault_then_good([{"path": "termination-time", "action": "oversized", "size": 1 << 20}],
+        self.fault_then_good([{"count": -1, "path": "termination-time", "action": "oversize", "size": 1 << 20}],
                              "termination-time: .*(over|large|big)")
 
     def test_truncated_body(self):
-        self.fault_then_good([{"path": "rebalance", "action": "truncate"}], "rebalance: ")
+        self.fault_then_good([{"count": -1, "path": "rebalance", "action": "truncate"}], "rebalance: ")
 
     def test_token_put_5xx(self):
         fi = self.fi
         s = self.stepper("--level", "info")
-        fi.faults([{"path": "api/token", "action": "status", "status": 500}])
+        fi.faults([{"count": -1, "path": "api/token", "action": "status", "status": 500}])
         self.assertEqual(s.step()["result"], "fault")
         fi.faults(clear=True)
         self.assertEqual(s.step()["result"], "none")
@@ -523,7 +523,7 @@ class Faults(IMDSTest):
 
     def test_backoff_and_rate_limited_log(self):
         s = self.stepper("--poll-interval-ms", "1000", "--level", "info")
-        self.fi.faults([{"path": "instance-action", "action": "status", "status": 503}])
+        self.fi.faults([{"count": -1, "path": "instance-action", "action": "status", "status": 503}])
         delays = [int(s.step()["delay_ms"]) for _ in range(5)]
         self.assertEqual(delays, [2000, 4000, 8000, 10000, 10000])
         self.fi.faults(clear=True)

@@ -305,7 +305,8 @@ class TestDrain(Base):
 
     def test_apf_retry_after_is_honoured(self):
         self.seed(generate=5, mix=False)
-        self.fk.faults([{"method": "POST", "path": "/eviction$", "action": "apf", "retry_after": 2, "count": 1}])
+        self.fk.faults([{"method": "POST", "path": "/eviction$", "action": "status", "status": 429, "retry_after": 2,
+                         "count": 1}])
         o = self.drain("--concurrency", "1")
         self.assertEqual(o.rc, 0, o)
         self.assertEqual(o["evicted"], 5)
@@ -324,7 +325,7 @@ class TestDrain(Base):
 
     def test_404_means_already_gone_and_rerun_is_clean(self):
         self.seed(pods=[rs_pod("vanish-1"), {"name": "ds-1", "owner": "DaemonSet"}])
-        self.fk.faults([{"method": "POST", "path": "vanish-1/eviction", "action": "delay", "delay_ms": 3000}])
+        self.fk.faults([{"method": "POST", "path": "vanish-1/eviction", "action": "stall", "seconds": 3}])
         res = {}
 
         def remover():
@@ -361,7 +362,7 @@ class TestDrain(Base):
         # Evicted pods to wait for while another waits out a long Retry-After:
         # the drain thread must sleep, not spin.
         self.seed(pods=[rs_pod(f"w-{i}", terminate_s=8) for i in range(3)])
-        self.fk.faults([{"method": "POST", "path": "w-1/eviction$", "action": "apf", "retry_after": 5,
+        self.fk.faults([{"method": "POST", "path": "w-1/eviction$", "action": "status", "status": 429, "retry_after": 5,
                          "count": 1}])
         o = self.drain("--concurrency", "1")
         self.assertEqual(o.rc, 0, o)
@@ -452,7 +453,7 @@ class TestDrain(Base):
 
     def test_event_failure_does_not_hold_the_drain(self):
         self.seed(generate=6, mix=False)
-        self.fk.faults([{"method": "POST", "path": "/events$", "action": "delay", "delay_ms": 8000, "count": -1}])
+        self.fk.faults([{"method": "POST", "path": "/events$", "action": "stall", "seconds": 8, "count": -1}])
         o = self.drain()
         self.assertEqual(o.rc, 0, o)
         self.assertEqual(o["evicted"], 6)
@@ -495,7 +496,7 @@ class TestProductionPods(Base):
         evictable = len(made["evictable"]) + len(made["emptydir"]) + len(made["statefulset"]) + len(made["bare"])
         # The page (about 9 MB) arrives chunked over two seconds, as from a busy API server.
         self.fk.faults([{"method": "GET", "path": "/api/v1/pods\\?", "action": "chunked", "chunk": 65536,
-                         "delay_ms": 2000, "count": 1}])
+                         "seconds": 2, "count": 1}])
         o = self.drain(timeout=300)
         self.assertEqual(o.rc, 0, o)
         self.assertEqual((o["found"], o["evicted"], o["left"]), (500, evictable, 0))
@@ -583,7 +584,7 @@ class TestFaults(Base):
         self.seed(generate=20, mix=False)
         self.fk.faults([{"method": "POST", "path": "/eviction$", "action": "status", "status": 503, "count": 6},
                         {"method": "GET", "path": "/nodes/", "action": "status", "status": 502, "count": 2},
-                        {"method": "GET", "path": "/api/v1/pods", "action": "slow", "delay_ms": 1500, "count": 1}])
+                        {"method": "GET", "path": "/api/v1/pods", "action": "slow-body", "seconds": 1.5, "count": 1}])
         o = self.drain()
         self.assertEqual(o.rc, 0, o)
         self.assertEqual((o["evicted"], o["left"]), (20, 0))

@@ -86,7 +86,7 @@ class Soak(unittest.TestCase):
             {"action": "reset", "count": 2},
             {"action": "garbage", "count": 2, "path": "spot/instance-action"},
             {"action": "truncate", "count": 2},
-            {"action": "oversized", "size": 1 << 20, "count": 1, "path": "spot/termination-time"},
+            {"action": "oversize", "size": 1 << 20, "count": 1, "path": "spot/termination-time"},
             {"action": "status", "status": 429, "retry_after": 0, "count": 2},
             {"action": "stall", "seconds": 4, "count": 1},
             {"action": "drop", "count": 2},

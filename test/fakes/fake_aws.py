@@ -79,30 +79,18 @@ Control API (same ports, no auth, JSON in and out):
   POST /_fake/container    {"token": T|"", "status": N|null, "raw": BODY|null}
                            the wanted Authorization; force a status or a raw body
   POST /_fake/config       {"skew_s", "detach_s", "cred_ttl", "region", "skew_code", "caller_arn"}
-  POST /_fake/faults       {"rules":[RULE...]} (added) or {"clear": true}; RULE =
-                           {"api": "DescribeAutoScalingInstances" | "DetachInstances" |
-                                   "AssumeRoleWithWebIdentity" | "container" (optional: any),
-                            "count": 1 (-1: always),
-                            "action": "throttle"        400 Throttling "Rate exceeded"
-                                      "unavailable"     503 ServiceUnavailable
-                                      "internal"        500 InternalFailure
-                                      "access_denied"   403 AccessDenied (realistic message)
-                                      "validation"      400 ValidationError ("message" optional)
-                                      "request_expired" 400 RequestExpired
-                                      "expired_token"   400 ExpiredToken, and the credentials
-                                                        used are expired from now on
-                                      "error"           "status", "code", "message" as given
-                                      "garbage"         200 with a body that is not XML
-                                      "truncated_xml"   200 with a well-framed body holding half
-                                                        the XML
-                                      "truncate"        the head and half the body, then close
-                                      "drop"            close without answering
-                                      "lost"            do the work (a Detach happens), then close
-                                                        without answering: the answer is lost
-                                      "slow"            wait "delay_ms" (default 2000), then answer
-                                                        normally}
+  POST /_fake/faults       {"rules":[RULE...]} (added) or {"clear": true}; RULE as in
+                           test/fakes/fakeserver.py (its FAULTS table is the vocabulary), "api" one
+                           of DescribeAutoScalingInstances, DetachInstances, AssumeRoleWithWebIdentity,
+                           container (optional: any). A "status" fault answers AWS's error "code"
+                           (AWS_ERRORS below: Throttling, ServiceUnavailable, InternalFailure,
+                           AccessDenied, ValidationError, RequestExpired, ExpiredToken; without a
+                           code, the usual one for "status"); "expire": true also expires the
+                           credentials used (as after a real ExpiredToken). A truncated or half-body answer is not acted on (a
+                           Detach does not happen); a "lost" one is.
                            Faults fire after the signature check, so a faulted request is
                            still verified and recorded.
+  POST /_fake/refuse       {"seconds": S}  connects refused for S seconds
   GET  /_fake/calls        {"calls":[{"api","params":{...},"status","code","access_key",
                             "session_token_sent","signed","signature_ok","x_amz_date",
                             "authorization_present","user_agent","fault","t"}]}
@@ -115,28 +103,40 @@ import argparse
 import base64
 import calendar
 import json
-import os
 import re
 import secrets
-import socket
-import ssl
 import string
-import sys
 import threading
 import time
 import urllib.parse
 import uuid
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+import fakeserver
+
 ASG_NS = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 ACCOUNT = "123456789012"
 SKEW_LIMIT_S = 300
+BODY_MAX = 1 << 20           # bytes of a request body
+LOST = ("truncate", "lost")  # faults after which the client has no answer
+# AWS's errors that "status" faults name by "code": code -> (status, message); {api} is the Action.
+AWS_ERRORS = {
+    "Throttling": (400, "Rate exceeded"),
+    "ServiceUnavailable": (503, "Service is unavailable. Please try again later."),
+    "InternalFailure": (500, "An internal error occurred."),
+    "AccessDenied": (403, f"User: arn:aws:sts::{ACCOUNT}:assumed-role/despotify/i-0123456789abcdef0 is not "
+                          "authorized to perform: autoscaling:{api} because no identity-based policy "
+                          "allows the autoscaling:{api} action"),
+    "ValidationError": (400, "Invalid parameter"),
+    "RequestExpired": (400, "Request has expired."),
+    "ExpiredToken": (400, "The security token included in the request is expired"),
+}
+DEFAULT_CODE = {503: "ServiceUnavailable", 500: "InternalFailure", 403: "AccessDenied", 429: "Throttling"}
 
 
 def iso(t):
@@ -195,7 +195,6 @@ class State:
             parts = rest.split(":")
             self.set_instance(iid, parts[0], parts[1] if len(parts) > 1 else "InService",
                               parts[2] if len(parts) > 2 else "us-east-1a")
-        self.rules = []
         self.calls = []
 
     def now(self):
@@ -223,48 +222,14 @@ class State:
         self.creds[ak] = c
         return c
 
-    def take_fault(self, api):
-        for r in self.rules:
-            if r.get("api") not in (None, api):
-                continue
-            if r.get("count", 1) == 0:
-                continue
-            if r.get("count", 1) > 0:
-                r["count"] = r.get("count", 1) - 1
-            return dict(r)
-        return None
-
 
 AUTH_RE = re.compile(r"^AWS4-HMAC-SHA256 Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request,\s*"
                      r"SignedHeaders=([a-z0-9;\-]+),\s*Signature=([0-9a-f]{64})$")
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
-
-    def handle_error(self, request, client_address):
-        pass  # dropped connections and TLS failures are part of the tests
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fakeserver.Handler):
     server_version = "Server"
-    sys_version = ""
     timeout = 60
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def setup(self):
-        ctx = self.server.ssl_ctx
-        if ctx is not None:
-            self.request.settimeout(10)
-            self.request = ctx.wrap_socket(self.request, server_side=True)
-            self.request.settimeout(self.timeout)
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().setup()
 
     @property
     def st(self):
@@ -277,34 +242,8 @@ class Handler(BaseHTTPRequestHandler):
     # ---- plumbing ------------------------------------------------------
 
     def send_body(self, status, body, ctype="text/xml", fault=None, headers=None):
-        if isinstance(body, str):
-            body = body.encode()
-        if fault is not None and fault["action"] == "drop":
-            self.close_connection = True
-            try:
-                self.request.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            self.last_status = 0
-            return
-        self.send_response(status)
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if fault is not None and fault["action"] == "truncate":
-            self.wfile.write(body[:len(body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            try:
-                self.request.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        else:
-            self.wfile.write(body)
-        self.last_status = status
+        self.respond(status, body, [("x-amzn-RequestId", str(uuid.uuid4())), ("Content-Type", ctype)]
+                     + list((headers or {}).items()), fault)
 
     def send_json(self, status, obj):
         self.send_body(status, json.dumps(obj), "application/json")
@@ -314,30 +253,16 @@ class Handler(BaseHTTPRequestHandler):
                 f'    <Code>{xml_escape(e.code)}</Code>\n    <Message>{xml_escape(e.message)}</Message>\n'
                 f'  </Error>\n  <RequestId>{uuid.uuid4()}</RequestId>\n</ErrorResponse>\n')
 
-    def read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        if n > 1 << 20:
-            raise AwsError(413, "RequestEntityTooLarge", "Request body too large")
-        return self.rfile.read(n) if n > 0 else b""
-
-    # ---- dispatch ------------------------------------------------------
-
-    def do_GET(self):
-        self.handle_any("GET")
-
-    def do_POST(self):
-        self.handle_any("POST")
-
-    def do_PUT(self):
-        self.handle_any("PUT")
-
-    def handle_any(self, method):
-        self.last_status = 0
+    def route(self):
+        method = self.command
         t0 = time.monotonic()
         path = urllib.parse.urlsplit(self.path).path
         what = path
         try:
-            body = self.read_body()
+            try:
+                body = self.read_body(BODY_MAX)
+            except ValueError as e:
+                raise AwsError(413, "RequestEntityTooLarge", str(e))
             if path.startswith("/_fake/"):
                 self.control(method, path, body)
                 return
@@ -353,14 +278,47 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_body(404, self.error_xml(AwsError(404, "UnknownOperationException", "Unknown operation")))
         except AwsError as e:
             self.send_body(e.status, self.error_xml(e))
-        except (OSError, ssl.SSLError):
-            self.close_connection = True
         finally:
             if self.server.log_file and not path.startswith("/_fake/"):
                 with self.st.lock:
                     self.server.log_file.write(f"{method} {what} {self.last_status} "
                                                f"{(time.monotonic() - t0) * 1000:.0f}ms\n")
                     self.server.log_file.flush()
+
+    def faulted(self, fault, call, cred=None):
+        """Acts out fault on the request recorded in call; True when that was
+        the whole answer, False when the protocol's answer is still to send
+        (through send_body with the fault, which shapes it)."""
+        call["fault"] = fault and fault["action"]
+        call["status"] = 0
+        if self.fault_before(fault):
+            return True
+        self.call = call
+        if fault is not None and fault.get("expire") and cred is not None:
+            with self.st.lock:
+                cred.expired = True     # as when the credentials really expire
+        instead = self.fault_instead(fault)
+        if instead is not None:
+            call["status"] = instead[0]
+            ctype = "application/json" if call["api"] == "container" else "text/xml"
+            self.send_body(instead[0], instead[1], ctype, headers=instead[2])
+            return True
+        return False
+
+    def fault_answer(self, fault):
+        """AWS's error for a "status" fault: "code" (or, without one, the
+        status's usual code) with AWS's message unless "message" is given."""
+        api = self.call["api"]
+        code = fault.get("code") or DEFAULT_CODE.get(int(fault.get("status", 503)), "Error")
+        status, msg = AWS_ERRORS.get(code, (400, "error"))
+        status = int(fault.get("status", status))
+        msg = fault.get("message", msg.replace("{api}", api))
+        self.call["code"] = code
+        if api == "container":
+            return status, json.dumps({"code": code, "message": msg}).encode(), {}
+        ns = STS_NS if api in ("AssumeRoleWithWebIdentity", "GetCallerIdentity") else ASG_NS
+        return status, self.error_xml(AwsError(status, code, msg, "Receiver" if status >= 500 else "Sender",
+                                               ns)).encode(), {}
 
     # ---- control -------------------------------------------------------
 
@@ -380,7 +338,7 @@ class Handler(BaseHTTPRequestHandler):
                        "now": st.now()}
             elif path == "/_fake/reset":
                 st.calls.clear()
-                st.rules.clear()
+                self.server.rules.set([], clear=True)
                 st.creds = {k: c for k, c in st.creds.items() if c.source not in ("sts", "container")}
                 out = {}
             elif path == "/_fake/instances":
@@ -418,11 +376,12 @@ class Handler(BaseHTTPRequestHandler):
                     if k in req:
                         setattr(st, k, req[k])
                 out = {}
-            elif path == "/_fake/faults":
-                if req.get("clear"):
-                    st.rules.clear()
-                st.rules.extend(req.get("rules", []))
-                out = {}
+            elif path in ("/_fake/faults", "/_fake/refuse"):
+                try:
+                    out = self.control_faults(req)
+                except ValueError as e:
+                    self.send_json(400, {"error": str(e)})
+                    return
             else:
                 self.send_json(404, {"error": "no such control path"})
                 return
@@ -438,17 +397,10 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             st.tick()
             st.calls.append(call)
-            fault = st.take_fault("container")
             forced = (st.container_status, st.container_raw)
             wanted = st.container_token
-        if fault is not None and fault["action"] == "slow":
-            call["fault"] = "slow"
-            time.sleep(fault.get("delay_ms", 2000) / 1000)
-            fault = None
-        if fault is not None:
-            call["fault"] = fault["action"]
-            self.apply_fault(fault, call, "container", ctype="application/json",
-                             good=lambda: json.dumps(self.container_creds()))
+        fault = self.server.rules.match(self.command, self.path, "container")
+        if self.faulted(fault, call):
             return
         if forced != (None, None):
             call["status"] = forced[0] or 200
@@ -459,8 +411,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(call["status"], {"code": "AccessDeniedException" if auth else "InvalidTokenException",
                                             "message": "Authorization token is missing or not valid"})
             return
-        call["status"] = 200
-        self.send_json(200, self.container_creds())
+        call["status"] = 0 if fault and fault["action"] in LOST else 200
+        self.send_body(200, json.dumps(self.container_creds()), "application/json", fault)
 
     def container_creds(self):
         with self.st.lock:
@@ -497,27 +449,13 @@ class Handler(BaseHTTPRequestHandler):
                 cred = self.verify(body, "sts" if api == "AssumeRoleWithWebIdentity" else "autoscaling", call, ns)
             with st.lock:
                 st.tick()
-                fault = st.take_fault(api)
-            if fault is not None and fault["action"] == "slow":
-                call["fault"] = "slow"
-                time.sleep(fault.get("delay_ms", 2000) / 1000)
-                fault = None
-            if fault is not None and fault["action"] == "lost":
-                call["fault"] = "lost"
-                call["status"] = 0
-                self.answer(api, params, ns)
-                self.send_body(200, "", fault={"action": "drop"})
+            fault = self.server.rules.match(self.command, self.path, api)
+            if self.faulted(fault, call, cred):
                 return api
-            if fault is not None:
-                call["fault"] = fault["action"]
-                if fault["action"] == "expired_token" and cred is not None:
-                    with st.lock:
-                        cred.expired = True
-                self.apply_fault(fault, call, api, ns=ns, good=lambda: self.answer(api, params, ns, dry=True))
-                return api
-            text = self.answer(api, params, ns)
-            call["status"] = 200
-            self.send_body(200, text)
+            # A truncated answer is not acted on: the client retries, and finds the work still to do.
+            text = self.answer(api, params, ns, dry=bool(fault) and fault["action"] in ("truncate", "half-body"))
+            call["status"] = 0 if fault and fault["action"] in LOST else 200
+            self.send_body(200, text, fault=fault)
         except AwsError as e:
             call["status"], call["code"] = e.status, e.code
             e.ns = ns
@@ -617,43 +555,6 @@ class Handler(BaseHTTPRequestHandler):
         if cred.is_expired(time.time()):
             raise AwsError(400, "ExpiredToken", "The security token included in the request is expired")
         return cred
-
-    def apply_fault(self, fault, call, api, ns=ASG_NS, ctype="text/xml", good=None):
-        a = fault["action"]
-        errors = {
-            "throttle": (400, "Throttling", "Rate exceeded"),
-            "unavailable": (503, "ServiceUnavailable", "Service is unavailable. Please try again later."),
-            "internal": (500, "InternalFailure", "An internal error occurred."),
-            "access_denied": (403, "AccessDenied",
-                              f"User: arn:aws:sts::{ACCOUNT}:assumed-role/despotify/i-0123456789abcdef0 is not "
-                              f"authorized to perform: autoscaling:{api} because no identity-based policy "
-                              f"allows the autoscaling:{api} action"),
-            "validation": (400, "ValidationError", fault.get("message", "Invalid parameter")),
-            "request_expired": (400, "RequestExpired", "Request has expired."),
-            "expired_token": (400, "ExpiredToken", "The security token included in the request is expired"),
-            "error": (fault.get("status", 400), fault.get("code", "Error"), fault.get("message", "error")),
-        }
-        if a in errors:
-            status, code, msg = errors[a]
-            call["status"], call["code"] = status, code
-            kind = "Receiver" if status >= 500 else "Sender"
-            if ctype == "application/json":
-                self.send_body(status, json.dumps({"code": code, "message": msg}), ctype)
-            else:
-                self.send_body(status, self.error_xml(AwsError(status, code, msg, kind, ns)))
-        elif a == "garbage":
-            call["status"] = 200
-            self.send_body(200, "\x89PNG garbage {not xml} <<<>>>", ctype)
-        elif a == "truncated_xml":
-            call["status"] = 200
-            full = good()
-            self.send_body(200, full[:len(full) // 2], ctype)
-        elif a in ("truncate", "drop"):
-            call["status"] = 0
-            self.send_body(200, good(), ctype, fault=fault)
-        else:
-            call["status"] = 500
-            self.send_body(500, f"unknown fault action {a}", "text/plain")
 
     def verify(self, body, service, call, ns):
         st = self.st
@@ -869,22 +770,10 @@ class Handler(BaseHTTPRequestHandler):
                 "</AssumeRoleWithWebIdentityResponse>\n")
 
 
-def write_port(path, port):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(port))
-    os.rename(tmp, path)
-
-
 def main():
     ap = argparse.ArgumentParser(description="fake AWS Auto Scaling + STS (see the module docstring)")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--port-file")
+    fakeserver.common_args(ap)
     ap.add_argument("--plain-port-file")
-    ap.add_argument("--bind", default="127.0.0.1")
-    ap.add_argument("--plain", action="store_true")
-    ap.add_argument("--cert")
-    ap.add_argument("--key")
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--access-key")
     ap.add_argument("--secret-key")
@@ -897,32 +786,22 @@ def main():
     ap.add_argument("--detach-s", type=float, default=2)
     ap.add_argument("--skew-s", type=float, default=0)
     ap.add_argument("--caller-arn", default=f"arn:aws:sts::{ACCOUNT}:assumed-role/eks-node-role/i-0123456789abcdef0")
-    ap.add_argument("--log")
     o = ap.parse_args()
 
     state = State(o)
     log_file = open(o.log, "a") if o.log else None
-    srv = Server((o.bind, o.port), Handler)
-    srv.state, srv.log_file, srv.ssl_ctx = state, log_file, None
-    if not o.plain:
-        if not o.cert or not o.key:
-            ap.error("--cert and --key are required unless --plain")
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(o.cert, o.key)
-        srv.ssl_ctx = ctx
+    srv = fakeserver.Server(Handler, o.bind, o.port, fakeserver.tls_of(ap, o))
     servers = [srv]
     if o.plain_port_file:
-        aux = Server((o.bind, 0), Handler)
-        aux.state, aux.log_file, aux.ssl_ctx = state, log_file, None
-        servers.append(aux)
-        threading.Thread(target=aux.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
-        write_port(o.plain_port_file, aux.server_address[1])
+        servers.append(fakeserver.Server(Handler, o.bind, 0))
+    for s in servers:
+        # The plain server shares the state and the fault rules of the TLS one.
+        s.state, s.log_file, s.rules = state, log_file, srv.rules
+    if o.plain_port_file:
+        servers[1].write_port(o.plain_port_file)
     if o.port_file:
-        write_port(o.port_file, srv.server_address[1])
-    try:
-        srv.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
+        srv.write_port(o.port_file)
+    fakeserver.serve(*servers)
 
 
 if __name__ == "__main__":

@@ -55,21 +55,9 @@ Control API (plain HTTP on the same port, no token, JSON bodies, answers JSON):
   POST /_fake/path    {"path": "/latest/...", "status": 200, "body": "..." | null}
                       serves body with status at path (null: forget the override)
   POST /_fake/faults  {"rules": [RULE...]} (added to the rules in force) or {"clear": true};
-                      RULE = {"path": "regex" (searched in the path; default: every IMDS path),
-                              "method": "GET" (optional), "count": N (times it fires; -1: always),
-                              "probability": P (optional: fires on each matching request with
-                                                probability P, from a seeded generator; 0.5 fails
-                                                about every other one, as in an IMDS 503 storm),
-                              "action": "drop"       close the connection without answering
-                                        "reset"      close it with a TCP reset
-                                        "status"     answer "status" (503, 429, ...) with a short
-                                                     body; "retry_after" adds Retry-After
-                                        "stall"      answer normally after "seconds" (default 3600),
-                                                     or never if the client gives up first
-                                        "garbage"    200 with a body of binary junk
-                                        "oversized"  200 with a body of "size" bytes (default 1 MiB)
-                                        "truncate"   a Content-Length of 100 and 10 bytes, then close}
-                      Faults act before any token check, like the network would.
+                      RULE as in test/fakes/fakeserver.py (its FAULTS table is the vocabulary);
+                      "path" is searched in the IMDS path; "status" faults answer a short
+                      text body. Faults act before any token check, like the network would.
   POST /_fake/refuse  {"seconds": S}  stop listening and drop every open connection, so that
                       connects are refused, for S seconds; then listen again on the same port
   POST /_fake/config  {"imds_v2": "required"|"optional", "put_status": N|null, "max_ttl": S,
@@ -86,21 +74,16 @@ Control API (plain HTTP on the same port, no token, JSON bodies, answers JSON):
 """
 import argparse
 import json
-import os
-import random
-import re
 import secrets
-import select
-import socket
-import struct
-import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import fakeserver
 
 TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
 MAX_TTL = 21600
+BODY_MAX = 1 << 20   # bytes of a request body: IMDS requests carry none
 
 NOTICE_PATHS = {
     "termination_time": "/latest/meta-data/spot/termination-time",
@@ -159,8 +142,6 @@ class State:
         self.hide_ttl = o.hide_ttl
         self.tokens = {}        # token -> monotonic expiry
         self.paths = {}         # path -> (status, body bytes)
-        self.rules = []
-        self.rng = random.Random(1)     # the "probability" of fault rules: the same run every time
         self.creds_over = {}
         self.creds_raw = None
         self.reset_stats()
@@ -174,7 +155,7 @@ class State:
         self.without_token = 0
         self.unauthorized = 0
         self.connections = 0
-        self.faults_fired = 0
+        self.fired_before = 0
         self.max_per_conn = 0
 
     def stats(self, open_conns):
@@ -182,25 +163,8 @@ class State:
                 "tokens_issued": self.tokens_issued, "token_puts": self.token_puts,
                 "with_token": self.with_token, "without_token": self.without_token,
                 "unauthorized": self.unauthorized, "connections": self.connections,
-                "connections_open": open_conns, "faults_fired": self.faults_fired,
+                "connections_open": open_conns,
                 "max_requests_per_connection": self.max_per_conn}
-
-    def fault_for(self, method, path):
-        """The first rule matching the request (consuming one of its count), or None."""
-        for r in self.rules:
-            if r["count"] == 0:
-                continue
-            if r.get("method") and r["method"].upper() != method:
-                continue
-            if r["re"] is not None and not r["re"].search(path):
-                continue
-            if r.get("probability") is not None and self.rng.random() >= float(r["probability"]):
-                continue
-            if r["count"] > 0:
-                r["count"] -= 1
-            self.faults_fired += 1
-            return r
-        return None
 
     def identity(self):
         o = self.o
@@ -254,129 +218,36 @@ class State:
         return 404, HTML_404.encode()
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.conns = set()
-        self.conns_lock = threading.Lock()
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fakeserver.Handler):
     def version_string(self):
         return "EC2ws"
 
-    def log_message(self, fmt, *args):
-        pass
-
-    def setup(self):
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.served = 0
-        with self.server.conns_lock:
-            self.server.conns.add(self.connection)
-
-    def finish(self):
-        with self.server.conns_lock:
-            self.server.conns.discard(self.connection)
-        try:
-            super().finish()
-        except OSError:
-            pass
-
-    # ---- plumbing ----
-
-    def body_in(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
-
-    def send(self, status, body, ctype="text/plain", extra=()):
-        if isinstance(body, str):
-            body = body.encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            for k, v in extra:
-                self.send_header(k, v)
-            # Head and body in one write: two small writes would meet Nagle and the
-            # client's delayed ACK, 40 ms a response.
-            self._headers_buffer.append(b"\r\n")
-            if self.command != "HEAD":
-                self._headers_buffer.append(body)
-            self.flush_headers()
-        except OSError:
-            self.close_connection = True
-        self.status_sent = status
-
-    def json_out(self, obj, status=200):
-        self.send(status, json.dumps(obj), "application/json")
-
-    def wait_for_client_gone(self, seconds):
-        """Sleeps up to seconds; returns True early if the client closed the connection."""
-        end = time.monotonic() + seconds
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                return False
-            r, _, _ = select.select([self.connection], [], [], min(left, 0.5))
-            if r:
-                try:
-                    if self.connection.recv(1, socket.MSG_PEEK) == b"":
-                        return True
-                except OSError:
-                    return True
-                # The client sent more (a pipelined request): keep waiting.
-                time.sleep(min(left, 0.05))
-
-    # ---- dispatch ----
-
-    def do_GET(self):
-        self.route()
-
-    def do_PUT(self):
-        self.route()
-
-    def do_POST(self):
-        self.route()
-
-    def do_DELETE(self):
-        self.route()
-
-    def do_PATCH(self):
-        self.route()
-
-    def do_HEAD(self):
-        self.route()
+    def send(self, status, body, ctype="text/plain", extra=(), fault=None):
+        self.respond(status, body, [("Content-Type", ctype)] + list(extra), fault)
 
     def route(self):
         path = self.path.split("?", 1)[0]
-        body = self.body_in()
+        body = self.read_body(BODY_MAX)
         if path.startswith("/_fake/"):
             return self.control(path, body)
         t0 = time.monotonic()
         st = self.server.state
-        self.status_sent = None
         with st.lock:
             key = f"{self.command} {path}"
             st.requests[key] = st.requests.get(key, 0) + 1
-            if self.served == 0:
+            if self.served == 1:
                 st.connections += 1
-            self.served += 1
             st.max_per_conn = max(st.max_per_conn, self.served)
-            rule = st.fault_for(self.command, path)
-        if rule is None or rule["action"] == "stall":
-            if rule is not None:
-                if self.wait_for_client_gone(float(rule.get("seconds", 3600))):
-                    self.close_connection = True
-                    return self.note(path, None, t0)
-            self.imds(path)
-        else:
-            self.fault(rule)
-        self.note(path, self.status_sent, t0)
+        rule = self.server.rules.match(self.command, path)
+        try:
+            if self.fault_before(rule):
+                return
+            instead = self.fault_instead(rule)
+            if instead is not None:
+                return self.send(instead[0], instead[1], extra=instead[2].items())
+            self.imds(path, rule)
+        finally:
+            self.note(path, self.last_status or None, t0)
 
     def note(self, path, status, t0):
         st = self.server.state
@@ -389,36 +260,7 @@ class Handler(BaseHTTPRequestHandler):
             lf.write(f"{self.command} {path} {status} {tok} {(time.monotonic() - t0) * 1000:.1f}\n")
             lf.flush()
 
-    def fault(self, rule):
-        a = rule["action"]
-        if a == "drop":
-            self.close_connection = True
-        elif a == "reset":
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.close_connection = True
-        elif a == "status":
-            extra = []
-            if rule.get("retry_after") is not None:
-                extra.append(("Retry-After", str(rule["retry_after"])))
-            code = int(rule.get("status", 503))
-            self.send(code, f"{code} fault injected by fake_imds\n", extra=extra)
-        elif a == "garbage":
-            self.send(200, b"\x00\xff\xfe<html>{{{ not what you asked for ]]\x01\x02\n")
-        elif a == "oversized":
-            self.send(200, b"A" * int(rule.get("size", 1 << 20)))
-        elif a == "truncate":
-            try:
-                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                                 b"Content-Length: 100\r\n\r\n0123456789")
-                self.wfile.flush()
-            except OSError:
-                pass
-            self.status_sent = 200
-            self.close_connection = True
-        else:
-            self.send(500, f"fake_imds: unknown fault action {a!r}\n")
-
-    def imds(self, path):
+    def imds(self, path, rule=None):
         st = self.server.state
         if path == "/latest/api/token":
             if self.command != "PUT":
@@ -440,7 +282,7 @@ class Handler(BaseHTTPRequestHandler):
                 st.tokens[tok] = time.monotonic() + granted
                 st.tokens_issued += 1
                 echo = asked if st.hide_ttl else granted
-            return self.send(200, tok, extra=[(TTL_HEADER, str(echo))])
+            return self.send(200, tok, extra=[(TTL_HEADER, str(echo))], fault=rule)
         if self.command not in ("GET", "HEAD"):
             return self.send(405, "405 - Method Not Allowed\n")
         tok = self.headers.get(TOKEN_HEADER)
@@ -458,8 +300,7 @@ class Handler(BaseHTTPRequestHandler):
                 status, body = st.meta(path)
         if not ok:
             return self.send(401, "401 - Unauthorized\n")
-        ctype = "text/plain"
-        return self.send(status, body, ctype)
+        return self.send(status, body, fault=rule)
 
     # ---- control ----
 
@@ -473,9 +314,17 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.conns_lock:
                 n_open = len(self.server.conns) - 1
             with st.lock:
-                return self.json_out(st.stats(n_open))
+                out = st.stats(n_open)
+            out["faults_fired"] = self.server.rules.fired - st.fired_before
+            return self.json_out(out)
         if self.command != "POST":
             return self.json_out({"error": "control calls are POST (but GET /_fake/stats)"}, 405)
+        try:
+            out = self.control_faults(req)
+        except ValueError as e:
+            return self.json_out({"error": str(e)}, 400)
+        if out is not None:
+            return self.json_out(out)
         if path == "/_fake/notice":
             with st.lock:
                 for k, p in NOTICE_PATHS.items():
@@ -499,16 +348,6 @@ class Handler(BaseHTTPRequestHandler):
                 else:
                     st.paths[req["path"]] = (int(req.get("status", 200)), req["body"].encode())
             return self.json_out({"ok": True})
-        if path == "/_fake/faults":
-            with st.lock:
-                if req.get("clear"):
-                    st.rules = []
-                for r in req.get("rules", []):
-                    r = dict(r)
-                    r["re"] = re.compile(r["path"]) if r.get("path") else None
-                    r["count"] = int(r.get("count", -1))
-                    st.rules.append(r)
-            return self.json_out({"ok": True, "rules": len(st.rules)})
         if path == "/_fake/config":
             with st.lock:
                 if "imds_v2" in req:
@@ -536,51 +375,14 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_fake/reset":
             with st.lock:
                 st.reset_stats()
+                st.fired_before = self.server.rules.fired
             return self.json_out({"ok": True})
-        if path == "/_fake/refuse":
-            secs = float(req.get("seconds", 1))
-            self.server.refuse(secs, self.connection)
-            self.close_connection = True
-            return self.json_out({"ok": True, "seconds": secs})
         return self.json_out({"error": f"no control call {path}"}, 404)
-
-
-def serve(srv):
-    srv.serve_forever(poll_interval=0.1)
-
-
-def refuse(srv, seconds, keep):
-    """Stops listening, drops every connection but keep, and listens again after seconds."""
-    srv.shutdown()
-    addr = srv.server_address
-    srv.socket.close()
-    with srv.conns_lock:
-        for c in list(srv.conns):
-            if c is keep:
-                continue
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-    # Bound but not listening: connects are refused, and the port stays ours.
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(addr)
-    srv.socket = s
-
-    def later():
-        time.sleep(seconds)
-        srv.server_activate()
-        serve(srv)
-
-    threading.Thread(target=later, daemon=True).start()
 
 
 def main():
     ap = argparse.ArgumentParser(description="fake EC2 instance metadata service (see the module docstring)")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--port-file")
-    ap.add_argument("--bind", default="127.0.0.1")
+    fakeserver.common_args(ap, tls=False)
     ap.add_argument("--imds-v2", choices=("required", "optional"), default="required")
     ap.add_argument("--put-status", type=int, default=0)
     ap.add_argument("--max-ttl", type=int, default=MAX_TTL)
@@ -593,25 +395,14 @@ def main():
     ap.add_argument("--az", default="eu-west-1b")
     ap.add_argument("--account-id", default="123456789012")
     ap.add_argument("--role", default="despotify-node-role")
-    ap.add_argument("--log")
     opts = ap.parse_args()
 
-    srv = Server((opts.bind, opts.port), Handler)
+    srv = fakeserver.Server(Handler, opts.bind, opts.port)
     srv.state = State(opts)
     srv.log_file = open(opts.log, "a") if opts.log else None
-    srv.refuse = lambda secs, keep: refuse(srv, secs, keep)
-    port = srv.server_address[1]
     if opts.port_file:
-        tmp = opts.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(str(port))
-        os.rename(tmp, opts.port_file)
-    threading.Thread(target=serve, args=(srv,), daemon=True).start()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    sys.exit(0)
+        srv.write_port(opts.port_file)
+    fakeserver.serve(srv)
 
 
 if __name__ == "__main__":

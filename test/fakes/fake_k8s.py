@@ -120,17 +120,10 @@ Control API (no auth, JSON bodies, all answer JSON):
   POST /_fake/conflicts  {"node", "count":N}          the next N writes to the node first meet a
                           concurrent change (a label fake/concurrent-K and a new resourceVersion),
                           so a write carrying the old resourceVersion gets 409
-  POST /_fake/faults     {"rules":[RULE...]} or {"clear":true}; RULE = {"method":"POST" (optional),
-                          "path":"regex" (optional, searched in the path+query), "count":1 (-1: always),
-                          "action": "drop"      close the connection without answering
-                                    "garbage"   200 with a body that is not JSON
-                                    "status"    answer "status" (e.g. 503) with a Status body
-                                    "apf"       429 with Retry-After: "retry_after" (default 1)
-                                    "delay"     wait "delay_ms" then answer normally
-                                    "slow"      answer normally but trickle the body over "delay_ms"
-                                    "truncate"  send the head and half the body, then close
-                                    "chunked"   answer normally, chunked: "chunk" bytes a chunk
-                                                (default 16384), spread over "delay_ms"}
+  POST /_fake/faults     {"rules":[RULE...]} or {"clear":true}; RULE as in test/fakes/fakeserver.py
+                          (its FAULTS table is the vocabulary); "path" is searched in the path+query;
+                          "status" answers a Status body, and 429 as API Priority and Fairness does
+                          (Retry-After: "retry_after", default 1, also in the details)
   POST /_fake/pod_phase  {"namespace","name","phase"} set a pod's phase (a pod finishing by itself)
   POST /_fake/remove_pod {"namespace","name"}         make a pod vanish at once
   GET  /_fake/state[?node=N]   {"node": NODE_JSON, "pods":[{namespace,name,uid,phase,terminating,
@@ -154,7 +147,6 @@ import copy
 import json
 import os
 import re
-import socket
 import ssl
 import sys
 import threading
@@ -163,8 +155,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import fakeserver
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import prodpod  # noqa: E402  (test/lib: production-shaped pods)
 
@@ -176,6 +168,7 @@ CONTROLLER_API = {
     "Job": "batch/v1", "ReplicationController": "v1", "Node": "v1",
 }
 REQUEST_LOG_MAX = 5000
+BODY_MAX = 3 * 1024 * 1024   # bytes of a request body (kube-apiserver's limit)
 EKS_PREFIX = "k8s-aws-v1."
 EKS_TOKEN_LIFE_S = 15 * 60
 
@@ -470,6 +463,7 @@ class State:
         self.eks_roles = dict(r.split("=", 1) for r in (opts.eks_role or []))
         self.sts_url = opts.sts_url
         self.sts_ctx = ssl.create_default_context(cafile=opts.sts_ca) if opts.sts_ca else None
+        self.rules = fakeserver.Rules()     # the fault rules, here so that reset and --seed reach them
         self.reset()
 
     def reset(self):
@@ -486,7 +480,7 @@ class State:
         self.deletions = []
         self.requests = {}
         self.statuses = {}
-        self.faults = []
+        self.rules.set([], clear=True)
         self.conflicts = {}        # node -> count
         self.inflight = {}         # kind -> n
         self.peak = {}
@@ -843,32 +837,8 @@ class State:
 
 # ---- the server ----------------------------------------------------------
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 512
-
-    def handle_error(self, request, client_address):
-        pass  # dropped connections and TLS failures are part of the tests
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fakeserver.Handler):
     server_version = "fake-kube-apiserver"
-    sys_version = ""
-    timeout = 120
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def setup(self):
-        ctx = self.server.ssl_ctx
-        if ctx is not None:
-            self.request.settimeout(10)
-            self.request = ctx.wrap_socket(self.request, server_side=True)
-            self.request.settimeout(self.timeout)
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().setup()
 
     @property
     def st(self):
@@ -877,52 +847,20 @@ class Handler(BaseHTTPRequestHandler):
     # Plumbing.
     def send_json(self, code, obj, headers=None, fault=None):
         body = obj if isinstance(obj, bytes) else json.dumps(obj, separators=(",", ":")).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Audit-Id", str(uuid.uuid4()))
-        self.send_header("Cache-Control", "no-cache, private")
-        for k, v in (headers or {}).items():
-            self.send_header(k, str(v))
-        chunked = bool(fault and fault.get("action") == "chunked")
-        if chunked:
-            self.send_header("Transfer-Encoding", "chunked")
+        self.respond(code, body, [("Content-Type", "application/json"), ("Audit-Id", str(uuid.uuid4())),
+                                  ("Cache-Control", "no-cache, private")] + list((headers or {}).items()), fault)
+
+    def fault_answer(self, fault):
+        code = int(fault.get("status", 503))
+        if code == 429:
+            # As API Priority and Fairness answers: the Retry-After also in the Status's details.
+            fault.setdefault("retry_after", 1)
+            body = status_body(429, "TooManyRequests", "Too many requests, please try again later.",
+                               {"retryAfterSeconds": int(fault["retry_after"])})
         else:
-            self.send_header("Content-Length", str(len(body)))
-        # The head and the body leave in one write: two small writes on a
-        # keep-alive connection meet Nagle and delayed ACKs (40 ms a request).
-        self._headers_buffer.append(b"\r\n")
-        head = b"".join(self._headers_buffer)
-        self._headers_buffer = []
-        if not fault or fault.get("action") not in ("slow", "truncate", "chunked"):
-            self.wfile.write(head + body)
-            self.last_status = code
-            return
-        self.wfile.write(head)
-        if fault and fault.get("action") == "slow":
-            n = max(1, len(body) // 10)
-            pause = fault.get("delay_ms", 1000) / 1000.0 / 10
-            for i in range(0, len(body), n):
-                self.wfile.write(body[i:i + n])
-                self.wfile.flush()
-                time.sleep(pause)
-        elif chunked:
-            # As a real API server streams a big list: chunks as the encoder fills them.
-            n = max(1, int(fault.get("chunk", 16384)))
-            pieces = max(1, (len(body) + n - 1) // n)
-            pause = fault.get("delay_ms", 0) / 1000.0 / pieces
-            for i in range(0, len(body), n):
-                self.wfile.write(b"%x\r\n" % len(body[i:i + n]) + body[i:i + n] + b"\r\n")
-                self.wfile.flush()
-                if pause:
-                    time.sleep(pause)
-            self.wfile.write(b"0\r\n\r\n")
-        elif fault and fault.get("action") == "truncate":
-            self.wfile.write(body[:len(body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-        else:
-            self.wfile.write(body)
-        self.last_status = code
+            body = status_body(code, "InternalError" if code >= 500 else "BadRequest",
+                               fault.get("message", f"fault injected: {code}"))
+        return code, json.dumps(body, separators=(",", ":")).encode(), {}
 
     def send_list_streamed(self, obj):
         """A long list as kube-apiserver (1.33+) sends one: chunked, each item
@@ -958,41 +896,21 @@ class Handler(BaseHTTPRequestHandler):
         flush(last=True)
         self.last_status = 200
 
-    def read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        if n > 3 * 1024 * 1024:
-            raise ApiError(413, "RequestEntityTooLarge", "the request is too large")
-        return self.rfile.read(n) if n else b""
-
     def json_body(self, raw):
         try:
             return json.loads(raw.decode() or "null")
         except (ValueError, UnicodeDecodeError) as e:
             raise ApiError(400, "BadRequest", f"error decoding body: {e}")
 
-    def do_GET(self):
-        self.dispatch("GET")
-
-    def do_POST(self):
-        self.dispatch("POST")
-
-    def do_PATCH(self):
-        self.dispatch("PATCH")
-
-    def do_PUT(self):
-        self.dispatch("PUT")
-
-    def do_DELETE(self):
-        self.dispatch("DELETE")
-
-    def dispatch(self, method):
-        self.last_status = 0
+    def route(self):
+        method = self.command
         u = urllib.parse.urlsplit(self.path)
         path = u.path
         query = urllib.parse.parse_qs(u.query, keep_blank_values=True)
         try:
-            raw = self.read_body()
-        except (OSError, ValueError):
+            raw = self.read_body(BODY_MAX)
+        except ValueError as e:
+            self.send_json(413, status_body(413, "RequestEntityTooLarge", str(e)))
             self.close_connection = True
             return
         if path.startswith("/_fake/"):
@@ -1025,24 +943,12 @@ class Handler(BaseHTTPRequestHandler):
         t_start = time.monotonic()
         kind = self.route_kind(method, path)
         user = self.authenticate()
-        fault = None
+        fault = self.server.rules.match(method, path + ("?" + rawq if rawq else ""))
         with st.lock:
             st.requests[kind] = st.requests.get(kind, 0) + 1
             st.requests["total"] = st.requests.get("total", 0) + 1
             st.inflight[kind] = st.inflight.get(kind, 0) + 1
             st.peak[kind] = max(st.peak.get(kind, 0), st.inflight[kind])
-            full = path + ("?" + rawq if rawq else "")
-            for rule in st.faults:
-                if rule.get("count", 1) == 0:
-                    continue
-                if rule.get("method") and rule["method"] != method:
-                    continue
-                if rule.get("path") and not re.search(rule["path"], full):
-                    continue
-                if rule.get("count", 1) > 0:
-                    rule["count"] = rule.get("count", 1) - 1
-                fault = dict(rule)
-                break
             limited = False
             if st.rate_limit:
                 now = time.monotonic()
@@ -1056,30 +962,11 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if latency:
                 time.sleep(latency / 1000.0)
-            if fault and fault.get("action") == "delay":
-                time.sleep(fault.get("delay_ms", 1000) / 1000.0)
-            if fault and fault.get("action") == "drop":
-                self.close_connection = True
-                self.last_status = -1
-                try:
-                    self.request.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            if self.fault_before(fault):
                 return
-            if fault and fault.get("action") == "garbage":
-                self.send_json(200, b"<html><body>502 Bad Gateway</body></html>\x00\xff{\"kind\":")
-                return
-            if fault and fault.get("action") in ("status", "apf"):
-                code = fault.get("status", 429 if fault["action"] == "apf" else 503)
-                hdrs = {}
-                if fault["action"] == "apf":
-                    hdrs["Retry-After"] = fault.get("retry_after", 1)
-                    body = status_body(429, "TooManyRequests", "Too many requests, please try again later.",
-                                       {"retryAfterSeconds": int(fault.get("retry_after", 1))})
-                else:
-                    body = status_body(code, "InternalError" if code >= 500 else "BadRequest",
-                                       fault.get("message", f"fault injected: {code}"))
-                self.send_json(code, body, hdrs)
+            instead = self.fault_instead(fault)
+            if instead is not None:
+                self.send_json(*instead)
                 return
             if limited:
                 self.send_json(429, status_body(429, "TooManyRequests", "Too many requests, please try again later.",
@@ -1129,7 +1016,7 @@ class Handler(BaseHTTPRequestHandler):
                 if tok in self.st.tokens:
                     return "token:" + tok[:6]
             return None
-        if self.server.ssl_ctx is not None and hasattr(self.request, "getpeercert"):
+        if self.server.ctx is not None and hasattr(self.request, "getpeercert"):
             try:
                 cert = self.request.getpeercert()
             except (ValueError, OSError):
@@ -1646,9 +1533,7 @@ def control_apply(st, name, body):
     elif name == "conflicts":
         st.conflicts[body["node"]] = int(body.get("count", 1))
     elif name == "faults":
-        if body.get("clear"):
-            st.faults = []
-        st.faults.extend(body.get("rules", []))
+        out = {"rules": st.rules.set(body.get("rules", []), bool(body.get("clear")))}
     elif name == "pod_phase":
         pod = st.pods[(body.get("namespace", "default"), body["name"])]
         pod["status"]["phase"] = body["phase"]
@@ -1663,12 +1548,7 @@ def control_apply(st, name, body):
 def arg_parser():
     """The fake's options; test/lib/realk8s.py takes their defaults for the object builders of State."""
     ap = argparse.ArgumentParser(description="fake Kubernetes API server (see the module docstring)")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--port-file")
-    ap.add_argument("--bind", default="127.0.0.1")
-    ap.add_argument("--plain", action="store_true")
-    ap.add_argument("--cert")
-    ap.add_argument("--key")
+    fakeserver.common_args(ap)
     ap.add_argument("--client-ca")
     ap.add_argument("--token", action="append")
     ap.add_argument("--sts-url")
@@ -1681,7 +1561,6 @@ def arg_parser():
     ap.add_argument("--replace-delay-s", type=float, default=1)
     ap.add_argument("--replacement-node", default="replacement-node")
     ap.add_argument("--start-delay-s", type=float, default=0)
-    ap.add_argument("--log")
     ap.add_argument("--seed", help="JSON file: a list of [control-endpoint, body] pairs applied at start, "
                                    'e.g. [["node", {"name": "n1"}], ["generate", {"node": "n1", "count": 20}]]')
     return ap
@@ -1691,40 +1570,23 @@ def main():
     ap = arg_parser()
     opts = ap.parse_args()
 
-    srv = Server((opts.bind, opts.port), Handler, bind_and_activate=False)
-    srv.server_bind()
+    srv = fakeserver.Server(Handler, opts.bind, opts.port, fakeserver.tls_of(ap, opts), opts.client_ca,
+                            ssl.CERT_OPTIONAL, activate=False)
     srv.state = State(opts)
+    srv.rules = srv.state.rules
     srv.log_file = open(opts.log, "a") if opts.log else None
-    srv.ssl_ctx = None
-    if not opts.plain:
-        if not opts.cert or not opts.key:
-            ap.error("--cert and --key are required unless --plain")
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(opts.cert, opts.key)
-        if opts.client_ca:
-            ctx.load_verify_locations(opts.client_ca)
-            ctx.verify_mode = ssl.CERT_OPTIONAL
-        srv.ssl_ctx = ctx
     if opts.seed:
         with open(opts.seed) as f:
             for name, body in json.load(f):
                 control_apply(srv.state, name, body)
-    port = srv.server_address[1]
     if opts.port_file:
-        tmp = opts.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(str(port))
-        os.rename(tmp, opts.port_file)
+        srv.write_port(opts.port_file)
     if opts.start_delay_s > 0:
         # Bound but not listening: connections are refused, as with an API server that is down.
         time.sleep(opts.start_delay_s)
     srv.server_activate()
-    reaper = threading.Thread(target=reap, args=(srv.state,), daemon=True)
-    reaper.start()
-    try:
-        srv.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
+    threading.Thread(target=reap, args=(srv.state,), daemon=True).start()
+    fakeserver.serve(srv)
 
 
 def reap(st):

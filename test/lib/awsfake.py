@@ -3,7 +3,7 @@
     from awsfake import FakeAWS
     fa = FakeAWS(tmpdir, access_key="AKIDTEST", secret_key="secret",
                  instances={"i-0abc": "spot-asg"})      # TLS with the test PKI
-    fa.faults([{"api": "DetachInstances", "action": "throttle", "count": 2}])
+    fa.faults([{"api": "DetachInstances", "action": "status", "code": "Throttling", "count": 2}])
     calls = fa.calls("DetachInstances")
     fa.stop()                                            # always (tearDown / finally)
 

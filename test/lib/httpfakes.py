@@ -14,49 +14,38 @@ Routes of HttpServer: /hello (Content-Length), /echo (the request as JSON),
 /stall?s=S (sleeps before answering), /status?code=N, /interim (100 then 200).
 """
 import json
+import os
 import select
 import socket
 import socketserver
-import ssl
+import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
+import fakeserver  # noqa: E402  (test/fakes: the server the fakes share)
+
+BODY_MAX = 1 << 20  # bytes of a request body the routes read
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
+class _Handler(fakeserver.Handler):
+    timeout = None
 
     def setup(self):
         super().setup()
-        with self.server.lock:
-            self.server.connections += 1
         if self.server.idle_timeout:
             # BaseHTTPRequestHandler closes the connection when a read times out:
             # an idle keep-alive connection is closed by the server.
             self.connection.settimeout(self.server.idle_timeout)
 
-    def _body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
-
     def _send(self, code, body, ctype="text/plain", extra=()):
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in extra:
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        self.respond(code, body, [("Content-Type", ctype)] + list(extra))
 
-    def _route(self):
+    def route(self):
         u = urllib.parse.urlsplit(self.path)
         q = dict(urllib.parse.parse_qsl(u.query))
-        body = self._body()
+        body = self.read_body(BODY_MAX)
         with self.server.lock:
             self.server.requests.append((self.command, self.path, dict(self.headers), body))
         p = u.path
@@ -126,57 +115,14 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, b"no such route\n")
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _route
 
-
-class HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class HttpServer(fakeserver.Server):
     def __init__(self, tls=None, client_ca=None, idle_timeout=None):
         self.lock = threading.Lock()
-        self.connections = 0
         self.requests = []
         self.idle_timeout = idle_timeout
-        self.stopping = threading.Event()
-        self.ctx = None
-        if tls:
-            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self.ctx.load_cert_chain(*tls)
-            if client_ca:
-                self.ctx.verify_mode = ssl.CERT_REQUIRED
-                self.ctx.load_verify_locations(client_ca)
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.port = self.server_address[1]
-        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
-
-    def finish_request(self, request, client_address):
-        # The TLS handshake happens in the connection's own thread, so that a
-        # client that fails it cannot hold up the accept loop.
-        if self.ctx is not None:
-            try:
-                request.settimeout(10)
-                request = self.ctx.wrap_socket(request, server_side=True)
-                request.settimeout(None)
-            except (ssl.SSLError, OSError):
-                with self.lock:
-                    self.connections += 1
-                return
-        super().finish_request(request, client_address)
-
-    def handle_error(self, request, client_address):
-        # Clients that hang up mid-response are part of the tests: no tracebacks.
-        pass
-
-    def url(self, path, host="127.0.0.1"):
-        scheme = "https" if self.ctx is not None else "http"
-        return f"{scheme}://{host}:{self.port}{path}"
-
-    def stop(self):
-        self.stopping.set()
-        self.shutdown()
-        self.server_close()
+        super().__init__(_Handler, tls=tls, client_ca=client_ca)
+        self.start()
 
 
 class RawServer:
