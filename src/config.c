@@ -362,27 +362,13 @@ on_ini_key(void *ctx, const char *section, const char *key, const char *value,
 	return set_value(ld, i, value, origin, err, errlen);
 }
 
-/* The value of NAME in envp, or NULL. */
-static const char *
-env_get(char *const *envp, const char *name)
-{
-	size_t l = strlen(name);
-
-	for (; envp != NULL && *envp != NULL; envp++)
-		if (strncmp(*envp, name, l) == 0 && (*envp)[l] == '=')
-			return *envp + l + 1;
-	return NULL;
-}
-
 /* The first of the named variables that is set and not empty, or NULL. */
 static const char *
 env_first(char *const *envp, const char *a, const char *b)
 {
-	const char *v = env_get(envp, a);
+	const char *v = util_env(envp, a);
 
-	if ((v == NULL || *v == '\0') && b != NULL)
-		v = env_get(envp, b);
-	return v != NULL && *v != '\0' ? v : NULL;
+	return v != NULL || b == NULL ? v : util_env(envp, b);
 }
 
 /* The standard environment, below the file in precedence. */
@@ -399,12 +385,12 @@ apply_standard_env(struct loader *ld, char *const *envp, char *err, size_t errle
 			continue;
 		find_key(env_map[m].key, &i);
 		snprintf(origin, sizeof origin, "environment %s",
-		    env_first(envp, env_map[m].a, NULL) ? env_map[m].a : env_map[m].b);
+		    util_env(envp, env_map[m].a) ? env_map[m].a : env_map[m].b);
 		if (set_value(ld, i, v, origin, err, errlen) < 0)
 			return -1;
 	}
-	host = env_first(envp, "KUBERNETES_SERVICE_HOST", NULL);
-	port = env_first(envp, "KUBERNETES_SERVICE_PORT", NULL);
+	host = util_env(envp, "KUBERNETES_SERVICE_HOST");
+	port = util_env(envp, "KUBERNETES_SERVICE_PORT");
 	if (host != NULL) {
 		char url[CONFIG_MAX_STR];
 
@@ -415,9 +401,9 @@ apply_standard_env(struct loader *ld, char *const *envp, char *err, size_t errle
 			return -1;
 	}
 	/* Despotify's own pod, from the downward API: never evicted. */
-	if ((v = env_first(envp, "POD_NAME", NULL)) != NULL)
+	if ((v = util_env(envp, "POD_NAME")) != NULL)
 		util_strlcpy(ld->c->pod_name, v, sizeof ld->c->pod_name);
-	if ((v = env_first(envp, "POD_NAMESPACE", NULL)) != NULL)
+	if ((v = util_env(envp, "POD_NAMESPACE")) != NULL)
 		util_strlcpy(ld->c->pod_namespace, v, sizeof ld->c->pod_namespace);
 	return 0;
 }

@@ -301,29 +301,14 @@ last_is_chunked(const char *v, size_t len)
 
 /* ---- Proxies ------------------------------------------------------------ */
 
-static const char *
-env_get(char *const *envp, const char *name)
-{
-	size_t nl = strlen(name);
-
-	for (; envp != NULL && *envp != NULL; envp++)
-		if (strncmp(*envp, name, nl) == 0 && (*envp)[nl] == '=')
-			return *envp + nl + 1;
-	return NULL;
-}
-
 /* The first non-empty of the lower-case and the upper-case variable. */
 static const char *
 env_pair(char *const *envp, const char *lower, const char *upper, const char **which)
 {
-	const char *v = env_get(envp, lower);
+	const char *v = util_env(envp, lower);
 
-	*which = lower;
-	if (v == NULL || *v == '\0') {
-		v = env_get(envp, upper);
-		*which = upper;
-	}
-	return v != NULL && *v != '\0' ? v : NULL;
+	*which = v != NULL ? lower : upper;
+	return v != NULL ? v : util_env(envp, upper);
 }
 
 static int
@@ -863,28 +848,6 @@ has_header(const struct http_request *req, const char *name)
 	return 0;
 }
 
-/* Appends to the request head; returns -1 if it overflowed. */
-static int
-put(char *buf, size_t cap, size_t *at, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-put(char *buf, size_t cap, size_t *at, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	if (*at >= cap)
-		return -1;
-	va_start(ap, fmt);
-	r = vsnprintf(buf + *at, cap - *at, fmt, ap);
-	va_end(ap);
-	if (r < 0 || (size_t)r >= cap - *at)
-		return -1;
-	*at += (size_t)r;
-	return 0;
-}
-
 /* Whether s holds a byte that would break the framing of a header line. */
 static int
 has_ctl(const char *s)
@@ -902,8 +865,9 @@ build_head(const struct http_request *req, const struct route *rt, char *buf, si
 {
 	const struct url *u = req->url;
 	char host[URL_MAX_HOST + 8];
-	size_t at = 0, i;
-	int ok = 0, needs_len;
+	struct util_buf b;
+	size_t i;
+	int needs_len;
 
 	if (req->method == NULL || req->method[0] == '\0' || has_ctl(req->method) ||
 	    strchr(req->method, ' ') != NULL) {
@@ -914,17 +878,18 @@ build_head(const struct http_request *req, const struct route *rt, char *buf, si
 		snprintf(err, errlen, "%s: host too long", rt->target_hp);
 		return -1;
 	}
+	util_buf_init(&b, buf, cap);
 	/* Through a plain proxy the target is the absolute URL (RFC 9112 3.2.2). */
 	if (rt->via != NULL && !rt->tunnel)
-		ok |= put(buf, cap, &at, "%s http://%s%s HTTP/1.1\r\n", req->method, host, u->path);
+		util_buf_fmt(&b, "%s http://%s%s HTTP/1.1\r\n", req->method, host, u->path);
 	else
-		ok |= put(buf, cap, &at, "%s %s HTTP/1.1\r\n", req->method, u->path);
+		util_buf_fmt(&b, "%s %s HTTP/1.1\r\n", req->method, u->path);
 	if (!has_header(req, "Host"))
-		ok |= put(buf, cap, &at, "Host: %s\r\n", host);
+		util_buf_fmt(&b, "Host: %s\r\n", host);
 	if (!has_header(req, "User-Agent"))
-		ok |= put(buf, cap, &at, "User-Agent: despotify/" DESPOTIFY_VERSION "\r\n");
+		util_buf_fmt(&b, "User-Agent: despotify/" DESPOTIFY_VERSION "\r\n");
 	if (!has_header(req, "Connection"))
-		ok |= put(buf, cap, &at, "Connection: keep-alive\r\n");
+		util_buf_fmt(&b, "Connection: keep-alive\r\n");
 	for (i = 0; i < req->nheaders; i++) {
 		const struct http_header *h = &req->headers[i];
 		size_t k;
@@ -941,18 +906,18 @@ build_head(const struct http_request *req, const struct route *rt, char *buf, si
 		}
 		if (is_own_header(h->name))
 			continue;
-		ok |= put(buf, cap, &at, "%s: %s\r\n", h->name, h->value);
+		util_buf_fmt(&b, "%s: %s\r\n", h->name, h->value);
 	}
 	needs_len = req->body_len > 0 || strcmp(req->method, "POST") == 0 ||
 	    strcmp(req->method, "PUT") == 0 || strcmp(req->method, "PATCH") == 0;
 	if (needs_len)
-		ok |= put(buf, cap, &at, "Content-Length: %zu\r\n", req->body_len);
-	ok |= put(buf, cap, &at, "\r\n");
-	if (ok != 0) {
+		util_buf_fmt(&b, "Content-Length: %zu\r\n", req->body_len);
+	util_buf_fmt(&b, "\r\n");
+	if (b.over) {
 		snprintf(err, errlen, "%s: request head over %d bytes", rt->target_hp, HTTP_MAX_REQ_HEAD);
 		return -1;
 	}
-	return (int)at;
+	return (int)b.len;
 }
 
 /* Sends CONNECT for rt->target through the proxy on hc->fd. Returns 0 or -1 with err. */

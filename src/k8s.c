@@ -22,59 +22,6 @@
 #define K8S_BUF  (K8S_MAX_BODY > K8S_MAX_POD ? K8S_MAX_BODY : K8S_MAX_POD)
 #define K8S_TOKS (K8S_MAX_TOKENS > K8S_POD_MAX_TOKENS ? K8S_MAX_TOKENS : K8S_POD_MAX_TOKENS)
 
-/* ---- A bounded string builder for request bodies ---------------------------- */
-
-struct sbuf {
-	char *p;
-	size_t cap, len;
-	int over;          /* something did not fit: the result is unusable */
-};
-
-static void
-sb_raw(struct sbuf *sb, const char *s, size_t n)
-{
-	if (sb->over || sb->len + n + 1 > sb->cap) {
-		sb->over = 1;
-		return;
-	}
-	memcpy(sb->p + sb->len, s, n);
-	sb->len += n;
-	sb->p[sb->len] = '\0';
-}
-
-static void
-sb_puts(struct sbuf *sb, const char *s)
-{
-	sb_raw(sb, s, strlen(s));
-}
-
-/* Appends s as a JSON string, quotes included. */
-static void
-sb_str(struct sbuf *sb, const char *s)
-{
-	int n;
-
-	sb_raw(sb, "\"", 1);
-	if (sb->over)
-		return;
-	n = json_escape(s, sb->p + sb->len, sb->cap - sb->len);
-	if (n < 0) {
-		sb->over = 1;
-		return;
-	}
-	sb->len += (size_t)n;
-	sb_raw(sb, "\"", 1);
-}
-
-static void
-sb_int(struct sbuf *sb, long long v)
-{
-	char num[32];
-
-	snprintf(num, sizeof num, "%lld", v);
-	sb_puts(sb, num);
-}
-
 /* ---- Taints ------------------------------------------------------------------- */
 
 /* A label-style name: 1-63 bytes of [A-Za-z0-9._-], alphanumeric at both ends. */
@@ -147,87 +94,121 @@ k8s_taint_parse(const char *s, struct k8s_taint *t, char *err, size_t errlen)
 
 /* ---- The cordon patch ---------------------------------------------------------- */
 
+/* What a Node already has of the cordon. */
+struct node_state {
+	char rv[K8S_MAX_RV];
+	int unsched, has_taint, has_label;
+	int taints;        /* token of spec.taints when it is a list, else -1 */
+};
+
+/* Whether the list of taints at token taints holds one with taint's key and effect. */
+static int
+has_taint(const struct json_doc *d, int taints, const struct k8s_taint *taint)
+{
+	int i, n;
+
+	for (n = 0, i = taints + 1; n < d->toks[taints].size; n++, i = json_next(d, i))
+		if (d->toks[i].type == JSON_OBJECT && json_str_eq(d, json_get(d, i, "key"), taint->key) &&
+		    json_str_eq(d, json_get(d, i, "effect"), taint->effect))
+			return 1;
+	return 0;
+}
+
+/* Reads what the parsed Node d has of the cordon into st (and its uid). Returns 0 or -1 with err. */
+static int
+node_state_read(const struct json_doc *d, const struct k8s_taint *taint, int exclude_lb,
+    char *uid, size_t uidcap, struct node_state *st, char *err, size_t errlen)
+{
+	int i, labels;
+
+	memset(st, 0, sizeof *st);
+	if (d->toks[0].type != JSON_OBJECT || json_path(d, 0, "metadata", "name", (char *)NULL) < 0) {
+		snprintf(err, errlen, "not a Node object");
+		return -1;
+	}
+	if (json_str(d, json_path(d, 0, "metadata", "resourceVersion", (char *)NULL), st->rv, sizeof st->rv) <= 0) {
+		snprintf(err, errlen, "the Node has no metadata.resourceVersion");
+		return -1;
+	}
+	if (uid != NULL && uidcap > 0 &&
+	    json_str(d, json_path(d, 0, "metadata", "uid", (char *)NULL), uid, uidcap) < 0)
+		uid[0] = '\0';
+	i = json_path(d, 0, "spec", "unschedulable", (char *)NULL);
+	if (i >= 0 && json_bool(d, i, &st->unsched) < 0)
+		st->unsched = 0;
+	labels = json_path(d, 0, "metadata", "labels", (char *)NULL);
+	st->has_label = !exclude_lb || (labels >= 0 && json_str_eq(d, json_get(d, labels, LB_LABEL), "true"));
+	st->taints = json_path(d, 0, "spec", "taints", (char *)NULL);
+	if (st->taints >= 0 && d->toks[st->taints].type != JSON_ARRAY) {
+		if (!json_is_null(d, st->taints)) {
+			snprintf(err, errlen, "the Node's spec.taints is not a list");
+			return -1;
+		}
+		st->taints = -1;
+	}
+	if (st->taints >= 0 && d->toks[st->taints].size > K8S_MAX_TAINTS) {
+		snprintf(err, errlen, "the Node has %d taints, more than %d", d->toks[st->taints].size,
+		    K8S_MAX_TAINTS);
+		return -1;
+	}
+	st->has_taint = taint == NULL || (st->taints >= 0 && has_taint(d, st->taints, taint));
+	return 0;
+}
+
+/* Writes into sb the merge patch that adds what st lacks of the cordon. */
+static void
+patch_write(struct util_buf *sb, const struct json_doc *d, const struct node_state *st,
+    const struct k8s_taint *taint)
+{
+	int i, n;
+
+	util_buf_str(sb, "{\"metadata\":{\"resourceVersion\":");
+	json_buf_str(sb, st->rv);
+	if (!st->has_label) {
+		util_buf_str(sb, ",\"labels\":{");
+		json_buf_str(sb, LB_LABEL);
+		util_buf_str(sb, ":\"true\"}");
+	}
+	util_buf_str(sb, "},\"spec\":{\"unschedulable\":true");
+	if (!st->has_taint) {
+		/* A merge patch replaces the whole list: every taint already there goes back as it was. */
+		util_buf_str(sb, ",\"taints\":[");
+		if (st->taints >= 0)
+			for (n = 0, i = st->taints + 1; n < d->toks[st->taints].size; n++, i = json_next(d, i)) {
+				util_buf_mem(sb, d->text + d->toks[i].start,
+				    (size_t)(d->toks[i].end - d->toks[i].start));
+				util_buf_chr(sb, ',');
+			}
+		util_buf_str(sb, "{\"key\":");
+		json_buf_str(sb, taint->key);
+		if (taint->value[0] != '\0') {
+			util_buf_str(sb, ",\"value\":");
+			json_buf_str(sb, taint->value);
+		}
+		util_buf_str(sb, ",\"effect\":");
+		json_buf_str(sb, taint->effect);
+		util_buf_str(sb, "}]");
+	}
+	util_buf_str(sb, "}}");
+}
+
+/* see k8s.h */
 int
 k8s_cordon_patch_build(const char *node_json, size_t len, struct json_tok *toks, int ntoks,
     const struct k8s_taint *taint, int exclude_lb, char *out, size_t cap,
     char *uid, size_t uidcap, char *err, size_t errlen)
 {
 	struct json_doc d;
-	struct sbuf sb = { out, cap, 0, 0 };
-	char rv[K8S_MAX_RV];
-	int i, n, unsched = 0, has_taint = 0, has_label = 0, taints, labels;
+	struct node_state st;
+	struct util_buf sb;
 
-	if (json_parse(&d, node_json, len, toks, ntoks, err, errlen) < 0)
+	if (json_parse(&d, node_json, len, toks, ntoks, err, errlen) < 0 ||
+	    node_state_read(&d, taint, exclude_lb, uid, uidcap, &st, err, errlen) < 0)
 		return -1;
-	if (d.toks[0].type != JSON_OBJECT || json_path(&d, 0, "metadata", "name", (char *)NULL) < 0) {
-		snprintf(err, errlen, "not a Node object");
-		return -1;
-	}
-	if (json_str(&d, json_path(&d, 0, "metadata", "resourceVersion", (char *)NULL), rv, sizeof rv) <= 0) {
-		snprintf(err, errlen, "the Node has no metadata.resourceVersion");
-		return -1;
-	}
-	if (uid != NULL && uidcap > 0 &&
-	    json_str(&d, json_path(&d, 0, "metadata", "uid", (char *)NULL), uid, uidcap) < 0)
-		uid[0] = '\0';
-	i = json_path(&d, 0, "spec", "unschedulable", (char *)NULL);
-	if (i >= 0 && json_bool(&d, i, &unsched) < 0)
-		unsched = 0;
-	labels = json_path(&d, 0, "metadata", "labels", (char *)NULL);
-	if (labels >= 0 && json_str_eq(&d, json_get(&d, labels, LB_LABEL), "true"))
-		has_label = 1;
-	taints = json_path(&d, 0, "spec", "taints", (char *)NULL);
-	if (taints >= 0 && d.toks[taints].type != JSON_ARRAY && !json_is_null(&d, taints)) {
-		snprintf(err, errlen, "the Node's spec.taints is not a list");
-		return -1;
-	}
-	if (taints >= 0 && d.toks[taints].type == JSON_ARRAY) {
-		if (d.toks[taints].size > K8S_MAX_TAINTS) {
-			snprintf(err, errlen, "the Node has %d taints, more than %d", d.toks[taints].size,
-			    K8S_MAX_TAINTS);
-			return -1;
-		}
-		for (n = 0, i = taints + 1; n < d.toks[taints].size; n++, i = json_next(&d, i))
-			if (taint != NULL && d.toks[i].type == JSON_OBJECT &&
-			    json_str_eq(&d, json_get(&d, i, "key"), taint->key) &&
-			    json_str_eq(&d, json_get(&d, i, "effect"), taint->effect))
-				has_taint = 1;
-	}
-	if (taint == NULL)
-		has_taint = 1;
-	if (!exclude_lb)
-		has_label = 1;
-	if (unsched && has_taint && has_label)
+	if (st.unsched && st.has_taint && st.has_label)
 		return 0;
-
-	sb_puts(&sb, "{\"metadata\":{\"resourceVersion\":");
-	sb_str(&sb, rv);
-	if (!has_label) {
-		sb_puts(&sb, ",\"labels\":{");
-		sb_str(&sb, LB_LABEL);
-		sb_puts(&sb, ":\"true\"}");
-	}
-	sb_puts(&sb, "},\"spec\":{\"unschedulable\":true");
-	if (!has_taint) {
-		/* A merge patch replaces the whole list: every taint already there goes back as it was. */
-		sb_puts(&sb, ",\"taints\":[");
-		if (taints >= 0 && d.toks[taints].type == JSON_ARRAY)
-			for (n = 0, i = taints + 1; n < d.toks[taints].size; n++, i = json_next(&d, i)) {
-				sb_raw(&sb, node_json + d.toks[i].start,
-				    (size_t)(d.toks[i].end - d.toks[i].start));
-				sb_puts(&sb, ",");
-			}
-		sb_puts(&sb, "{\"key\":");
-		sb_str(&sb, taint->key);
-		if (taint->value[0] != '\0') {
-			sb_puts(&sb, ",\"value\":");
-			sb_str(&sb, taint->value);
-		}
-		sb_puts(&sb, ",\"effect\":");
-		sb_str(&sb, taint->effect);
-		sb_puts(&sb, "}]");
-	}
-	sb_puts(&sb, "}}");
+	util_buf_init(&sb, out, cap);
+	patch_write(&sb, &d, &st, taint);
 	if (sb.over) {
 		snprintf(err, errlen, "the node patch is over %zu bytes", cap);
 		return -1;
@@ -486,36 +467,37 @@ int
 k8s_event_body(char *out, size_t cap, const char *node, const char *uid, const char *type,
     const char *reason, const char *message, int64_t wall_ms)
 {
-	struct sbuf sb = { out, cap, 0, 0 };
+	struct util_buf sb;
 	char ts[32], gen[K8S_MAX_NAME + 2];
 
+	util_buf_init(&sb, out, cap);
 	util_fmt_time(ts, sizeof ts, wall_ms / 1000);
 	/* The server appends 5 random characters to generateName (and cuts a long base). */
 	snprintf(gen, sizeof gen, "%s.", node);
-	sb_puts(&sb, "{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"generateName\":");
-	sb_str(&sb, gen);
-	sb_puts(&sb, ",\"namespace\":\"default\"},\"involvedObject\":{\"apiVersion\":\"v1\","
+	util_buf_str(&sb, "{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"generateName\":");
+	json_buf_str(&sb, gen);
+	util_buf_str(&sb, ",\"namespace\":\"default\"},\"involvedObject\":{\"apiVersion\":\"v1\","
 	    "\"kind\":\"Node\",\"name\":");
-	sb_str(&sb, node);
+	json_buf_str(&sb, node);
 	if (uid != NULL && uid[0] != '\0') {
-		sb_puts(&sb, ",\"uid\":");
-		sb_str(&sb, uid);
+		util_buf_str(&sb, ",\"uid\":");
+		json_buf_str(&sb, uid);
 	}
-	sb_puts(&sb, "},\"reason\":");
-	sb_str(&sb, reason);
-	sb_puts(&sb, ",\"message\":");
-	sb_str(&sb, message);
-	sb_puts(&sb, ",\"type\":");
-	sb_str(&sb, type);
-	sb_puts(&sb, ",\"source\":{\"component\":\"despotify\",\"host\":");
-	sb_str(&sb, node);
-	sb_puts(&sb, "},\"firstTimestamp\":");
-	sb_str(&sb, ts);
-	sb_puts(&sb, ",\"lastTimestamp\":");
-	sb_str(&sb, ts);
-	sb_puts(&sb, ",\"count\":1,\"reportingComponent\":\"despotify\",\"reportingInstance\":");
-	sb_str(&sb, node);
-	sb_puts(&sb, "}");
+	util_buf_str(&sb, "},\"reason\":");
+	json_buf_str(&sb, reason);
+	util_buf_str(&sb, ",\"message\":");
+	json_buf_str(&sb, message);
+	util_buf_str(&sb, ",\"type\":");
+	json_buf_str(&sb, type);
+	util_buf_str(&sb, ",\"source\":{\"component\":\"despotify\",\"host\":");
+	json_buf_str(&sb, node);
+	util_buf_str(&sb, "},\"firstTimestamp\":");
+	json_buf_str(&sb, ts);
+	util_buf_str(&sb, ",\"lastTimestamp\":");
+	json_buf_str(&sb, ts);
+	util_buf_str(&sb, ",\"count\":1,\"reportingComponent\":\"despotify\",\"reportingInstance\":");
+	json_buf_str(&sb, node);
+	util_buf_str(&sb, "}");
 	return sb.over ? -1 : (int)sb.len;
 }
 
@@ -523,36 +505,38 @@ int
 k8s_eviction_body(char *out, size_t cap, const char *ns, const char *name, const char *uid,
     int grace)
 {
-	struct sbuf sb = { out, cap, 0, 0 };
+	struct util_buf sb;
 
-	sb_puts(&sb, "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":");
-	sb_str(&sb, name);
-	sb_puts(&sb, ",\"namespace\":");
-	sb_str(&sb, ns);
-	sb_puts(&sb, "},\"deleteOptions\":{\"gracePeriodSeconds\":");
-	sb_int(&sb, grace);
+	util_buf_init(&sb, out, cap);
+	util_buf_str(&sb, "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":");
+	json_buf_str(&sb, name);
+	util_buf_str(&sb, ",\"namespace\":");
+	json_buf_str(&sb, ns);
+	util_buf_str(&sb, "},\"deleteOptions\":{\"gracePeriodSeconds\":");
+	util_buf_fmt(&sb, "%d", grace);
 	if (uid != NULL && uid[0] != '\0') {
-		sb_puts(&sb, ",\"preconditions\":{\"uid\":");
-		sb_str(&sb, uid);
-		sb_puts(&sb, "}");
+		util_buf_str(&sb, ",\"preconditions\":{\"uid\":");
+		json_buf_str(&sb, uid);
+		util_buf_str(&sb, "}");
 	}
-	sb_puts(&sb, "}}");
+	util_buf_str(&sb, "}}");
 	return sb.over ? -1 : (int)sb.len;
 }
 
 int
 k8s_delete_body(char *out, size_t cap, const char *uid, int grace)
 {
-	struct sbuf sb = { out, cap, 0, 0 };
+	struct util_buf sb;
 
-	sb_puts(&sb, "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"gracePeriodSeconds\":");
-	sb_int(&sb, grace);
+	util_buf_init(&sb, out, cap);
+	util_buf_str(&sb, "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"gracePeriodSeconds\":");
+	util_buf_fmt(&sb, "%d", grace);
 	if (uid != NULL && uid[0] != '\0') {
-		sb_puts(&sb, ",\"preconditions\":{\"uid\":");
-		sb_str(&sb, uid);
-		sb_puts(&sb, "}");
+		util_buf_str(&sb, ",\"preconditions\":{\"uid\":");
+		json_buf_str(&sb, uid);
+		util_buf_str(&sb, "}");
 	}
-	sb_puts(&sb, "}");
+	util_buf_str(&sb, "}");
 	return sb.over ? -1 : (int)sb.len;
 }
 

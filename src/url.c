@@ -168,6 +168,17 @@ url_encode(const char *s, size_t len, char *out, size_t cap, int keep_slash)
 	return (int)at;
 }
 
+/* see url.h */
+void
+url_buf_encode(struct util_buf *b, const char *s, size_t len, int keep_slash)
+{
+	char *tail;
+	size_t room;
+
+	if ((tail = util_buf_tail(b, &room)) != NULL)
+		util_buf_wrote(b, url_encode(s, len, tail, room, keep_slash));
+}
+
 int
 url_decode(const char *s, size_t len, char *out, size_t cap, int plus_space)
 {
