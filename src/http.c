@@ -113,6 +113,34 @@ http_parse_head(const char *buf, size_t len, int *status, int *minor,
 	}
 }
 
+/* see http.h */
+int
+http_content_length(const struct http_hdr *hdrs, size_t n, uint64_t *len)
+{
+	int seen = 0;
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		uint64_t x = 0;
+
+		if (!util_strncaseeq(hdrs[i].name, hdrs[i].name_len, "Content-Length"))
+			continue;
+		/* 15 digits stay far below 2^64: no overflow check needed. */
+		if (hdrs[i].value_len == 0 || hdrs[i].value_len > 15)
+			return HTTP_CLEN_BAD;
+		for (k = 0; k < hdrs[i].value_len; k++) {
+			if (!isdigit((unsigned char)hdrs[i].value[k]))
+				return HTTP_CLEN_BAD;
+			x = x * 10 + (uint64_t)(hdrs[i].value[k] - '0');
+		}
+		if (seen && x != *len)
+			return HTTP_CLEN_CONFLICT;
+		seen = 1;
+		*len = x;
+	}
+	return seen ? HTTP_CLEN_OK : HTTP_CLEN_NONE;
+}
+
 enum {
 	CS_SIZE0,      /* start of a chunk-size line: a hex digit must come */
 	CS_SIZE,       /* in the hex digits */
@@ -130,17 +158,106 @@ enum {
 
 #define CHUNK_MAX_SIZE ((uint64_t)1 << 40)
 
+/* The end of a chunk-size line: the data follows, or the trailers after the last chunk. */
+static int
+size_line_done(struct http_chunked *st)
+{
+	st->line_len = 0;
+	st->state = st->remaining == 0 ? CS_TRAILER0 : CS_DATA;
+	return 0;
+}
+
+/* One byte of a chunk-size line (size, extensions, line end). Returns 0 or -1. */
+static int
+chunk_size_byte(struct http_chunked *st, unsigned char c)
+{
+	int d;
+
+	if (++st->line_len > HTTP_MAX_CHUNK_LINE)
+		return -1;
+	switch (st->state) {
+	case CS_SIZE0:
+	case CS_SIZE:
+		if ((d = util_hexval(c)) >= 0) {
+			st->remaining = st->remaining * 16 + (uint64_t)d;
+			st->state = CS_SIZE;
+			return st->remaining > CHUNK_MAX_SIZE ? -1 : 0;
+		}
+		if (st->state == CS_SIZE0)
+			return -1;
+		if (c == ';' || c == ' ' || c == '\t') {
+			st->state = CS_EXT;
+			return 0;
+		}
+		break;
+	case CS_EXT:
+		if (c != '\r' && c != '\n')
+			return (c < 0x20 && c != '\t') || c == 0x7f ? -1 : 0;
+		break;
+	case CS_SIZE_LF:
+		return c == '\n' ? size_line_done(st) : -1;
+	}
+	if (c == '\r') {
+		st->state = CS_SIZE_LF;
+		return 0;
+	}
+	return c == '\n' ? size_line_done(st) : -1;
+}
+
+/* One byte of the trailer section, skipped within the bound of a response head. Returns 0 or -1. */
+static int
+chunk_trailer_byte(struct http_chunked *st, unsigned char c)
+{
+	if (++st->line_len > HTTP_MAX_HEAD)
+		return -1;
+	if (c == '\r')
+		st->state = st->state == CS_TRAILER0 ? CS_END_LF : CS_TRAILER_LF;
+	else if (c == '\n')
+		st->state = st->state == CS_TRAILER0 ? CS_DONE : CS_TRAILER0;
+	else if ((c < 0x20 && c != '\t') || c == 0x7f)
+		return -1;
+	else
+		st->state = CS_TRAILER;
+	return 0;
+}
+
+/* One byte of the framing around the chunk data. Returns 0 or -1. */
+static int
+chunk_byte(struct http_chunked *st, unsigned char c)
+{
+	switch (st->state) {
+	case CS_SIZE0:
+	case CS_SIZE:
+	case CS_EXT:
+	case CS_SIZE_LF:
+		return chunk_size_byte(st, c);
+	case CS_DATA_END:
+		if (c != '\r' && c != '\n')
+			return -1;
+		st->state = c == '\r' ? CS_DATA_LF : CS_SIZE0;
+		return 0;
+	case CS_DATA_LF:
+	case CS_TRAILER_LF:
+	case CS_END_LF:
+		if (c != '\n')
+			return -1;
+		st->state = st->state == CS_DATA_LF ? CS_SIZE0 : st->state == CS_TRAILER_LF ? CS_TRAILER0 : CS_DONE;
+		return 0;
+	case CS_TRAILER0:
+	case CS_TRAILER:
+		return chunk_trailer_byte(st, c);
+	}
+	return -1;
+}
+
+/* see http.h */
 int
 http_chunk_decode(struct http_chunked *st, char *buf, size_t *len, size_t *consumed)
 {
 	size_t in = 0, out = 0, n = *len;
 
-	while (in < n) {
-		unsigned char c = (unsigned char)buf[in];
-		int d;
-
-		switch (st->state) {
-		case CS_DATA: {
+	while (in < n && st->state != CS_DONE) {
+		if (st->state == CS_DATA) {
 			size_t take = n - in;
 
 			if ((uint64_t)take > st->remaining)
@@ -153,93 +270,9 @@ http_chunk_decode(struct http_chunked *st, char *buf, size_t *len, size_t *consu
 				st->state = CS_DATA_END;
 			continue;
 		}
-		case CS_SIZE0:
-		case CS_SIZE:
-			if (++st->line_len > HTTP_MAX_CHUNK_LINE)
-				return -1;
-			if ((d = util_hexval(c)) >= 0) {
-				st->remaining = st->remaining * 16 + (uint64_t)d;
-				if (st->remaining > CHUNK_MAX_SIZE)
-					return -1;
-				st->state = CS_SIZE;
-			} else if (st->state == CS_SIZE0) {
-				return -1;
-			} else if (c == ';' || c == ' ' || c == '\t') {
-				st->state = CS_EXT;
-			} else if (c == '\r') {
-				st->state = CS_SIZE_LF;
-			} else if (c == '\n') {
-				goto size_line_done;
-			} else {
-				return -1;
-			}
-			break;
-		case CS_EXT:
-			if (++st->line_len > HTTP_MAX_CHUNK_LINE)
-				return -1;
-			if (c == '\r')
-				st->state = CS_SIZE_LF;
-			else if (c == '\n')
-				goto size_line_done;
-			else if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return -1;
-			break;
-		case CS_SIZE_LF:
-			if (c != '\n' || ++st->line_len > HTTP_MAX_CHUNK_LINE)
-				return -1;
-size_line_done:
-			st->line_len = 0;
-			st->state = st->remaining == 0 ? CS_TRAILER0 : CS_DATA;
-			break;
-		case CS_DATA_END:
-			if (c == '\r')
-				st->state = CS_DATA_LF;
-			else if (c == '\n')
-				st->state = CS_SIZE0;
-			else
-				return -1;
-			break;
-		case CS_DATA_LF:
-			if (c != '\n')
-				return -1;
-			st->state = CS_SIZE0;
-			break;
-		case CS_TRAILER0:
-		case CS_TRAILER:
-			/* Trailer fields are skipped, but within the bound of a response head. */
-			if (++st->line_len > HTTP_MAX_HEAD)
-				return -1;
-			if (c == '\r')
-				st->state = st->state == CS_TRAILER0 ? CS_END_LF : CS_TRAILER_LF;
-			else if (c == '\n' && st->state == CS_TRAILER0)
-				st->state = CS_DONE;
-			else if (c == '\n')
-				st->state = CS_TRAILER0;
-			else if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return -1;
-			else
-				st->state = CS_TRAILER;
-			break;
-		case CS_TRAILER_LF:
-			if (c != '\n')
-				return -1;
-			st->state = CS_TRAILER0;
-			break;
-		case CS_END_LF:
-			if (c != '\n')
-				return -1;
-			st->state = CS_DONE;
-			break;
-		case CS_DONE:
-			*len = out;
-			*consumed = in;
-			return 1;
-		default:
+		if (chunk_byte(st, (unsigned char)buf[in]) < 0)
 			return -1;
-		}
 		in++;
-		if (st->state == CS_DONE)
-			break;
 	}
 	*len = out;
 	*consumed = in;
@@ -1000,20 +1033,13 @@ conn_open(struct http_client *hc, const struct route *rt, const char *key, int64
 	return 0;
 }
 
-/*
- * One request and response on the open connection. Returns 0 or -1 with
- * err and oc telling how it failed.
- */
+/* Writes the head and body of req. Returns 0 or -1 with err and oc. */
 static int
-exchange(struct http_client *hc, const struct http_request *req, const struct route *rt,
-    struct http_response *resp, struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
+send_request(struct http_client *hc, const struct http_request *req, const struct route *rt,
+    struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
 {
 	char head[HTTP_MAX_REQ_HEAD], why[256];
-	const char *peer = rt->target_hp, *v;
-	size_t vlen, i;
-	uint64_t clen = 0;
-	enum framing fr;
-	int n, r, minor = 1, keep, interim = 0, is_head;
+	int n, r;
 
 	n = build_head(req, rt, head, sizeof head, err, errlen);
 	if (n < 0)
@@ -1031,18 +1057,23 @@ exchange(struct http_client *hc, const struct http_request *req, const struct ro
 		r = conn_flush(hc, deadline_ms, why, sizeof why);
 	if (r < 0) {
 		oc->write_failed = 1;
-		return io_fail(oc, r, peer, why, err, errlen);
+		return io_fail(oc, r, rt->target_hp, why, err, errlen);
 	}
+	return 0;
+}
 
-	resp->body_len = 0;
-	resp->sunk = 0;
-	if (resp->body_cap > 0)
-		resp->body[0] = '\0';
+/* Reads heads until the final one (skipping 1xx). Returns 0 or -1 with err and oc. */
+static int
+read_final_head(struct http_client *hc, struct http_response *resp, int *minor, const char *peer,
+    struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
+{
+	int interim = 0;
+
 	for (;;) {
-		if (read_head(hc, resp, &minor, peer, oc, deadline_ms, err, errlen) < 0)
+		if (read_head(hc, resp, minor, peer, oc, deadline_ms, err, errlen) < 0)
 			return -1;
 		if (resp->status >= 200)
-			break;
+			return 0;
 		if (resp->status == 101) {
 			snprintf(err, errlen, "%s: unexpected 101 Switching Protocols", peer);
 			return -1;
@@ -1053,8 +1084,16 @@ exchange(struct http_client *hc, const struct http_request *req, const struct ro
 			return -1;
 		}
 	}
+}
 
-	keep = minor >= 1;
+/* Whether the connection may carry another request, going by both sides' Connection headers. */
+static int
+may_keep(const struct http_request *req, const struct http_response *resp, int minor)
+{
+	const char *v;
+	size_t vlen, i;
+	int keep = minor >= 1;
+
 	if ((v = http_header(resp, "Connection", &vlen)) != NULL) {
 		if (list_has(v, vlen, "close"))
 			keep = 0;
@@ -1065,49 +1104,68 @@ exchange(struct http_client *hc, const struct http_request *req, const struct ro
 		if (strcasecmp(req->headers[i].name, "Connection") == 0 &&
 		    list_has(req->headers[i].value, strlen(req->headers[i].value), "close"))
 			keep = 0;
+	return keep;
+}
 
-	is_head = strcmp(req->method, "HEAD") == 0;
-	if (is_head || resp->status == 204 || resp->status == 304) {
-		fr = BODY_NONE;
-	} else if ((v = http_header(resp, "Transfer-Encoding", &vlen)) != NULL) {
+/*
+ * How the body of resp (the answer to req) is framed (RFC 9112 6.3), its
+ * length in *clen for BODY_LENGTH; clears *keep where the connection cannot
+ * be trusted after it. Returns the framing, or -1 with err.
+ */
+static int
+body_framing(const struct http_request *req, const struct http_response *resp, const char *peer,
+    uint64_t *clen, int *keep, char *err, size_t errlen)
+{
+	const char *v;
+	size_t vlen;
+	int fr;
+
+	if (strcmp(req->method, "HEAD") == 0 || resp->status == 204 || resp->status == 304)
+		return BODY_NONE;
+	if ((v = http_header(resp, "Transfer-Encoding", &vlen)) != NULL) {
 		fr = last_is_chunked(v, vlen) ? BODY_CHUNKED : BODY_CLOSE;
 		/* With both, Transfer-Encoding wins and the connection cannot be trusted after. */
-		if (http_header(resp, "Content-Length", NULL) != NULL)
-			keep = 0;
-	} else {
-		int seen = 0;
-
-		fr = BODY_CLOSE;
-		for (i = 0; i < resp->nhdrs; i++) {
-			const struct http_hdr *h = &resp->hdrs[i];
-			uint64_t x = 0;
-			size_t k;
-
-			if (!util_strncaseeq(h->name, h->name_len, "Content-Length"))
-				continue;
-			if (h->value_len == 0 || h->value_len > 15) {
-				snprintf(err, errlen, "%s: bad Content-Length", peer);
-				return -1;
-			}
-			for (k = 0; k < h->value_len; k++) {
-				if (!isdigit((unsigned char)h->value[k])) {
-					snprintf(err, errlen, "%s: bad Content-Length", peer);
-					return -1;
-				}
-				x = x * 10 + (uint64_t)(h->value[k] - '0');
-			}
-			if (seen && x != clen) {
-				snprintf(err, errlen, "%s: conflicting Content-Length headers", peer);
-				return -1;
-			}
-			seen = 1;
-			clen = x;
-			fr = BODY_LENGTH;
-		}
+		if (http_header(resp, "Content-Length", NULL) != NULL || fr == BODY_CLOSE)
+			*keep = 0;
+		return fr;
 	}
-	if (fr == BODY_CLOSE)
-		keep = 0;
-	if (read_body(hc, resp, fr, clen, peer, oc, deadline_ms, err, errlen) < 0)
+	switch (http_content_length(resp->hdrs, resp->nhdrs, clen)) {
+	case HTTP_CLEN_OK:
+		return BODY_LENGTH;
+	case HTTP_CLEN_BAD:
+		snprintf(err, errlen, "%s: bad Content-Length", peer);
+		return -1;
+	case HTTP_CLEN_CONFLICT:
+		snprintf(err, errlen, "%s: conflicting Content-Length headers", peer);
+		return -1;
+	}
+	*keep = 0;
+	return BODY_CLOSE;
+}
+
+/*
+ * One request and response on the open connection. Returns 0 or -1 with
+ * err and oc telling how it failed.
+ */
+static int
+exchange(struct http_client *hc, const struct http_request *req, const struct route *rt,
+    struct http_response *resp, struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
+{
+	const char *peer = rt->target_hp;
+	uint64_t clen = 0;
+	int fr, minor = 1, keep;
+
+	if (send_request(hc, req, rt, oc, deadline_ms, err, errlen) < 0)
+		return -1;
+	resp->body_len = 0;
+	resp->sunk = 0;
+	if (resp->body_cap > 0)
+		resp->body[0] = '\0';
+	if (read_final_head(hc, resp, &minor, peer, oc, deadline_ms, err, errlen) < 0)
+		return -1;
+	keep = may_keep(req, resp, minor);
+	if ((fr = body_framing(req, resp, peer, &clen, &keep, err, errlen)) < 0 ||
+	    read_body(hc, resp, (enum framing)fr, clen, peer, oc, deadline_ms, err, errlen) < 0)
 		return -1;
 	if (resp->body_cap > 0)
 		resp->body[resp->body_len] = '\0';
