@@ -250,78 +250,93 @@ choice(const char *v, const char *const *words)
 	return -1;
 }
 
-/* Sets key k (index i) from value v; origin names where v came from. */
-static int
-set_value(struct loader *ld, size_t i, const char *v, const char *origin,
-    char *err, size_t errlen)
+/* Copies a text value into field, checked by the validator of its kind; why says what is wrong. */
+static void
+set_text(const struct key *k, char *field, const char *v, char *why, size_t whylen)
+{
+	struct k8s_taint taint;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (util_strlcpy(field, v, CONFIG_MAX_STR) < 0) {
+		snprintf(why, whylen, "longer than %d bytes", CONFIG_MAX_STR - 1);
+		return;
+	}
+	/* The cordon's own validator: what -n accepts, a notice can use. */
+	if (k->kind == K_TAINT && v[0] != '\0')
+		k8s_taint_parse(v, &taint, why, whylen);
+	if (k->kind == K_LISTEN && v[0] != '\0')
+		serve_parse_listen(v, &ss, &sl, why, whylen);
+}
+
+/* Parses v into key i's field of the config; why (empty on success) says what is wrong. */
+static void
+parse_into(struct loader *ld, size_t i, const char *v, char *why, size_t whylen)
 {
 	const struct key *k = &keys[i];
 	char *field = (char *)ld->c + k->off;
-	char why[CONFIG_MAX_STR + 160] = "";
-	struct k8s_taint taint;
 	int64_t x;
 
 	switch (k->kind) {
 	case K_STR:
 	case K_TAINT:
 	case K_LISTEN:
-		if (util_strlcpy(field, v, CONFIG_MAX_STR) < 0) {
-			snprintf(why, sizeof why, "longer than %d bytes", CONFIG_MAX_STR - 1);
-			break;
-		}
-		/* The cordon's own validator: what -n accepts, a notice can use. */
-		if (k->kind == K_TAINT && v[0] != '\0')
-			k8s_taint_parse(v, &taint, why, sizeof why);
-		if (k->kind == K_LISTEN && v[0] != '\0') {
-			struct sockaddr_storage ss;
-			socklen_t sl;
-
-			serve_parse_listen(v, &ss, &sl, why, sizeof why);
-		}
+		set_text(k, field, v, why, whylen);
 		break;
 	case K_URL:
 		/* Validated after {imds_base} expansion, in finish(). */
 		if (util_strlcpy(ld->raw[i], v, CONFIG_MAX_STR) < 0)
-			snprintf(why, sizeof why, "longer than %d bytes", CONFIG_MAX_STR - 1);
+			snprintf(why, whylen, "longer than %d bytes", CONFIG_MAX_STR - 1);
 		break;
 	case K_BOOL:
 		if (parse_bool(v, (int *)(void *)field) < 0)
-			snprintf(why, sizeof why, "expected true or false");
+			snprintf(why, whylen, "expected true or false");
 		break;
 	case K_SECONDS:
-		parse_number(k, v, (int64_t *)(void *)field, why, sizeof why);
+		parse_number(k, v, (int64_t *)(void *)field, why, whylen);
 		break;
 	case K_COUNT:
 		x = -1;
-		parse_number(k, v, &x, why, sizeof why);
+		parse_number(k, v, &x, why, whylen);
 		if (x >= 0)
 			*(int *)(void *)field = (int)x;
 		break;
 	case K_LEVEL:
 		if (log_level_parse(v, (enum log_level *)(void *)field) < 0)
-			snprintf(why, sizeof why, "expected DEBUG, INFO, WARNING or ERROR");
+			snprintf(why, whylen, "expected DEBUG, INFO, WARNING or ERROR");
 		break;
 	case K_FORMAT:
 		if ((x = choice(v, formats)) < 0)
-			snprintf(why, sizeof why, "expected text or json");
+			snprintf(why, whylen, "expected text or json");
 		else
 			*(int *)(void *)field = (int)x;
 		break;
 	case K_IMDSVER:
 		if ((x = choice(v, imds_versions)) < 0)
-			snprintf(why, sizeof why, "expected auto, v2 or v1");
+			snprintf(why, whylen, "expected auto, v2 or v1");
 		else
 			*(enum imds_version *)(void *)field = (enum imds_version)x;
 		break;
 	case K_REBAL:
 		if ((x = choice(v, rebalance_actions)) < 0)
-			snprintf(why, sizeof why, "expected none, cordon or drain");
+			snprintf(why, whylen, "expected none, cordon or drain");
 		else
 			*(enum rebalance_action *)(void *)field = (enum rebalance_action)x;
 		break;
 	case K_ALIAS:
 		break;
 	}
+}
+
+/* Sets key k (index i) from value v; origin names where v came from. */
+static int
+set_value(struct loader *ld, size_t i, const char *v, const char *origin,
+    char *err, size_t errlen)
+{
+	const struct key *k = &keys[i];
+	char why[CONFIG_MAX_STR + 160] = "";
+
+	parse_into(ld, i, v, why, sizeof why);
 	if (why[0] != '\0') {
 		if (secret_key(k->name))
 			snprintf(err, errlen, "%s: %s: %s (the value is not shown: it is secret)", origin,

@@ -767,19 +767,109 @@ sink_length(struct http_client *hc, struct http_response *resp, uint64_t clen, c
 	return 0;
 }
 
+/* A body of clen bytes into resp->body (which has room). Returns 0 or -1 with err and oc. */
+static int
+read_length(struct http_client *hc, struct http_response *resp, uint64_t clen, const char *peer,
+    struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
+{
+	char why[256];
+	ssize_t r;
+
+	while (resp->body_len < clen) {
+		size_t want = (size_t)clen - resp->body_len;
+
+		if (hc->rbuf_off < hc->rbuf_len) {
+			size_t k = hc->rbuf_len - hc->rbuf_off;
+
+			if (k > want)
+				k = want;
+			memcpy(resp->body + resp->body_len, hc->rbuf + hc->rbuf_off, k);
+			hc->rbuf_off += k;
+			resp->body_len += k;
+			continue;
+		}
+		/* Large bodies go straight into the caller's buffer. */
+		r = conn_read(hc, resp->body + resp->body_len, want, deadline_ms, why, sizeof why);
+		if (r == 0) {
+			oc->closed = 1;
+			snprintf(err, errlen, "%s: connection closed after %zu of %llu body bytes",
+			    peer, resp->body_len, (unsigned long long)clen);
+			return -1;
+		}
+		if (r < 0)
+			return io_fail(oc, (long)r, peer, why, err, errlen);
+		oc->received += (size_t)r;
+		resp->body_len += (size_t)r;
+	}
+	return 0;
+}
+
+/* A chunked body, decoded as it arrives. Returns 0 or -1 with err and oc. */
+static int
+read_chunked(struct http_client *hc, struct http_response *resp, const char *peer,
+    struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
+{
+	struct http_chunked ch;
+	char why[256];
+	ssize_t r;
+
+	memset(&ch, 0, sizeof ch);
+	for (;;) {
+		size_t n, used;
+		int d;
+
+		r = fill(hc, deadline_ms, why, sizeof why);
+		if (r == 0) {
+			oc->closed = 1;
+			snprintf(err, errlen, "%s: connection closed in the middle of a chunked body", peer);
+			return -1;
+		}
+		if (r < 0)
+			return io_fail(oc, (long)r, peer, why, err, errlen);
+		n = hc->rbuf_len - hc->rbuf_off;
+		d = http_chunk_decode(&ch, hc->rbuf + hc->rbuf_off, &n, &used);
+		if (d < 0) {
+			snprintf(err, errlen, "%s: malformed chunked body", peer);
+			return -1;
+		}
+		if (body_put(resp, hc->rbuf + hc->rbuf_off, n, peer, err, errlen) < 0)
+			return -1;
+		hc->rbuf_off += used;
+		if (d == 1)
+			return 0;
+	}
+}
+
+/* A body that ends when the peer closes. Returns 0 or -1 with err and oc. */
+static int
+read_to_close(struct http_client *hc, struct http_response *resp, const char *peer,
+    struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
+{
+	char why[256];
+	ssize_t r;
+
+	for (;;) {
+		r = fill(hc, deadline_ms, why, sizeof why);
+		if (r == 0)
+			return 0;
+		if (r < 0)
+			return io_fail(oc, (long)r, peer, why, err, errlen);
+		oc->received += (size_t)r;
+		if (body_put(resp, hc->rbuf + hc->rbuf_off, (size_t)r, peer, err, errlen) < 0)
+			return -1;
+		hc->rbuf_off = hc->rbuf_len;
+	}
+}
+
 /*
- * Reads the body framed as fr into resp. Returns 0 or -1 with err; *clean
- * says whether the connection ended the response at a message boundary
- * (and may carry another).
+ * Reads the body framed as fr (of clen bytes for BODY_LENGTH) into resp,
+ * or its sink. Returns 0 or -1 with err and oc.
  */
 static int
 read_body(struct http_client *hc, struct http_response *resp, enum framing fr, uint64_t clen,
     const char *peer, struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
 {
-	struct http_chunked ch;
 	uint64_t max = resp->body_cap > 0 ? resp->body_cap - 1 : 0;
-	char why[256];
-	ssize_t r;
 
 	if (streaming(resp))
 		max = resp->sink_max;
@@ -794,71 +884,11 @@ read_body(struct http_client *hc, struct http_response *resp, enum framing fr, u
 		}
 		if (streaming(resp))
 			return sink_length(hc, resp, clen, peer, oc, deadline_ms, err, errlen);
-		while (resp->body_len < clen) {
-			size_t want = (size_t)clen - resp->body_len;
-
-			if (hc->rbuf_off < hc->rbuf_len) {
-				size_t k = hc->rbuf_len - hc->rbuf_off;
-
-				if (k > want)
-					k = want;
-				memcpy(resp->body + resp->body_len, hc->rbuf + hc->rbuf_off, k);
-				hc->rbuf_off += k;
-				resp->body_len += k;
-				continue;
-			}
-			/* Large bodies go straight into the caller's buffer. */
-			r = conn_read(hc, resp->body + resp->body_len, want, deadline_ms, why, sizeof why);
-			if (r == 0) {
-				oc->closed = 1;
-				snprintf(err, errlen, "%s: connection closed after %zu of %llu body bytes",
-				    peer, resp->body_len, (unsigned long long)clen);
-				return -1;
-			}
-			if (r < 0)
-				return io_fail(oc, (long)r, peer, why, err, errlen);
-			oc->received += (size_t)r;
-			resp->body_len += (size_t)r;
-		}
-		return 0;
+		return read_length(hc, resp, clen, peer, oc, deadline_ms, err, errlen);
 	case BODY_CHUNKED:
-		memset(&ch, 0, sizeof ch);
-		for (;;) {
-			size_t n, used;
-			int d;
-
-			r = fill(hc, deadline_ms, why, sizeof why);
-			if (r == 0) {
-				oc->closed = 1;
-				snprintf(err, errlen, "%s: connection closed in the middle of a chunked body", peer);
-				return -1;
-			}
-			if (r < 0)
-				return io_fail(oc, (long)r, peer, why, err, errlen);
-			n = hc->rbuf_len - hc->rbuf_off;
-			d = http_chunk_decode(&ch, hc->rbuf + hc->rbuf_off, &n, &used);
-			if (d < 0) {
-				snprintf(err, errlen, "%s: malformed chunked body", peer);
-				return -1;
-			}
-			if (body_put(resp, hc->rbuf + hc->rbuf_off, n, peer, err, errlen) < 0)
-				return -1;
-			hc->rbuf_off += used;
-			if (d == 1)
-				return 0;
-		}
+		return read_chunked(hc, resp, peer, oc, deadline_ms, err, errlen);
 	case BODY_CLOSE:
-		for (;;) {
-			r = fill(hc, deadline_ms, why, sizeof why);
-			if (r == 0)
-				return 0;
-			if (r < 0)
-				return io_fail(oc, (long)r, peer, why, err, errlen);
-			oc->received += (size_t)r;
-			if (body_put(resp, hc->rbuf + hc->rbuf_off, (size_t)r, peer, err, errlen) < 0)
-				return -1;
-			hc->rbuf_off = hc->rbuf_len;
-		}
+		return read_to_close(hc, resp, peer, oc, deadline_ms, err, errlen);
 	}
 	return -1;
 }

@@ -164,8 +164,9 @@ int util_entropy(void *buf, size_t n);
 
 /*
  * Parses a non-negative decimal number of seconds ("5", "0.2", "120") into
- * milliseconds. Returns 0, or -1 for anything else (sign, garbage, overflow,
- * more than 3 decimals of precision are rounded down).
+ * milliseconds; digits past the third decimal are dropped ("0.0019" is 1
+ * ms). Returns 0, or -1 for anything else: a sign, garbage, a bare or
+ * trailing '.', or over 100000000 seconds.
  */
 int util_parse_seconds(const char *s, int64_t *ms);
 
