@@ -15,15 +15,6 @@
 
 #define FORM_TYPE "application/x-www-form-urlencoded; charset=utf-8"
 
-static void
-wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-
-	while (n-- > 0)
-		*v++ = 0;
-}
-
 /* ---- Pure helpers ---------------------------------------------------------- */
 
 const char *
@@ -177,12 +168,12 @@ aws_eks_token_build(const char *sts_host, int https, const char *cluster, const 
 	if (util_base64url_encode(url, strlen(url), out + sizeof prefix - 1,
 	    cap - (sizeof prefix - 1)) < 0) {
 		snprintf(err, errlen, "EKS token: over %zu bytes (a very long session token?)", cap - 1);
-		wipe(out, cap);
+		util_wipe(out, cap);
 		goto done;
 	}
 	r = 0;
 done:
-	wipe(url, sizeof url);
+	util_wipe(url, sizeof url);
 	sigv4_wipe(scratch);
 	free(scratch);
 	return r;
@@ -190,24 +181,10 @@ done:
 
 /* ---- Set-up ------------------------------------------------------------------ */
 
-/* The value of NAME in envp, or NULL. An empty value counts as unset. */
-static const char *
-env_get(char *const *envp, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (envp == NULL)
-		return NULL;
-	for (; *envp != NULL; envp++)
-		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
-			return (*envp)[n + 1] != '\0' ? *envp + n + 1 : NULL;
-	return NULL;
-}
-
 static int
 env_copy(char *const *envp, const char *name, char *dst, size_t n, char *err, size_t errlen)
 {
-	const char *v = env_get(envp, name);
+	const char *v = util_env(envp, name);
 
 	dst[0] = '\0';
 	if (v == NULL)
@@ -296,10 +273,10 @@ container_url(struct aws *a, char *err, size_t errlen)
 static int
 init_source(struct aws *a, char *const *envp, char *err, size_t errlen)
 {
-	const char *ak = env_get(envp, "AWS_ACCESS_KEY_ID"), *sk = env_get(envp, "AWS_SECRET_ACCESS_KEY");
-	const char *arn = env_get(envp, "AWS_ROLE_ARN"), *tf = env_get(envp, "AWS_WEB_IDENTITY_TOKEN_FILE");
-	const char *full = env_get(envp, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
-	const char *rel = env_get(envp, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	const char *ak = util_env(envp, "AWS_ACCESS_KEY_ID"), *sk = util_env(envp, "AWS_SECRET_ACCESS_KEY");
+	const char *arn = util_env(envp, "AWS_ROLE_ARN"), *tf = util_env(envp, "AWS_WEB_IDENTITY_TOKEN_FILE");
+	const char *full = util_env(envp, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	const char *rel = util_env(envp, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
 	char e[256];
 
 	if (ak != NULL || sk != NULL) {
@@ -407,9 +384,9 @@ aws_init(struct aws *a, const struct config *cfg, const struct log *lg,
 fail:
 	tls_config_free(a->tls);
 	a->tls = NULL;
-	wipe(a->env_secret, sizeof a->env_secret);
-	wipe(a->env_token, sizeof a->env_token);
-	wipe(a->container_token, sizeof a->container_token);
+	util_wipe(a->env_secret, sizeof a->env_secret);
+	util_wipe(a->env_token, sizeof a->env_token);
+	util_wipe(a->container_token, sizeof a->container_token);
 	return -1;
 }
 
@@ -423,13 +400,13 @@ aws_close(struct aws *a)
 	a->imds_ready = 0;
 	tls_config_free(a->tls);
 	a->tls = NULL;
-	wipe(&a->creds, sizeof a->creds);
-	wipe(a->env_secret, sizeof a->env_secret);
-	wipe(a->env_token, sizeof a->env_token);
-	wipe(a->container_token, sizeof a->container_token);
-	wipe(a->req_body, sizeof a->req_body);
-	wipe(a->resp_body, sizeof a->resp_body);
-	wipe(a->file_buf, sizeof a->file_buf);
+	util_wipe(&a->creds, sizeof a->creds);
+	util_wipe(a->env_secret, sizeof a->env_secret);
+	util_wipe(a->env_token, sizeof a->env_token);
+	util_wipe(a->container_token, sizeof a->container_token);
+	util_wipe(a->req_body, sizeof a->req_body);
+	util_wipe(a->resp_body, sizeof a->resp_body);
+	util_wipe(a->file_buf, sizeof a->file_buf);
 	sigv4_wipe(&a->sig);
 }
 
@@ -451,11 +428,14 @@ struct call {
 	const char *service;              /* SigV4 service, or NULL: unsigned */
 	int idempotent;
 	/* Fills a->req_body (and the length) before each attempt; may re-read a file. */
-	int (*build)(struct aws *a, size_t *len, char *err, size_t errlen);
-	/* Reads a 200's body; a body it cannot read is retried like a 5xx. */
-	int (*check)(struct aws *a, char *err, size_t errlen);
+	int (*build)(struct aws *a, const struct call *c, size_t *len, char *err, size_t errlen);
+	/* Reads a 200's body (into c->result); a body it cannot read is retried like a 5xx. */
+	int (*check)(struct aws *a, const struct call *c, char *err, size_t errlen);
+	/* The request's arguments, for build and check (NULL where unused). */
+	const char *instance;             /* the instance to describe or detach */
+	const char *group;                /* its Auto Scaling group, for the detach */
+	struct aws_detach_result *result; /* attempts counted; group and state filled by Describe */
 	const char *auth;                 /* an Authorization header to send as is (container), or NULL */
-	int *attempts;                    /* counted here too, if not NULL */
 
 	/* The last answer that was not a good 200. */
 	int permanent;                    /* aws_do gave up on a permanent error, not the deadline */
@@ -577,168 +557,214 @@ sign(struct aws *a, const struct call *c, size_t body_len, struct http_header *h
 	return 0;
 }
 
+/* The retry state of one aws_do. */
+struct tries {
+	int n, refreshes, resyncs;
+	int64_t backoff;
+	char last[768];                   /* the last failure, for the final error */
+	char logged[128];                 /* the last failure logged, for the rate limit */
+};
+
+/* What an attempt calls for next. */
+enum step {
+	STEP_DONE,                        /* a good 200: the body is in a->resp */
+	STEP_FAIL,                        /* a local error (in err): no point retrying */
+	STEP_AGAIN,                       /* at once: new credentials or a new clock */
+	STEP_RETRY,                       /* after a back-off */
+	STEP_PERMANENT                    /* AWS said no for good */
+};
+
+/*
+ * Builds the request of c: the body into a->req_body, the headers into h
+ * (6 entries), signed if c->service. Returns 0 or -1 with err.
+ */
+static int
+request_build(struct aws *a, const struct call *c, struct http_header *h, struct http_request *req,
+    char *err, size_t errlen)
+{
+	size_t body_len = 0;
+	char e[512];
+	int nh = 0;
+
+	if (c->build(a, c, &body_len, e, sizeof e) < 0) {
+		snprintf(err, errlen, "%s: %s", c->name, e);
+		return -1;
+	}
+	if (c->host != NULL) {
+		h[nh].name = "Host";
+		h[nh++].value = c->host;
+	}
+	if (strcmp(c->method, "POST") == 0) {
+		h[nh].name = "Content-Type";
+		h[nh++].value = FORM_TYPE;
+	}
+	if (c->auth != NULL) {
+		h[nh].name = "Authorization";
+		h[nh++].value = c->auth;
+	}
+	if (c->service != NULL && sign(a, c, body_len, h, &nh, e, sizeof e) < 0) {
+		snprintf(err, errlen, "%s: signing: %s", c->name, e);
+		return -1;
+	}
+	memset(req, 0, sizeof *req);
+	req->method = c->method;
+	req->url = c->url;
+	req->headers = h;
+	req->nheaders = (size_t)nh;
+	req->body = body_len > 0 ? a->req_body : NULL;
+	req->body_len = body_len;
+	req->idempotent = c->idempotent;
+	return 0;
+}
+
+/* What AWS's error answer (already in c->status) calls for; t->last says what it was. */
+static enum step
+judge_error(struct aws *a, struct call *c, struct tries *t)
+{
+	parse_error(a, c);
+	sanitize(c->code);
+	sanitize(c->message);
+	describe_failure(c, t->last, sizeof t->last);
+	switch (aws_classify(c->status, c->code, c->message)) {
+	case AWS_RESYNC:
+		if (++t->resyncs > AWS_MAX_RESYNCS)
+			return STEP_PERMANENT;
+		resync_clock(a);
+		return STEP_AGAIN;
+	case AWS_REFRESH:
+		if (c->service == NULL)
+			return STEP_RETRY;      /* unsigned (STS): the next attempt re-reads the token */
+		if (++t->refreshes > AWS_MAX_REFRESHES)
+			return STEP_PERMANENT;
+		log_warning(a->lg, "aws: %s; fetching new credentials", t->last);
+		a->creds.valid = 0;
+		return STEP_AGAIN;
+	case AWS_RETRY:
+		return STEP_RETRY;
+	case AWS_PERMANENT:
+		break;
+	}
+	return STEP_PERMANENT;
+}
+
+/* One attempt of c, begun at now: credentials, request, answer. */
+static enum step
+attempt(struct aws *a, struct call *c, struct tries *t, int64_t now, int64_t deadline_ms,
+    char *err, size_t errlen)
+{
+	struct http_header h[6];
+	struct http_request req;
+	char e[512];
+	int r;
+
+	/* Credentials first: fetching them uses the request buffers too. */
+	if (c->service != NULL && aws_credentials(a, 0, deadline_ms, e, sizeof e) < 0) {
+		snprintf(t->last, sizeof t->last, "%s: credentials: %s", c->name, e);
+		return a->cred_permanent ? STEP_PERMANENT : STEP_RETRY;
+	}
+	if (request_build(a, c, h, &req, err, errlen) < 0)
+		return STEP_FAIL;
+	a->resp.body = a->resp_body;
+	a->resp.body_cap = sizeof a->resp_body;
+	t->n++;
+	a->requests++;
+	if (c->result != NULL)
+		c->result->attempts++;
+	r = http_do(c->hc, &req, &a->resp, now + AWS_ATTEMPT_MS < deadline_ms ? now + AWS_ATTEMPT_MS :
+	    deadline_ms, e, sizeof e);
+	metrics_api(a->metrics, MEP_AWS, r < 0 ? -1 : a->resp.status);
+	sigv4_wipe(&a->sig);
+	log_debug(a->lg, "aws: %s %s://%s%s %s: %s%d in %lld ms (attempt %d)", c->method,
+	    c->url->tls ? "https" : "http", c->url->host, c->url->path, c->name,
+	    r < 0 ? "failed, " : "HTTP ", r < 0 ? 0 : a->resp.status, (long long)(util_now_ms() - now), t->n);
+	if (r < 0) {
+		snprintf(t->last, sizeof t->last, "%s: %s", c->name, e);
+		return STEP_RETRY;
+	}
+	c->status = a->resp.status;
+	if (a->resp.status != 200)
+		return judge_error(a, c, t);
+	if (c->check(a, c, e, sizeof e) == 0)
+		return STEP_DONE;
+	snprintf(t->last, sizeof t->last, "%s: unreadable response: %s", c->name, e);
+	return STEP_RETRY;
+}
+
+/* Waits out the back-off after t->last. Returns 0, or -1 with err if the deadline would pass. */
+static int
+back_off(struct aws *a, const struct call *c, struct tries *t, int64_t deadline_ms, char *err, size_t errlen)
+{
+	int64_t wait = jitter(t->backoff);
+
+	if (util_now_ms() + wait >= deadline_ms) {
+		snprintf(err, errlen, "%s: deadline reached after %d attempt%s; last: %s", c->name, t->n,
+		    t->n == 1 ? "" : "s", t->last);
+		return -1;
+	}
+	/* The same fault again is rate-limited; a different one is always told. */
+	if (strncmp(t->logged, t->last, sizeof t->logged - 1) != 0) {
+		log_limit_reset(&a->ll);
+		snprintf(t->logged, sizeof t->logged, "%.*s", (int)sizeof t->logged - 1, t->last);
+	}
+	log_limited(a->lg, &a->ll, 5000, LV_WARNING, "aws: %s (attempt %d; retrying in %lld ms)",
+	    t->last, t->n, (long long)wait);
+	util_sleep_ms(wait);
+	t->backoff = t->backoff * 2 > AWS_BACKOFF_MAX_MS ? AWS_BACKOFF_MAX_MS : t->backoff * 2;
+	return 0;
+}
+
 /*
  * Makes the call c until AWS answers a 200 that c->check can read
- * (returns 0, the body in a->resp), a permanent error, or the deadline
- * (-1 with err, which names the call and AWS's code and message).
+ * (returns 0, the body in a->resp), a permanent error (c->permanent set),
+ * or the deadline (-1 with err, which names the call and AWS's code and
+ * message).
  */
 static int
 aws_do(struct aws *a, struct call *c, int64_t deadline_ms, char *err, size_t errlen)
 {
-	struct http_header h[6];
-	struct http_request req;
-	char last[768] = "", e[512];
-	int64_t backoff = AWS_BACKOFF_MIN_MS, now, wait, attempt_deadline;
-	int refreshes = 0, resyncs = 0, n = 0, nh, r;
-	size_t body_len = 0;
-	char logged[128] = "";
+	struct tries t;
+	int64_t now;
 
+	memset(&t, 0, sizeof t);
+	t.backoff = AWS_BACKOFF_MIN_MS;
 	c->status = 0;
 	c->code[0] = c->message[0] = '\0';
 	for (;;) {
-		now = util_now_ms();
-		if (now >= deadline_ms) {
-			snprintf(err, errlen, "%s: deadline reached after %d attempt%s%s%s", c->name, n,
-			    n == 1 ? "" : "s", last[0] ? "; last: " : "", last);
+		if ((now = util_now_ms()) >= deadline_ms) {
+			snprintf(err, errlen, "%s: deadline reached after %d attempt%s%s%s", c->name, t.n,
+			    t.n == 1 ? "" : "s", t.last[0] ? "; last: " : "", t.last);
 			return -1;
 		}
-		/* Credentials first: fetching them uses the request buffers too. */
-		if (c->service != NULL && aws_credentials(a, 0, deadline_ms, e, sizeof e) < 0) {
-			snprintf(last, sizeof last, "%s: credentials: %s", c->name, e);
-			if (a->cred_permanent)
-				goto permanent;
-			goto retry;
-		}
-		if (c->build(a, &body_len, e, sizeof e) < 0) {
-			snprintf(err, errlen, "%s: %s", c->name, e);
+		switch (attempt(a, c, &t, now, deadline_ms, err, errlen)) {
+		case STEP_DONE:
+			return 0;
+		case STEP_FAIL:
+			return -1;
+		case STEP_AGAIN:
+			break;
+		case STEP_RETRY:
+			if (back_off(a, c, &t, deadline_ms, err, errlen) < 0)
+				return -1;
+			break;
+		case STEP_PERMANENT:
+			c->permanent = 1;
+			snprintf(err, errlen, "%s", t.last);
 			return -1;
 		}
-		nh = 0;
-		if (c->host != NULL) {
-			h[nh].name = "Host";
-			h[nh++].value = c->host;
-		}
-		if (strcmp(c->method, "POST") == 0) {
-			h[nh].name = "Content-Type";
-			h[nh++].value = FORM_TYPE;
-		}
-		if (c->auth != NULL) {
-			h[nh].name = "Authorization";
-			h[nh++].value = c->auth;
-		}
-		if (c->service != NULL && sign(a, c, body_len, h, &nh, e, sizeof e) < 0) {
-			snprintf(err, errlen, "%s: signing: %s", c->name, e);
-			return -1;
-		}
-		memset(&req, 0, sizeof req);
-		req.method = c->method;
-		req.url = c->url;
-		req.headers = h;
-		req.nheaders = (size_t)nh;
-		req.body = body_len > 0 ? a->req_body : NULL;
-		req.body_len = body_len;
-		req.idempotent = c->idempotent;
-		a->resp.body = a->resp_body;
-		a->resp.body_cap = sizeof a->resp_body;
-		attempt_deadline = now + AWS_ATTEMPT_MS < deadline_ms ? now + AWS_ATTEMPT_MS : deadline_ms;
-		n++;
-		a->requests++;
-		if (c->attempts != NULL)
-			(*c->attempts)++;
-		r = http_do(c->hc, &req, &a->resp, attempt_deadline, e, sizeof e);
-		metrics_api(a->metrics, MEP_AWS, r < 0 ? -1 : a->resp.status);
-		sigv4_wipe(&a->sig);
-		log_debug(a->lg, "aws: %s %s://%s%s %s: %s%d in %lld ms (attempt %d)", c->method,
-		    c->url->tls ? "https" : "http", c->url->host, c->url->path, c->name,
-		    r < 0 ? "failed, " : "HTTP ", r < 0 ? 0 : a->resp.status,
-		    (long long)(util_now_ms() - now), n);
-		if (r < 0) {
-			snprintf(last, sizeof last, "%s: %s", c->name, e);
-			goto retry;
-		}
-		c->status = a->resp.status;
-		if (a->resp.status == 200) {
-			if (c->check(a, e, sizeof e) == 0)
-				return 0;
-			snprintf(last, sizeof last, "%s: unreadable response: %s", c->name, e);
-			goto retry;
-		}
-		parse_error(a, c);
-		sanitize(c->code);
-		sanitize(c->message);
-		describe_failure(c, last, sizeof last);
-		switch (aws_classify(c->status, c->code, c->message)) {
-		case AWS_RESYNC:
-			if (++resyncs > AWS_MAX_RESYNCS)
-				goto permanent;
-			resync_clock(a);
-			continue;
-		case AWS_REFRESH:
-			if (c->service == NULL)
-				goto retry;     /* unsigned (STS): the next attempt re-reads the token */
-			if (++refreshes > AWS_MAX_REFRESHES)
-				goto permanent;
-			log_warning(a->lg, "aws: %s; fetching new credentials", last);
-			a->creds.valid = 0;
-			continue;
-		case AWS_RETRY:
-			goto retry;
-		case AWS_PERMANENT:
-			goto permanent;
-		}
-permanent:
-		c->permanent = 1;
-		snprintf(err, errlen, "%s", last);
-		return -1;
-retry:
-		wait = jitter(backoff);
-		if (util_now_ms() + wait >= deadline_ms) {
-			snprintf(err, errlen, "%s: deadline reached after %d attempt%s; last: %s", c->name, n,
-			    n == 1 ? "" : "s", last);
-			return -1;
-		}
-		/* The same fault again is rate-limited; a different one is always told. */
-		if (strncmp(logged, last, sizeof logged - 1) != 0) {
-			log_limit_reset(&a->ll);
-			snprintf(logged, sizeof logged, "%.*s", (int)sizeof logged - 1, last);
-		}
-		log_limited(a->lg, &a->ll, 5000, LV_WARNING, "aws: %s (attempt %d; retrying in %lld ms)",
-		    last, n, (long long)wait);
-		util_sleep_ms(wait);
-		backoff = backoff * 2 > AWS_BACKOFF_MAX_MS ? AWS_BACKOFF_MAX_MS : backoff * 2;
 	}
 }
 
 /* ---- Request bodies ---------------------------------------------------------- */
 
-struct form {
-	char *p;
-	size_t cap, len;
-	int over;
-};
-
 static void
-form_add(struct form *f, const char *name, const char *value)
+form_add(struct util_buf *f, const char *name, const char *value)
 {
-	int r;
-
-	if (f->over)
-		return;
-	if (util_snprintf(f->p + f->len, f->cap - f->len, "%s%s=", f->len ? "&" : "", name) < 0) {
-		f->over = 1;
-		return;
-	}
-	f->len += strlen(f->p + f->len);
-	r = url_encode(value, strlen(value), f->p + f->len, f->cap - f->len, 0);
-	if (r < 0) {
-		f->over = 1;
-		return;
-	}
-	f->len += (size_t)r;
+	util_buf_fmt(f, "%s%s=", f->len ? "&" : "", name);
+	url_buf_encode(f, value, strlen(value), 0);
 }
 
 static int
-form_done(struct form *f, size_t *len, char *err, size_t errlen)
+form_done(const struct util_buf *f, size_t *len, char *err, size_t errlen)
 {
 	if (f->over) {
 		snprintf(err, errlen, "request body over %zu bytes", f->cap - 1);
@@ -749,25 +775,27 @@ form_done(struct form *f, size_t *len, char *err, size_t errlen)
 }
 
 static int
-build_describe(struct aws *a, size_t *len, char *err, size_t errlen)
+build_describe(struct aws *a, const struct call *c, size_t *len, char *err, size_t errlen)
 {
-	struct form f = { a->req_body, sizeof a->req_body, 0, 0 };
+	struct util_buf f;
 
+	util_buf_init(&f, a->req_body, sizeof a->req_body);
 	form_add(&f, "Action", "DescribeAutoScalingInstances");
 	form_add(&f, "Version", "2011-01-01");
-	form_add(&f, "InstanceIds.member.1", a->arg_instance);
+	form_add(&f, "InstanceIds.member.1", c->instance);
 	return form_done(&f, len, err, errlen);
 }
 
 static int
-build_detach(struct aws *a, size_t *len, char *err, size_t errlen)
+build_detach(struct aws *a, const struct call *c, size_t *len, char *err, size_t errlen)
 {
-	struct form f = { a->req_body, sizeof a->req_body, 0, 0 };
+	struct util_buf f;
 
+	util_buf_init(&f, a->req_body, sizeof a->req_body);
 	form_add(&f, "Action", "DetachInstances");
 	form_add(&f, "Version", "2011-01-01");
-	form_add(&f, "AutoScalingGroupName", a->arg_group);
-	form_add(&f, "InstanceIds.member.1", a->arg_instance);
+	form_add(&f, "AutoScalingGroupName", c->group);
+	form_add(&f, "InstanceIds.member.1", c->instance);
 	form_add(&f, "ShouldDecrementDesiredCapacity", "false");
 	return form_done(&f, len, err, errlen);
 }
@@ -795,11 +823,12 @@ read_token_file(struct aws *a, const char *what, const char *path, char *err, si
 }
 
 static int
-build_assume(struct aws *a, size_t *len, char *err, size_t errlen)
+build_assume(struct aws *a, const struct call *c, size_t *len, char *err, size_t errlen)
 {
-	struct form f = { a->req_body, sizeof a->req_body, 0, 0 };
+	struct util_buf f;
 	char session[80];
 
+	(void)c;
 	/* The kubelet rotates the projected token: read it afresh for every request. */
 	if (read_token_file(a, "web identity token file", a->token_file, err, errlen) < 0)
 		return -1;
@@ -807,19 +836,21 @@ build_assume(struct aws *a, size_t *len, char *err, size_t errlen)
 		util_strlcpy(session, a->session_name, sizeof session);
 	else
 		snprintf(session, sizeof session, "despotify-%lld", (long long)(util_wall_ms() / 1000));
+	util_buf_init(&f, a->req_body, sizeof a->req_body);
 	form_add(&f, "Action", "AssumeRoleWithWebIdentity");
 	form_add(&f, "Version", "2011-06-15");
 	form_add(&f, "RoleArn", a->role_arn);
 	form_add(&f, "RoleSessionName", session);
 	form_add(&f, "WebIdentityToken", a->file_buf);
-	wipe(a->file_buf, sizeof a->file_buf);
+	util_wipe(a->file_buf, sizeof a->file_buf);
 	return form_done(&f, len, err, errlen);
 }
 
 static int
-build_nothing(struct aws *a, size_t *len, char *err, size_t errlen)
+build_nothing(struct aws *a, const struct call *c, size_t *len, char *err, size_t errlen)
 {
 	(void)a;
+	(void)c;
 	(void)err;
 	(void)errlen;
 	*len = 0;
@@ -877,18 +908,19 @@ set_expiration(struct aws *a, const char *t, char *err, size_t errlen)
 }
 
 static int
-check_assume(struct aws *a, char *err, size_t errlen)
+check_assume(struct aws *a, const struct call *c, char *err, size_t errlen)
 {
-	struct aws_creds *c = &a->fetched;
+	struct aws_creds *cr = &a->fetched;
 	char exp[64];
 
+	(void)c;
 	if (root_is(a, "AssumeRoleWithWebIdentityResponse", err, errlen) < 0 ||
-	    xml_need(a, "AssumeRoleWithWebIdentityResult/Credentials/AccessKeyId", c->access_key_id,
-	    sizeof c->access_key_id, err, errlen) < 0 ||
-	    xml_need(a, "AssumeRoleWithWebIdentityResult/Credentials/SecretAccessKey", c->secret_access_key,
-	    sizeof c->secret_access_key, err, errlen) < 0 ||
-	    xml_need(a, "AssumeRoleWithWebIdentityResult/Credentials/SessionToken", c->session_token,
-	    sizeof c->session_token, err, errlen) < 0 ||
+	    xml_need(a, "AssumeRoleWithWebIdentityResult/Credentials/AccessKeyId", cr->access_key_id,
+	    sizeof cr->access_key_id, err, errlen) < 0 ||
+	    xml_need(a, "AssumeRoleWithWebIdentityResult/Credentials/SecretAccessKey", cr->secret_access_key,
+	    sizeof cr->secret_access_key, err, errlen) < 0 ||
+	    xml_need(a, "AssumeRoleWithWebIdentityResult/Credentials/SessionToken", cr->session_token,
+	    sizeof cr->session_token, err, errlen) < 0 ||
 	    xml_need(a, "AssumeRoleWithWebIdentityResult/Credentials/Expiration", exp, sizeof exp,
 	    err, errlen) < 0)
 		return -1;
@@ -908,38 +940,41 @@ json_need(const struct json_doc *d, const char *key, char *dst, size_t n, char *
 }
 
 static int
-check_container(struct aws *a, char *err, size_t errlen)
+check_container(struct aws *a, const struct call *c, char *err, size_t errlen)
 {
-	struct aws_creds *c = &a->fetched;
+	struct aws_creds *cr = &a->fetched;
 	struct json_tok toks[64];
 	struct json_doc d;
 	char exp[64];
 
+	(void)c;
 	if (json_parse(&d, a->resp.body, a->resp.body_len, toks, 64, err, errlen) < 0)
 		return -1;
 	if (d.ntoks < 1 || toks[0].type != JSON_OBJECT) {
 		snprintf(err, errlen, "not a JSON object");
 		return -1;
 	}
-	if (json_need(&d, "AccessKeyId", c->access_key_id, sizeof c->access_key_id, err, errlen) < 0 ||
-	    json_need(&d, "SecretAccessKey", c->secret_access_key, sizeof c->secret_access_key, err, errlen) < 0 ||
-	    json_need(&d, "Token", c->session_token, sizeof c->session_token, err, errlen) < 0 ||
+	if (json_need(&d, "AccessKeyId", cr->access_key_id, sizeof cr->access_key_id, err, errlen) < 0 ||
+	    json_need(&d, "SecretAccessKey", cr->secret_access_key, sizeof cr->secret_access_key, err, errlen) < 0 ||
+	    json_need(&d, "Token", cr->session_token, sizeof cr->session_token, err, errlen) < 0 ||
 	    json_need(&d, "Expiration", exp, sizeof exp, err, errlen) < 0)
 		return -1;
 	return set_expiration(a, exp, err, errlen);
 }
 
 /*
- * A Describe answer: a list with this instance, or an empty list. Leaves
- * the instance's group and state in a->fetched-free fields of the caller
- * (read again by describe()).
+ * A Describe answer: a list with this instance, or an empty list. Stores
+ * the instance's group and state, sanitized, in c->result (both empty: the
+ * instance is in no group, or the answer was unreadable).
  */
 static int
-check_describe(struct aws *a, char *err, size_t errlen)
+check_describe(struct aws *a, const struct call *c, char *err, size_t errlen)
 {
-	char id[IMDS_MAX_FACT], group[256], state[64], e[256];
+	struct aws_detach_result *r = c->result;
+	char id[IMDS_MAX_FACT], e[256];
 	int n;
 
+	r->group[0] = r->state[0] = '\0';
 	if (root_is(a, "DescribeAutoScalingInstancesResponse", err, errlen) < 0)
 		return -1;
 	n = xml_count(a->resp.body, a->resp.body_len, "DescribeAutoScalingInstancesResult/AutoScalingInstances",
@@ -952,19 +987,27 @@ check_describe(struct aws *a, char *err, size_t errlen)
 	if (n == 0)
 		return 0;
 	if (xml_need(a, "AutoScalingInstances/member/InstanceId", id, sizeof id, err, errlen) < 0 ||
-	    xml_need(a, "AutoScalingInstances/member/AutoScalingGroupName", group, sizeof group, err, errlen) < 0 ||
-	    xml_need(a, "AutoScalingInstances/member/LifecycleState", state, sizeof state, err, errlen) < 0)
-		return -1;
-	if (strcmp(id, a->arg_instance) != 0) {
-		snprintf(err, errlen, "the answer is about another instance");
+	    xml_need(a, "AutoScalingInstances/member/AutoScalingGroupName", r->group, sizeof r->group,
+	    err, errlen) < 0 ||
+	    xml_need(a, "AutoScalingInstances/member/LifecycleState", r->state, sizeof r->state,
+	    err, errlen) < 0) {
+		r->group[0] = r->state[0] = '\0';
 		return -1;
 	}
+	if (strcmp(id, c->instance) != 0) {
+		snprintf(err, errlen, "the answer is about another instance");
+		r->group[0] = r->state[0] = '\0';
+		return -1;
+	}
+	sanitize(r->group);
+	sanitize(r->state);
 	return 0;
 }
 
 static int
-check_detach(struct aws *a, char *err, size_t errlen)
+check_detach(struct aws *a, const struct call *c, char *err, size_t errlen)
 {
+	(void)c;
 	return root_is(a, "DetachInstancesResponse", err, errlen);
 }
 
@@ -987,8 +1030,8 @@ fetch_web_identity(struct aws *a, int64_t deadline_ms, char *err, size_t errlen)
 	call.check = check_assume;
 	rc = aws_do(a, &call, deadline_ms, err, errlen);
 	a->cred_permanent = call.permanent;
-	wipe(a->req_body, sizeof a->req_body);
-	wipe(a->resp_body, sizeof a->resp_body);
+	util_wipe(a->req_body, sizeof a->req_body);
+	util_wipe(a->resp_body, sizeof a->resp_body);
 	return rc;
 }
 
@@ -1019,8 +1062,8 @@ fetch_container(struct aws *a, int64_t deadline_ms, char *err, size_t errlen)
 	}
 	rc = aws_do(a, &call, deadline_ms, err, errlen);
 	a->cred_permanent = call.permanent;
-	wipe(a->file_buf, sizeof a->file_buf);
-	wipe(a->resp_body, sizeof a->resp_body);
+	util_wipe(a->file_buf, sizeof a->file_buf);
+	util_wipe(a->resp_body, sizeof a->resp_body);
 	return rc;
 }
 
@@ -1043,7 +1086,7 @@ fetch_imds(struct aws *a, int64_t deadline_ms, char *err, size_t errlen)
 	c->expiration_s = ic.expiration_s;
 	rc = 0;
 out:
-	wipe(&ic, sizeof ic);
+	util_wipe(&ic, sizeof ic);
 	return rc;
 }
 
@@ -1058,7 +1101,7 @@ aws_credentials(struct aws *a, int force, int64_t deadline_ms, char *err, size_t
 	if (!force && a->creds.valid && (a->creds.refresh_s == 0 || now < a->creds.refresh_s))
 		return 0;
 	a->cred_permanent = 0;
-	wipe(c, sizeof *c);
+	util_wipe(c, sizeof *c);
 	switch (a->source) {
 	case AWS_CRED_ENV:
 		util_strlcpy(c->access_key_id, a->env_key, sizeof c->access_key_id);
@@ -1078,7 +1121,7 @@ aws_credentials(struct aws *a, int force, int64_t deadline_ms, char *err, size_t
 	}
 	if (r < 0) {
 		metrics_inc(a->metrics, M_CRED_AWS_ERROR);
-		wipe(c, sizeof *c);
+		util_wipe(c, sizeof *c);
 		/* Credentials that have not expired yet still serve while a refresh fails. */
 		if (!force && a->creds.valid && (a->creds.expiration_s == 0 || now + 10 < a->creds.expiration_s)) {
 			log_limited(a->lg, &a->ll, 60000, LV_WARNING,
@@ -1086,7 +1129,7 @@ aws_credentials(struct aws *a, int force, int64_t deadline_ms, char *err, size_t
 			    util_fmt_time(when, sizeof when, a->creds.expiration_s));
 			return 0;
 		}
-		wipe(&a->creds, sizeof a->creds);
+		util_wipe(&a->creds, sizeof a->creds);
 		return -1;
 	}
 	if (c->expiration_s != 0) {
@@ -1103,7 +1146,7 @@ aws_credentials(struct aws *a, int force, int64_t deadline_ms, char *err, size_t
 		    c->expiration_s ? ", valid until " : "",
 		    c->expiration_s ? util_fmt_time(when, sizeof when, c->expiration_s) : "");
 	a->creds = *c;
-	wipe(c, sizeof *c);
+	util_wipe(c, sizeof *c);
 	return 0;
 }
 
@@ -1114,10 +1157,12 @@ _Static_assert(M_DETACH_FAILED - M_DETACH_DETACHED == AWS_FAILED - AWS_DETACHED 
     M_DETACH_DRY_RUN - M_DETACH_DETACHED == AWS_DRY_RUN - AWS_DETACHED,
     "the detach counters follow enum aws_outcome");
 
+/* An Auto Scaling call about instance, counted in r (which Describe fills). */
 static void
 asg_call(struct aws *a, struct call *c, const char *name,
-    int (*build)(struct aws *, size_t *, char *, size_t), int (*check)(struct aws *, char *, size_t),
-    int idempotent, struct aws_detach_result *r)
+    int (*build)(struct aws *, const struct call *, size_t *, char *, size_t),
+    int (*check)(struct aws *, const struct call *, char *, size_t),
+    int idempotent, const char *instance, struct aws_detach_result *r)
 {
 	memset(c, 0, sizeof *c);
 	c->name = name;
@@ -1129,7 +1174,8 @@ asg_call(struct aws *a, struct call *c, const char *name,
 	c->idempotent = idempotent;
 	c->build = build;
 	c->check = check;
-	c->attempts = &r->attempts;
+	c->instance = instance;
+	c->result = r;
 }
 
 /*
@@ -1137,92 +1183,81 @@ asg_call(struct aws *a, struct call *c, const char *name,
  * (both empty when the instance is in no group). Returns 0 or -1 with err.
  */
 static int
-describe(struct aws *a, int64_t deadline_ms, struct aws_detach_result *r, char *err, size_t errlen)
+describe(struct aws *a, const char *instance, int64_t deadline_ms, struct aws_detach_result *r,
+    char *err, size_t errlen)
 {
 	struct call c;
-	char e[256];
 
-	r->group[0] = r->state[0] = '\0';
-	asg_call(a, &c, "DescribeAutoScalingInstances", build_describe, check_describe, 1, r);
-	if (aws_do(a, &c, deadline_ms, err, errlen) < 0)
-		return -1;
-	/* check_describe has read it all once: these cannot fail. */
-	if (xml_count(a->resp.body, a->resp.body_len, "AutoScalingInstances/member", e, sizeof e) == 0)
-		return 0;
-	if (xml_need(a, "AutoScalingInstances/member/AutoScalingGroupName", r->group, sizeof r->group,
-	    e, sizeof e) < 0 ||
-	    xml_need(a, "AutoScalingInstances/member/LifecycleState", r->state, sizeof r->state,
-	    e, sizeof e) < 0) {
-		snprintf(err, errlen, "DescribeAutoScalingInstances: %s", e);
+	asg_call(a, &c, "DescribeAutoScalingInstances", build_describe, check_describe, 1, instance, r);
+	if (aws_do(a, &c, deadline_ms, err, errlen) < 0) {
 		r->group[0] = r->state[0] = '\0';
 		return -1;
 	}
-	sanitize(r->group);
-	sanitize(r->state);
 	return 0;
 }
 
-int
-aws_detach(struct aws *a, const char *instance_id, int64_t deadline_ms, struct aws_detach_result *r)
+/*
+ * Describes the instance until it is in a state that allows a detach
+ * (returns 1), in none or already leaving (0, r->outcome set), or the
+ * deadline or an error (-1, r->error set).
+ */
+static int
+wait_detachable(struct aws *a, const char *instance, int64_t deadline_ms, struct aws_detach_result *r)
 {
-	struct call c;
-	char err[1024], e[256], group[sizeof r->group];
-	int64_t t0 = util_now_ms();
+	char err[1024];
 
-	memset(r, 0, sizeof *r);
-	r->outcome = AWS_FAILED;
-	a->arg_instance = instance_id;
-	a->arg_group = group;
-	if (instance_id == NULL || instance_id[0] == '\0') {
-		snprintf(r->error, sizeof r->error, "no instance id");
-		goto failed;
-	}
 	for (;;) {
-		if (describe(a, deadline_ms, r, err, sizeof err) < 0) {
+		if (describe(a, instance, deadline_ms, r, err, sizeof err) < 0) {
 			snprintf(r->error, sizeof r->error, "%s", err);
-			goto failed;
+			return -1;
 		}
 		if (r->group[0] == '\0') {
 			r->outcome = AWS_NOT_IN_ASG;
 			log_info(a->lg, "aws: instance %s is not in an Auto Scaling group; nothing to detach",
-			    instance_id);
-			goto done;
+			    instance);
+			return 0;
 		}
 		if (aws_state_leaving(r->state)) {
 			r->outcome = AWS_ALREADY_LEAVING;
 			log_info(a->lg, "aws: instance %s is already %s from Auto Scaling group %s; not detaching "
-			    "it again", instance_id, r->state, r->group);
-			goto done;
+			    "it again", instance, r->state, r->group);
+			return 0;
 		}
 		if (strcmp(r->state, "InService") == 0 || strcmp(r->state, "Standby") == 0)
-			break;
+			return 1;
 		/* Pending, EnteringStandby, ...: passing states; look again shortly. */
 		if (util_now_ms() + AWS_BACKOFF_MAX_MS >= deadline_ms) {
 			snprintf(r->error, sizeof r->error, "instance %s stayed %s in %s, a state that does not "
-			    "allow a detach, until the deadline", instance_id, r->state, r->group);
-			goto failed;
+			    "allow a detach, until the deadline", instance, r->state, r->group);
+			return -1;
 		}
 		log_limited(a->lg, &a->ll, 5000, LV_WARNING, "aws: instance %s is %s in %s; waiting for "
-		    "InService or Standby to detach it", instance_id, r->state, r->group);
+		    "InService or Standby to detach it", instance, r->state, r->group);
 		util_sleep_ms(AWS_BACKOFF_MAX_MS / 2);
 	}
-	if (a->cfg->dry_run) {
-		r->outcome = AWS_DRY_RUN;
-		log_info(a->lg, "dry-run: would call DetachInstances AutoScalingGroupName=%s "
-		    "InstanceIds.member.1=%s ShouldDecrementDesiredCapacity=false at %s://%s%s (instance is %s)",
-		    r->group, instance_id, a->asg_url.tls ? "https" : "http", a->asg_hostport, a->asg_url.path,
-		    r->state);
-		goto done;
-	}
+}
+
+/*
+ * DetachInstances for the instance from r->group. Returns 0 (r->outcome
+ * detached, or already leaving if a lost earlier attempt or someone else
+ * got there first) or -1 with r->error.
+ */
+static int
+detach(struct aws *a, const char *instance, int64_t deadline_ms, struct aws_detach_result *r)
+{
+	struct call c;
+	char err[1024], e[256], group[sizeof r->group];
+
 	util_strlcpy(group, r->group, sizeof group);
-	asg_call(a, &c, "DetachInstances", build_detach, check_detach, 0, r);
+	asg_call(a, &c, "DetachInstances", build_detach, check_detach, 0, instance, r);
+	c.group = group;
 	if (aws_do(a, &c, deadline_ms, err, sizeof err) < 0) {
 		/*
 		 * A ValidationError may mean that an earlier attempt went through
 		 * (its answer was lost) or that someone else got there first: ask.
 		 */
 		if (c.status == 400 && strcmp(c.code, "ValidationError") == 0 &&
-		    describe(a, deadline_ms, r, e, sizeof e) == 0 &&
+		    describe(a, instance, deadline_ms, r, e, sizeof e) == 0 &&
 		    (r->group[0] == '\0' || aws_state_leaving(r->state))) {
 			r->outcome = AWS_ALREADY_LEAVING;
 			if (r->group[0] == '\0') {
@@ -1230,12 +1265,12 @@ aws_detach(struct aws *a, const char *instance_id, int64_t deadline_ms, struct a
 				util_strlcpy(r->state, "Detached", sizeof r->state);
 			}
 			log_info(a->lg, "aws: instance %s is already %s from Auto Scaling group %s (AWS said: %s)",
-			    instance_id, r->state, r->group, err);
-			goto done;
+			    instance, r->state, r->group, err);
+			return 0;
 		}
 		util_strlcpy(r->group, group, sizeof r->group);
 		snprintf(r->error, sizeof r->error, "%s", err);
-		goto failed;
+		return -1;
 	}
 	if (xml_text(a->resp.body, a->resp.body_len, "DetachInstancesResult/Activities/member/ActivityId",
 	    r->activity, sizeof r->activity, e, sizeof e) < 0)
@@ -1244,16 +1279,38 @@ aws_detach(struct aws *a, const char *instance_id, int64_t deadline_ms, struct a
 	r->outcome = AWS_DETACHED;
 	util_strlcpy(r->state, "Detaching", sizeof r->state);
 	log_info(a->lg, "aws: detached instance %s from Auto Scaling group %s (activity %s); "
-	    "its replacement is launching", instance_id, r->group, r->activity[0] ? r->activity : "?");
-	goto done;
-failed:
+	    "its replacement is launching", instance, r->group, r->activity[0] ? r->activity : "?");
+	return 0;
+}
+
+int
+aws_detach(struct aws *a, const char *instance_id, int64_t deadline_ms, struct aws_detach_result *r)
+{
+	int64_t t0 = util_now_ms();
+	int rc;
+
+	memset(r, 0, sizeof *r);
 	r->outcome = AWS_FAILED;
-	log_error(a->lg, "aws: could not detach instance %s from its Auto Scaling group: %s",
-	    instance_id ? instance_id : "?", r->error);
-done:
+	if (instance_id == NULL || instance_id[0] == '\0') {
+		snprintf(r->error, sizeof r->error, "no instance id");
+		rc = -1;
+	} else if ((rc = wait_detachable(a, instance_id, deadline_ms, r)) > 0 && a->cfg->dry_run) {
+		r->outcome = AWS_DRY_RUN;
+		log_info(a->lg, "dry-run: would call DetachInstances AutoScalingGroupName=%s "
+		    "InstanceIds.member.1=%s ShouldDecrementDesiredCapacity=false at %s://%s%s (instance is %s)",
+		    r->group, instance_id, a->asg_url.tls ? "https" : "http", a->asg_hostport, a->asg_url.path,
+		    r->state);
+		rc = 0;
+	} else if (rc > 0) {
+		rc = detach(a, instance_id, deadline_ms, r);
+	}
+	if (rc < 0) {
+		r->outcome = AWS_FAILED;
+		log_error(a->lg, "aws: could not detach instance %s from its Auto Scaling group: %s",
+		    instance_id ? instance_id : "?", r->error);
+	}
 	r->ms = util_now_ms() - t0;
 	metrics_inc(a->metrics, (enum metric)(M_DETACH_DETACHED + (int)r->outcome));
-	a->arg_instance = a->arg_group = NULL;
 	return r->outcome == AWS_FAILED ? -1 : 0;
 }
 

@@ -143,10 +143,6 @@ struct aws {
 	int cred_permanent;                      /* the last fetch failed for good (403, bad token) */
 	int64_t skew_s;                          /* AWS's clock minus ours, learnt from Date */
 
-	/* The detach in progress (aws_detach's arguments, for the request builders). */
-	const char *arg_instance;
-	const char *arg_group;
-
 	/* Transport. */
 	struct tls_config *tls;
 	struct http_proxy proxy;

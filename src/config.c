@@ -256,78 +256,93 @@ choice(const char *v, const char *const *words)
 	return -1;
 }
 
-/* Sets key k (index i) from value v; origin names where v came from. */
-static int
-set_value(struct loader *ld, size_t i, const char *v, const char *origin,
-    char *err, size_t errlen)
+/* Copies a text value into field, checked by the validator of its kind; why says what is wrong. */
+static void
+set_text(const struct key *k, char *field, const char *v, char *why, size_t whylen)
+{
+	struct k8s_taint taint;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (util_strlcpy(field, v, CONFIG_MAX_STR) < 0) {
+		snprintf(why, whylen, "longer than %d bytes", CONFIG_MAX_STR - 1);
+		return;
+	}
+	/* The cordon's own validator: what -n accepts, a notice can use. */
+	if (k->kind == K_TAINT && v[0] != '\0')
+		k8s_taint_parse(v, &taint, why, whylen);
+	if (k->kind == K_LISTEN && v[0] != '\0')
+		serve_parse_listen(v, &ss, &sl, why, whylen);
+}
+
+/* Parses v into key i's field of the config; why (empty on success) says what is wrong. */
+static void
+parse_into(struct loader *ld, size_t i, const char *v, char *why, size_t whylen)
 {
 	const struct key *k = &keys[i];
 	char *field = (char *)ld->c + k->off;
-	char why[CONFIG_MAX_STR + 160] = "";
-	struct k8s_taint taint;
 	int64_t x;
 
 	switch (k->kind) {
 	case K_STR:
 	case K_TAINT:
 	case K_LISTEN:
-		if (util_strlcpy(field, v, CONFIG_MAX_STR) < 0) {
-			snprintf(why, sizeof why, "longer than %d bytes", CONFIG_MAX_STR - 1);
-			break;
-		}
-		/* The cordon's own validator: what -n accepts, a notice can use. */
-		if (k->kind == K_TAINT && v[0] != '\0')
-			k8s_taint_parse(v, &taint, why, sizeof why);
-		if (k->kind == K_LISTEN && v[0] != '\0') {
-			struct sockaddr_storage ss;
-			socklen_t sl;
-
-			serve_parse_listen(v, &ss, &sl, why, sizeof why);
-		}
+		set_text(k, field, v, why, whylen);
 		break;
 	case K_URL:
 		/* Validated after {imds_base} expansion, in finish(). */
 		if (util_strlcpy(ld->raw[i], v, CONFIG_MAX_STR) < 0)
-			snprintf(why, sizeof why, "longer than %d bytes", CONFIG_MAX_STR - 1);
+			snprintf(why, whylen, "longer than %d bytes", CONFIG_MAX_STR - 1);
 		break;
 	case K_BOOL:
 		if (parse_bool(v, (int *)(void *)field) < 0)
-			snprintf(why, sizeof why, "expected true or false");
+			snprintf(why, whylen, "expected true or false");
 		break;
 	case K_SECONDS:
-		parse_number(k, v, (int64_t *)(void *)field, why, sizeof why);
+		parse_number(k, v, (int64_t *)(void *)field, why, whylen);
 		break;
 	case K_COUNT:
 		x = -1;
-		parse_number(k, v, &x, why, sizeof why);
+		parse_number(k, v, &x, why, whylen);
 		if (x >= 0)
 			*(int *)(void *)field = (int)x;
 		break;
 	case K_LEVEL:
 		if (log_level_parse(v, (enum log_level *)(void *)field) < 0)
-			snprintf(why, sizeof why, "expected DEBUG, INFO, WARNING or ERROR");
+			snprintf(why, whylen, "expected DEBUG, INFO, WARNING or ERROR");
 		break;
 	case K_FORMAT:
 		if ((x = choice(v, formats)) < 0)
-			snprintf(why, sizeof why, "expected text or json");
+			snprintf(why, whylen, "expected text or json");
 		else
 			*(int *)(void *)field = (int)x;
 		break;
 	case K_IMDSVER:
 		if ((x = choice(v, imds_versions)) < 0)
-			snprintf(why, sizeof why, "expected auto, v2 or v1");
+			snprintf(why, whylen, "expected auto, v2 or v1");
 		else
 			*(enum imds_version *)(void *)field = (enum imds_version)x;
 		break;
 	case K_REBAL:
 		if ((x = choice(v, rebalance_actions)) < 0)
-			snprintf(why, sizeof why, "expected none, cordon or drain");
+			snprintf(why, whylen, "expected none, cordon or drain");
 		else
 			*(enum rebalance_action *)(void *)field = (enum rebalance_action)x;
 		break;
 	case K_ALIAS:
 		break;
 	}
+}
+
+/* Sets key k (index i) from value v; origin names where v came from. */
+static int
+set_value(struct loader *ld, size_t i, const char *v, const char *origin,
+    char *err, size_t errlen)
+{
+	const struct key *k = &keys[i];
+	char why[CONFIG_MAX_STR + 160] = "";
+
+	parse_into(ld, i, v, why, sizeof why);
 	if (why[0] != '\0') {
 		if (secret_key(k->name))
 			snprintf(err, errlen, "%s: %s: %s (the value is not shown: it is secret)", origin,
@@ -368,27 +383,13 @@ on_ini_key(void *ctx, const char *section, const char *key, const char *value,
 	return set_value(ld, i, value, origin, err, errlen);
 }
 
-/* The value of NAME in envp, or NULL. */
-static const char *
-env_get(char *const *envp, const char *name)
-{
-	size_t l = strlen(name);
-
-	for (; envp != NULL && *envp != NULL; envp++)
-		if (strncmp(*envp, name, l) == 0 && (*envp)[l] == '=')
-			return *envp + l + 1;
-	return NULL;
-}
-
 /* The first of the named variables that is set and not empty, or NULL. */
 static const char *
 env_first(char *const *envp, const char *a, const char *b)
 {
-	const char *v = env_get(envp, a);
+	const char *v = util_env(envp, a);
 
-	if ((v == NULL || *v == '\0') && b != NULL)
-		v = env_get(envp, b);
-	return v != NULL && *v != '\0' ? v : NULL;
+	return v != NULL || b == NULL ? v : util_env(envp, b);
 }
 
 /* The standard environment, below the file in precedence. */
@@ -405,12 +406,12 @@ apply_standard_env(struct loader *ld, char *const *envp, char *err, size_t errle
 			continue;
 		find_key(env_map[m].key, &i);
 		snprintf(origin, sizeof origin, "environment %s",
-		    env_first(envp, env_map[m].a, NULL) ? env_map[m].a : env_map[m].b);
+		    util_env(envp, env_map[m].a) ? env_map[m].a : env_map[m].b);
 		if (set_value(ld, i, v, origin, err, errlen) < 0)
 			return -1;
 	}
-	host = env_first(envp, "KUBERNETES_SERVICE_HOST", NULL);
-	port = env_first(envp, "KUBERNETES_SERVICE_PORT", NULL);
+	host = util_env(envp, "KUBERNETES_SERVICE_HOST");
+	port = util_env(envp, "KUBERNETES_SERVICE_PORT");
 	if (host != NULL) {
 		char url[CONFIG_MAX_STR];
 
@@ -421,9 +422,9 @@ apply_standard_env(struct loader *ld, char *const *envp, char *err, size_t errle
 			return -1;
 	}
 	/* Despotify's own pod, from the downward API: never evicted. */
-	if ((v = env_first(envp, "POD_NAME", NULL)) != NULL)
+	if ((v = util_env(envp, "POD_NAME")) != NULL)
 		util_strlcpy(ld->c->pod_name, v, sizeof ld->c->pod_name);
-	if ((v = env_first(envp, "POD_NAMESPACE", NULL)) != NULL)
+	if ((v = util_env(envp, "POD_NAMESPACE")) != NULL)
 		util_strlcpy(ld->c->pod_namespace, v, sizeof ld->c->pod_namespace);
 	return 0;
 }

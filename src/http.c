@@ -113,6 +113,34 @@ http_parse_head(const char *buf, size_t len, int *status, int *minor,
 	}
 }
 
+/* see http.h */
+int
+http_content_length(const struct http_hdr *hdrs, size_t n, uint64_t *len)
+{
+	int seen = 0;
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		uint64_t x = 0;
+
+		if (!util_strncaseeq(hdrs[i].name, hdrs[i].name_len, "Content-Length"))
+			continue;
+		/* 15 digits stay far below 2^64: no overflow check needed. */
+		if (hdrs[i].value_len == 0 || hdrs[i].value_len > 15)
+			return HTTP_CLEN_BAD;
+		for (k = 0; k < hdrs[i].value_len; k++) {
+			if (!isdigit((unsigned char)hdrs[i].value[k]))
+				return HTTP_CLEN_BAD;
+			x = x * 10 + (uint64_t)(hdrs[i].value[k] - '0');
+		}
+		if (seen && x != *len)
+			return HTTP_CLEN_CONFLICT;
+		seen = 1;
+		*len = x;
+	}
+	return seen ? HTTP_CLEN_OK : HTTP_CLEN_NONE;
+}
+
 enum {
 	CS_SIZE0,      /* start of a chunk-size line: a hex digit must come */
 	CS_SIZE,       /* in the hex digits */
@@ -130,17 +158,106 @@ enum {
 
 #define CHUNK_MAX_SIZE ((uint64_t)1 << 40)
 
+/* The end of a chunk-size line: the data follows, or the trailers after the last chunk. */
+static int
+size_line_done(struct http_chunked *st)
+{
+	st->line_len = 0;
+	st->state = st->remaining == 0 ? CS_TRAILER0 : CS_DATA;
+	return 0;
+}
+
+/* One byte of a chunk-size line (size, extensions, line end). Returns 0 or -1. */
+static int
+chunk_size_byte(struct http_chunked *st, unsigned char c)
+{
+	int d;
+
+	if (++st->line_len > HTTP_MAX_CHUNK_LINE)
+		return -1;
+	switch (st->state) {
+	case CS_SIZE0:
+	case CS_SIZE:
+		if ((d = util_hexval(c)) >= 0) {
+			st->remaining = st->remaining * 16 + (uint64_t)d;
+			st->state = CS_SIZE;
+			return st->remaining > CHUNK_MAX_SIZE ? -1 : 0;
+		}
+		if (st->state == CS_SIZE0)
+			return -1;
+		if (c == ';' || c == ' ' || c == '\t') {
+			st->state = CS_EXT;
+			return 0;
+		}
+		break;
+	case CS_EXT:
+		if (c != '\r' && c != '\n')
+			return (c < 0x20 && c != '\t') || c == 0x7f ? -1 : 0;
+		break;
+	case CS_SIZE_LF:
+		return c == '\n' ? size_line_done(st) : -1;
+	}
+	if (c == '\r') {
+		st->state = CS_SIZE_LF;
+		return 0;
+	}
+	return c == '\n' ? size_line_done(st) : -1;
+}
+
+/* One byte of the trailer section, skipped within the bound of a response head. Returns 0 or -1. */
+static int
+chunk_trailer_byte(struct http_chunked *st, unsigned char c)
+{
+	if (++st->line_len > HTTP_MAX_HEAD)
+		return -1;
+	if (c == '\r')
+		st->state = st->state == CS_TRAILER0 ? CS_END_LF : CS_TRAILER_LF;
+	else if (c == '\n')
+		st->state = st->state == CS_TRAILER0 ? CS_DONE : CS_TRAILER0;
+	else if ((c < 0x20 && c != '\t') || c == 0x7f)
+		return -1;
+	else
+		st->state = CS_TRAILER;
+	return 0;
+}
+
+/* One byte of the framing around the chunk data. Returns 0 or -1. */
+static int
+chunk_byte(struct http_chunked *st, unsigned char c)
+{
+	switch (st->state) {
+	case CS_SIZE0:
+	case CS_SIZE:
+	case CS_EXT:
+	case CS_SIZE_LF:
+		return chunk_size_byte(st, c);
+	case CS_DATA_END:
+		if (c != '\r' && c != '\n')
+			return -1;
+		st->state = c == '\r' ? CS_DATA_LF : CS_SIZE0;
+		return 0;
+	case CS_DATA_LF:
+	case CS_TRAILER_LF:
+	case CS_END_LF:
+		if (c != '\n')
+			return -1;
+		st->state = st->state == CS_DATA_LF ? CS_SIZE0 : st->state == CS_TRAILER_LF ? CS_TRAILER0 : CS_DONE;
+		return 0;
+	case CS_TRAILER0:
+	case CS_TRAILER:
+		return chunk_trailer_byte(st, c);
+	}
+	return -1;
+}
+
+/* see http.h */
 int
 http_chunk_decode(struct http_chunked *st, char *buf, size_t *len, size_t *consumed)
 {
 	size_t in = 0, out = 0, n = *len;
 
-	while (in < n) {
-		unsigned char c = (unsigned char)buf[in];
-		int d;
-
-		switch (st->state) {
-		case CS_DATA: {
+	while (in < n && st->state != CS_DONE) {
+		if (st->state == CS_DATA) {
 			size_t take = n - in;
 
 			if ((uint64_t)take > st->remaining)
@@ -153,93 +270,9 @@ http_chunk_decode(struct http_chunked *st, char *buf, size_t *len, size_t *consu
 				st->state = CS_DATA_END;
 			continue;
 		}
-		case CS_SIZE0:
-		case CS_SIZE:
-			if (++st->line_len > HTTP_MAX_CHUNK_LINE)
-				return -1;
-			if ((d = util_hexval(c)) >= 0) {
-				st->remaining = st->remaining * 16 + (uint64_t)d;
-				if (st->remaining > CHUNK_MAX_SIZE)
-					return -1;
-				st->state = CS_SIZE;
-			} else if (st->state == CS_SIZE0) {
-				return -1;
-			} else if (c == ';' || c == ' ' || c == '\t') {
-				st->state = CS_EXT;
-			} else if (c == '\r') {
-				st->state = CS_SIZE_LF;
-			} else if (c == '\n') {
-				goto size_line_done;
-			} else {
-				return -1;
-			}
-			break;
-		case CS_EXT:
-			if (++st->line_len > HTTP_MAX_CHUNK_LINE)
-				return -1;
-			if (c == '\r')
-				st->state = CS_SIZE_LF;
-			else if (c == '\n')
-				goto size_line_done;
-			else if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return -1;
-			break;
-		case CS_SIZE_LF:
-			if (c != '\n' || ++st->line_len > HTTP_MAX_CHUNK_LINE)
-				return -1;
-size_line_done:
-			st->line_len = 0;
-			st->state = st->remaining == 0 ? CS_TRAILER0 : CS_DATA;
-			break;
-		case CS_DATA_END:
-			if (c == '\r')
-				st->state = CS_DATA_LF;
-			else if (c == '\n')
-				st->state = CS_SIZE0;
-			else
-				return -1;
-			break;
-		case CS_DATA_LF:
-			if (c != '\n')
-				return -1;
-			st->state = CS_SIZE0;
-			break;
-		case CS_TRAILER0:
-		case CS_TRAILER:
-			/* Trailer fields are skipped, but within the bound of a response head. */
-			if (++st->line_len > HTTP_MAX_HEAD)
-				return -1;
-			if (c == '\r')
-				st->state = st->state == CS_TRAILER0 ? CS_END_LF : CS_TRAILER_LF;
-			else if (c == '\n' && st->state == CS_TRAILER0)
-				st->state = CS_DONE;
-			else if (c == '\n')
-				st->state = CS_TRAILER0;
-			else if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return -1;
-			else
-				st->state = CS_TRAILER;
-			break;
-		case CS_TRAILER_LF:
-			if (c != '\n')
-				return -1;
-			st->state = CS_TRAILER0;
-			break;
-		case CS_END_LF:
-			if (c != '\n')
-				return -1;
-			st->state = CS_DONE;
-			break;
-		case CS_DONE:
-			*len = out;
-			*consumed = in;
-			return 1;
-		default:
+		if (chunk_byte(st, (unsigned char)buf[in]) < 0)
 			return -1;
-		}
 		in++;
-		if (st->state == CS_DONE)
-			break;
 	}
 	*len = out;
 	*consumed = in;
@@ -301,29 +334,14 @@ last_is_chunked(const char *v, size_t len)
 
 /* ---- Proxies ------------------------------------------------------------ */
 
-static const char *
-env_get(char *const *envp, const char *name)
-{
-	size_t nl = strlen(name);
-
-	for (; envp != NULL && *envp != NULL; envp++)
-		if (strncmp(*envp, name, nl) == 0 && (*envp)[nl] == '=')
-			return *envp + nl + 1;
-	return NULL;
-}
-
 /* The first non-empty of the lower-case and the upper-case variable. */
 static const char *
 env_pair(char *const *envp, const char *lower, const char *upper, const char **which)
 {
-	const char *v = env_get(envp, lower);
+	const char *v = util_env(envp, lower);
 
-	*which = lower;
-	if (v == NULL || *v == '\0') {
-		v = env_get(envp, upper);
-		*which = upper;
-	}
-	return v != NULL && *v != '\0' ? v : NULL;
+	*which = v != NULL ? lower : upper;
+	return v != NULL ? v : util_env(envp, upper);
 }
 
 static int
@@ -749,19 +767,109 @@ sink_length(struct http_client *hc, struct http_response *resp, uint64_t clen, c
 	return 0;
 }
 
+/* A body of clen bytes into resp->body (which has room). Returns 0 or -1 with err and oc. */
+static int
+read_length(struct http_client *hc, struct http_response *resp, uint64_t clen, const char *peer,
+    struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
+{
+	char why[256];
+	ssize_t r;
+
+	while (resp->body_len < clen) {
+		size_t want = (size_t)clen - resp->body_len;
+
+		if (hc->rbuf_off < hc->rbuf_len) {
+			size_t k = hc->rbuf_len - hc->rbuf_off;
+
+			if (k > want)
+				k = want;
+			memcpy(resp->body + resp->body_len, hc->rbuf + hc->rbuf_off, k);
+			hc->rbuf_off += k;
+			resp->body_len += k;
+			continue;
+		}
+		/* Large bodies go straight into the caller's buffer. */
+		r = conn_read(hc, resp->body + resp->body_len, want, deadline_ms, why, sizeof why);
+		if (r == 0) {
+			oc->closed = 1;
+			snprintf(err, errlen, "%s: connection closed after %zu of %llu body bytes",
+			    peer, resp->body_len, (unsigned long long)clen);
+			return -1;
+		}
+		if (r < 0)
+			return io_fail(oc, (long)r, peer, why, err, errlen);
+		oc->received += (size_t)r;
+		resp->body_len += (size_t)r;
+	}
+	return 0;
+}
+
+/* A chunked body, decoded as it arrives. Returns 0 or -1 with err and oc. */
+static int
+read_chunked(struct http_client *hc, struct http_response *resp, const char *peer,
+    struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
+{
+	struct http_chunked ch;
+	char why[256];
+	ssize_t r;
+
+	memset(&ch, 0, sizeof ch);
+	for (;;) {
+		size_t n, used;
+		int d;
+
+		r = fill(hc, deadline_ms, why, sizeof why);
+		if (r == 0) {
+			oc->closed = 1;
+			snprintf(err, errlen, "%s: connection closed in the middle of a chunked body", peer);
+			return -1;
+		}
+		if (r < 0)
+			return io_fail(oc, (long)r, peer, why, err, errlen);
+		n = hc->rbuf_len - hc->rbuf_off;
+		d = http_chunk_decode(&ch, hc->rbuf + hc->rbuf_off, &n, &used);
+		if (d < 0) {
+			snprintf(err, errlen, "%s: malformed chunked body", peer);
+			return -1;
+		}
+		if (body_put(resp, hc->rbuf + hc->rbuf_off, n, peer, err, errlen) < 0)
+			return -1;
+		hc->rbuf_off += used;
+		if (d == 1)
+			return 0;
+	}
+}
+
+/* A body that ends when the peer closes. Returns 0 or -1 with err and oc. */
+static int
+read_to_close(struct http_client *hc, struct http_response *resp, const char *peer,
+    struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
+{
+	char why[256];
+	ssize_t r;
+
+	for (;;) {
+		r = fill(hc, deadline_ms, why, sizeof why);
+		if (r == 0)
+			return 0;
+		if (r < 0)
+			return io_fail(oc, (long)r, peer, why, err, errlen);
+		oc->received += (size_t)r;
+		if (body_put(resp, hc->rbuf + hc->rbuf_off, (size_t)r, peer, err, errlen) < 0)
+			return -1;
+		hc->rbuf_off = hc->rbuf_len;
+	}
+}
+
 /*
- * Reads the body framed as fr into resp. Returns 0 or -1 with err; *clean
- * says whether the connection ended the response at a message boundary
- * (and may carry another).
+ * Reads the body framed as fr (of clen bytes for BODY_LENGTH) into resp,
+ * or its sink. Returns 0 or -1 with err and oc.
  */
 static int
 read_body(struct http_client *hc, struct http_response *resp, enum framing fr, uint64_t clen,
     const char *peer, struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
 {
-	struct http_chunked ch;
 	uint64_t max = resp->body_cap > 0 ? resp->body_cap - 1 : 0;
-	char why[256];
-	ssize_t r;
 
 	if (streaming(resp))
 		max = resp->sink_max;
@@ -776,71 +884,11 @@ read_body(struct http_client *hc, struct http_response *resp, enum framing fr, u
 		}
 		if (streaming(resp))
 			return sink_length(hc, resp, clen, peer, oc, deadline_ms, err, errlen);
-		while (resp->body_len < clen) {
-			size_t want = (size_t)clen - resp->body_len;
-
-			if (hc->rbuf_off < hc->rbuf_len) {
-				size_t k = hc->rbuf_len - hc->rbuf_off;
-
-				if (k > want)
-					k = want;
-				memcpy(resp->body + resp->body_len, hc->rbuf + hc->rbuf_off, k);
-				hc->rbuf_off += k;
-				resp->body_len += k;
-				continue;
-			}
-			/* Large bodies go straight into the caller's buffer. */
-			r = conn_read(hc, resp->body + resp->body_len, want, deadline_ms, why, sizeof why);
-			if (r == 0) {
-				oc->closed = 1;
-				snprintf(err, errlen, "%s: connection closed after %zu of %llu body bytes",
-				    peer, resp->body_len, (unsigned long long)clen);
-				return -1;
-			}
-			if (r < 0)
-				return io_fail(oc, (long)r, peer, why, err, errlen);
-			oc->received += (size_t)r;
-			resp->body_len += (size_t)r;
-		}
-		return 0;
+		return read_length(hc, resp, clen, peer, oc, deadline_ms, err, errlen);
 	case BODY_CHUNKED:
-		memset(&ch, 0, sizeof ch);
-		for (;;) {
-			size_t n, used;
-			int d;
-
-			r = fill(hc, deadline_ms, why, sizeof why);
-			if (r == 0) {
-				oc->closed = 1;
-				snprintf(err, errlen, "%s: connection closed in the middle of a chunked body", peer);
-				return -1;
-			}
-			if (r < 0)
-				return io_fail(oc, (long)r, peer, why, err, errlen);
-			n = hc->rbuf_len - hc->rbuf_off;
-			d = http_chunk_decode(&ch, hc->rbuf + hc->rbuf_off, &n, &used);
-			if (d < 0) {
-				snprintf(err, errlen, "%s: malformed chunked body", peer);
-				return -1;
-			}
-			if (body_put(resp, hc->rbuf + hc->rbuf_off, n, peer, err, errlen) < 0)
-				return -1;
-			hc->rbuf_off += used;
-			if (d == 1)
-				return 0;
-		}
+		return read_chunked(hc, resp, peer, oc, deadline_ms, err, errlen);
 	case BODY_CLOSE:
-		for (;;) {
-			r = fill(hc, deadline_ms, why, sizeof why);
-			if (r == 0)
-				return 0;
-			if (r < 0)
-				return io_fail(oc, (long)r, peer, why, err, errlen);
-			oc->received += (size_t)r;
-			if (body_put(resp, hc->rbuf + hc->rbuf_off, (size_t)r, peer, err, errlen) < 0)
-				return -1;
-			hc->rbuf_off = hc->rbuf_len;
-		}
+		return read_to_close(hc, resp, peer, oc, deadline_ms, err, errlen);
 	}
 	return -1;
 }
@@ -863,28 +911,6 @@ has_header(const struct http_request *req, const char *name)
 	return 0;
 }
 
-/* Appends to the request head; returns -1 if it overflowed. */
-static int
-put(char *buf, size_t cap, size_t *at, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-put(char *buf, size_t cap, size_t *at, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	if (*at >= cap)
-		return -1;
-	va_start(ap, fmt);
-	r = vsnprintf(buf + *at, cap - *at, fmt, ap);
-	va_end(ap);
-	if (r < 0 || (size_t)r >= cap - *at)
-		return -1;
-	*at += (size_t)r;
-	return 0;
-}
-
 /* Whether s holds a byte that would break the framing of a header line. */
 static int
 has_ctl(const char *s)
@@ -902,8 +928,9 @@ build_head(const struct http_request *req, const struct route *rt, char *buf, si
 {
 	const struct url *u = req->url;
 	char host[URL_MAX_HOST + 8];
-	size_t at = 0, i;
-	int ok = 0, needs_len;
+	struct util_buf b;
+	size_t i;
+	int needs_len;
 
 	if (req->method == NULL || req->method[0] == '\0' || has_ctl(req->method) ||
 	    strchr(req->method, ' ') != NULL) {
@@ -914,17 +941,18 @@ build_head(const struct http_request *req, const struct route *rt, char *buf, si
 		snprintf(err, errlen, "%s: host too long", rt->target_hp);
 		return -1;
 	}
+	util_buf_init(&b, buf, cap);
 	/* Through a plain proxy the target is the absolute URL (RFC 9112 3.2.2). */
 	if (rt->via != NULL && !rt->tunnel)
-		ok |= put(buf, cap, &at, "%s http://%s%s HTTP/1.1\r\n", req->method, host, u->path);
+		util_buf_fmt(&b, "%s http://%s%s HTTP/1.1\r\n", req->method, host, u->path);
 	else
-		ok |= put(buf, cap, &at, "%s %s HTTP/1.1\r\n", req->method, u->path);
+		util_buf_fmt(&b, "%s %s HTTP/1.1\r\n", req->method, u->path);
 	if (!has_header(req, "Host"))
-		ok |= put(buf, cap, &at, "Host: %s\r\n", host);
+		util_buf_fmt(&b, "Host: %s\r\n", host);
 	if (!has_header(req, "User-Agent"))
-		ok |= put(buf, cap, &at, "User-Agent: despotify/" DESPOTIFY_VERSION "\r\n");
+		util_buf_fmt(&b, "User-Agent: despotify/" DESPOTIFY_VERSION "\r\n");
 	if (!has_header(req, "Connection"))
-		ok |= put(buf, cap, &at, "Connection: keep-alive\r\n");
+		util_buf_fmt(&b, "Connection: keep-alive\r\n");
 	for (i = 0; i < req->nheaders; i++) {
 		const struct http_header *h = &req->headers[i];
 		size_t k;
@@ -941,18 +969,18 @@ build_head(const struct http_request *req, const struct route *rt, char *buf, si
 		}
 		if (is_own_header(h->name))
 			continue;
-		ok |= put(buf, cap, &at, "%s: %s\r\n", h->name, h->value);
+		util_buf_fmt(&b, "%s: %s\r\n", h->name, h->value);
 	}
 	needs_len = req->body_len > 0 || strcmp(req->method, "POST") == 0 ||
 	    strcmp(req->method, "PUT") == 0 || strcmp(req->method, "PATCH") == 0;
 	if (needs_len)
-		ok |= put(buf, cap, &at, "Content-Length: %zu\r\n", req->body_len);
-	ok |= put(buf, cap, &at, "\r\n");
-	if (ok != 0) {
+		util_buf_fmt(&b, "Content-Length: %zu\r\n", req->body_len);
+	util_buf_fmt(&b, "\r\n");
+	if (b.over) {
 		snprintf(err, errlen, "%s: request head over %d bytes", rt->target_hp, HTTP_MAX_REQ_HEAD);
 		return -1;
 	}
-	return (int)at;
+	return (int)b.len;
 }
 
 /* Sends CONNECT for rt->target through the proxy on hc->fd. Returns 0 or -1 with err. */
@@ -1035,20 +1063,13 @@ conn_open(struct http_client *hc, const struct route *rt, const char *key, int64
 	return 0;
 }
 
-/*
- * One request and response on the open connection. Returns 0 or -1 with
- * err and oc telling how it failed.
- */
+/* Writes the head and body of req. Returns 0 or -1 with err and oc. */
 static int
-exchange(struct http_client *hc, const struct http_request *req, const struct route *rt,
-    struct http_response *resp, struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
+send_request(struct http_client *hc, const struct http_request *req, const struct route *rt,
+    struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
 {
 	char head[HTTP_MAX_REQ_HEAD], why[256];
-	const char *peer = rt->target_hp, *v;
-	size_t vlen, i;
-	uint64_t clen = 0;
-	enum framing fr;
-	int n, r, minor = 1, keep, interim = 0, is_head;
+	int n, r;
 
 	n = build_head(req, rt, head, sizeof head, err, errlen);
 	if (n < 0)
@@ -1066,18 +1087,23 @@ exchange(struct http_client *hc, const struct http_request *req, const struct ro
 		r = conn_flush(hc, deadline_ms, why, sizeof why);
 	if (r < 0) {
 		oc->write_failed = 1;
-		return io_fail(oc, r, peer, why, err, errlen);
+		return io_fail(oc, r, rt->target_hp, why, err, errlen);
 	}
+	return 0;
+}
 
-	resp->body_len = 0;
-	resp->sunk = 0;
-	if (resp->body_cap > 0)
-		resp->body[0] = '\0';
+/* Reads heads until the final one (skipping 1xx). Returns 0 or -1 with err and oc. */
+static int
+read_final_head(struct http_client *hc, struct http_response *resp, int *minor, const char *peer,
+    struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
+{
+	int interim = 0;
+
 	for (;;) {
-		if (read_head(hc, resp, &minor, peer, oc, deadline_ms, err, errlen) < 0)
+		if (read_head(hc, resp, minor, peer, oc, deadline_ms, err, errlen) < 0)
 			return -1;
 		if (resp->status >= 200)
-			break;
+			return 0;
 		if (resp->status == 101) {
 			snprintf(err, errlen, "%s: unexpected 101 Switching Protocols", peer);
 			return -1;
@@ -1088,8 +1114,16 @@ exchange(struct http_client *hc, const struct http_request *req, const struct ro
 			return -1;
 		}
 	}
+}
 
-	keep = minor >= 1;
+/* Whether the connection may carry another request, going by both sides' Connection headers. */
+static int
+may_keep(const struct http_request *req, const struct http_response *resp, int minor)
+{
+	const char *v;
+	size_t vlen, i;
+	int keep = minor >= 1;
+
 	if ((v = http_header(resp, "Connection", &vlen)) != NULL) {
 		if (list_has(v, vlen, "close"))
 			keep = 0;
@@ -1100,49 +1134,68 @@ exchange(struct http_client *hc, const struct http_request *req, const struct ro
 		if (strcasecmp(req->headers[i].name, "Connection") == 0 &&
 		    list_has(req->headers[i].value, strlen(req->headers[i].value), "close"))
 			keep = 0;
+	return keep;
+}
 
-	is_head = strcmp(req->method, "HEAD") == 0;
-	if (is_head || resp->status == 204 || resp->status == 304) {
-		fr = BODY_NONE;
-	} else if ((v = http_header(resp, "Transfer-Encoding", &vlen)) != NULL) {
+/*
+ * How the body of resp (the answer to req) is framed (RFC 9112 6.3), its
+ * length in *clen for BODY_LENGTH; clears *keep where the connection cannot
+ * be trusted after it. Returns the framing, or -1 with err.
+ */
+static int
+body_framing(const struct http_request *req, const struct http_response *resp, const char *peer,
+    uint64_t *clen, int *keep, char *err, size_t errlen)
+{
+	const char *v;
+	size_t vlen;
+	int fr;
+
+	if (strcmp(req->method, "HEAD") == 0 || resp->status == 204 || resp->status == 304)
+		return BODY_NONE;
+	if ((v = http_header(resp, "Transfer-Encoding", &vlen)) != NULL) {
 		fr = last_is_chunked(v, vlen) ? BODY_CHUNKED : BODY_CLOSE;
 		/* With both, Transfer-Encoding wins and the connection cannot be trusted after. */
-		if (http_header(resp, "Content-Length", NULL) != NULL)
-			keep = 0;
-	} else {
-		int seen = 0;
-
-		fr = BODY_CLOSE;
-		for (i = 0; i < resp->nhdrs; i++) {
-			const struct http_hdr *h = &resp->hdrs[i];
-			uint64_t x = 0;
-			size_t k;
-
-			if (!util_strncaseeq(h->name, h->name_len, "Content-Length"))
-				continue;
-			if (h->value_len == 0 || h->value_len > 15) {
-				snprintf(err, errlen, "%s: bad Content-Length", peer);
-				return -1;
-			}
-			for (k = 0; k < h->value_len; k++) {
-				if (!isdigit((unsigned char)h->value[k])) {
-					snprintf(err, errlen, "%s: bad Content-Length", peer);
-					return -1;
-				}
-				x = x * 10 + (uint64_t)(h->value[k] - '0');
-			}
-			if (seen && x != clen) {
-				snprintf(err, errlen, "%s: conflicting Content-Length headers", peer);
-				return -1;
-			}
-			seen = 1;
-			clen = x;
-			fr = BODY_LENGTH;
-		}
+		if (http_header(resp, "Content-Length", NULL) != NULL || fr == BODY_CLOSE)
+			*keep = 0;
+		return fr;
 	}
-	if (fr == BODY_CLOSE)
-		keep = 0;
-	if (read_body(hc, resp, fr, clen, peer, oc, deadline_ms, err, errlen) < 0)
+	switch (http_content_length(resp->hdrs, resp->nhdrs, clen)) {
+	case HTTP_CLEN_OK:
+		return BODY_LENGTH;
+	case HTTP_CLEN_BAD:
+		snprintf(err, errlen, "%s: bad Content-Length", peer);
+		return -1;
+	case HTTP_CLEN_CONFLICT:
+		snprintf(err, errlen, "%s: conflicting Content-Length headers", peer);
+		return -1;
+	}
+	*keep = 0;
+	return BODY_CLOSE;
+}
+
+/*
+ * One request and response on the open connection. Returns 0 or -1 with
+ * err and oc telling how it failed.
+ */
+static int
+exchange(struct http_client *hc, const struct http_request *req, const struct route *rt,
+    struct http_response *resp, struct outcome *oc, int64_t deadline_ms, char *err, size_t errlen)
+{
+	const char *peer = rt->target_hp;
+	uint64_t clen = 0;
+	int fr, minor = 1, keep;
+
+	if (send_request(hc, req, rt, oc, deadline_ms, err, errlen) < 0)
+		return -1;
+	resp->body_len = 0;
+	resp->sunk = 0;
+	if (resp->body_cap > 0)
+		resp->body[0] = '\0';
+	if (read_final_head(hc, resp, &minor, peer, oc, deadline_ms, err, errlen) < 0)
+		return -1;
+	keep = may_keep(req, resp, minor);
+	if ((fr = body_framing(req, resp, peer, &clen, &keep, err, errlen)) < 0 ||
+	    read_body(hc, resp, (enum framing)fr, clen, peer, oc, deadline_ms, err, errlen) < 0)
 		return -1;
 	if (resp->body_cap > 0)
 		resp->body[resp->body_len] = '\0';

@@ -172,6 +172,19 @@ const char *http_header(const struct http_response *resp, const char *name, size
 int http_parse_head(const char *buf, size_t len, int *status, int *minor,
     struct http_hdr *hdrs, size_t *nhdrs);
 
+/* http_content_length's answers. */
+#define HTTP_CLEN_NONE      0   /* no Content-Length field */
+#define HTTP_CLEN_OK        1   /* one value (or several equal ones), in *len */
+#define HTTP_CLEN_BAD      -1   /* a value that is not 1 to 15 decimal digits */
+#define HTTP_CLEN_CONFLICT -2   /* fields with different values */
+
+/*
+ * Reads the Content-Length of the parsed head fields hdrs[0..n): returns
+ * one of the HTTP_CLEN_* answers, with the length in *len for
+ * HTTP_CLEN_OK. Repeated fields must agree (RFC 9110 8.6). Pure.
+ */
+int http_content_length(const struct http_hdr *hdrs, size_t n, uint64_t *len);
+
 /* State of the incremental chunked decoder; zero-initialise it. */
 struct http_chunked {
 	int state;

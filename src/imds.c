@@ -43,16 +43,6 @@ imds_action_name(enum imds_action a)
 	}
 }
 
-/* Overwrites secrets in a way the compiler may not drop as a dead store. */
-static void
-wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-
-	while (n-- > 0)
-		*v++ = 0;
-}
-
 /* ---- Pure parsers ------------------------------------------------------- */
 
 static enum imds_action
@@ -324,8 +314,8 @@ imds_parse_creds(const char *body, size_t len, struct imds_creds *c,
 	}
 	return 0;
 fail:
-	wipe(c->secret_access_key, sizeof c->secret_access_key);
-	wipe(c->token, sizeof c->token);
+	util_wipe(c->secret_access_key, sizeof c->secret_access_key);
+	util_wipe(c->token, sizeof c->token);
 	return -1;
 }
 
@@ -607,7 +597,7 @@ void
 imds_close(struct imds *m)
 {
 	http_client_close(&m->hc);
-	wipe(m->token, sizeof m->token);
+	util_wipe(m->token, sizeof m->token);
 	m->token_len = 0;
 }
 
@@ -688,7 +678,7 @@ token_fetch(struct imds *m, int64_t deadline_ms, char *err, size_t errlen)
 	size_t hl, tl;
 	int st;
 
-	wipe(m->token, sizeof m->token);
+	util_wipe(m->token, sizeof m->token);
 	m->token_len = 0;
 	snprintf(url_str, sizeof url_str, "%s/latest/api/token", m->base);
 	/* Keep half the time for telling a lost answer from a dead IMDS. */
@@ -705,21 +695,21 @@ token_fetch(struct imds *m, int64_t deadline_ms, char *err, size_t errlen)
 		if (tl == 0 || tl >= sizeof m->token) {
 			snprintf(err, errlen, "PUT %s: token of %zu bytes (want 1 to %zu)", url_str, tl,
 			    sizeof m->token - 1);
-			wipe(m->body, m->resp.body_len);
+			util_wipe(m->body, m->resp.body_len);
 			return -1;
 		}
 		for (size_t i = 0; i < tl; i++) {
 			if ((unsigned char)tok[i] <= ' ' || (unsigned char)tok[i] >= 0x7f) {
 				snprintf(err, errlen, "PUT %s: the token is not printable ASCII",
 				    url_str);
-				wipe(m->body, m->resp.body_len);
+				util_wipe(m->body, m->resp.body_len);
 				return -1;
 			}
 		}
 		memcpy(m->token, tok, tl);
 		m->token[tl] = '\0';
 		m->token_len = tl;
-		wipe(m->body, m->resp.body_len);
+		util_wipe(m->body, m->resp.body_len);
 		/* IMDS echoes the TTL it granted; believe it if it is shorter. */
 		if ((hv = http_header(&m->resp, TOKEN_TTL_HEADER, &hl)) != NULL) {
 			char b[16];
@@ -1082,9 +1072,9 @@ imds_role_credentials(struct imds *m, struct imds_creds *out, int64_t deadline_m
 		r = -1;
 	}
 	/* The body held secrets, whole or in part even after a failed read. */
-	wipe(m->body, sizeof m->body);
+	util_wipe(m->body, sizeof m->body);
 	if (r < 0) {
-		wipe(out, sizeof *out);
+		util_wipe(out, sizeof *out);
 		return -1;
 	}
 	return 0;

@@ -460,6 +460,19 @@ json_escape(const char *s, char *out, size_t cap)
 	return (int)at;
 }
 
+/* see json.h */
+void
+json_buf_str(struct util_buf *b, const char *s)
+{
+	char *tail;
+	size_t room;
+
+	util_buf_chr(b, '"');
+	if ((tail = util_buf_tail(b, &room)) != NULL)
+		util_buf_wrote(b, json_escape(s, tail, room));
+	util_buf_chr(b, '"');
+}
+
 /* ---- Streamed lists ------------------------------------------------------------ */
 
 enum {

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "bounds.h"
+#include "util.h"
 
 enum json_type { JSON_UNDEFINED, JSON_OBJECT, JSON_ARRAY, JSON_STRING, JSON_PRIMITIVE };
 
@@ -86,6 +87,12 @@ int json_is_null(const struct json_doc *d, int i);
  * NUL-terminated). Returns the length, or -1 if it did not fit.
  */
 int json_escape(const char *s, char *out, size_t cap);
+
+/*
+ * Appends s to b as a JSON string, quotes included (json_escape over the
+ * one string builder); marks b over if it does not fit.
+ */
+void json_buf_str(struct util_buf *b, const char *s);
 
 /* ---- Streamed lists -------------------------------------------------------- */
 

@@ -22,59 +22,6 @@
 #define K8S_BUF  (K8S_MAX_BODY > K8S_MAX_POD ? K8S_MAX_BODY : K8S_MAX_POD)
 #define K8S_TOKS (K8S_MAX_TOKENS > K8S_POD_MAX_TOKENS ? K8S_MAX_TOKENS : K8S_POD_MAX_TOKENS)
 
-/* ---- A bounded string builder for request bodies ---------------------------- */
-
-struct sbuf {
-	char *p;
-	size_t cap, len;
-	int over;          /* something did not fit: the result is unusable */
-};
-
-static void
-sb_raw(struct sbuf *sb, const char *s, size_t n)
-{
-	if (sb->over || sb->len + n + 1 > sb->cap) {
-		sb->over = 1;
-		return;
-	}
-	memcpy(sb->p + sb->len, s, n);
-	sb->len += n;
-	sb->p[sb->len] = '\0';
-}
-
-static void
-sb_puts(struct sbuf *sb, const char *s)
-{
-	sb_raw(sb, s, strlen(s));
-}
-
-/* Appends s as a JSON string, quotes included. */
-static void
-sb_str(struct sbuf *sb, const char *s)
-{
-	int n;
-
-	sb_raw(sb, "\"", 1);
-	if (sb->over)
-		return;
-	n = json_escape(s, sb->p + sb->len, sb->cap - sb->len);
-	if (n < 0) {
-		sb->over = 1;
-		return;
-	}
-	sb->len += (size_t)n;
-	sb_raw(sb, "\"", 1);
-}
-
-static void
-sb_int(struct sbuf *sb, long long v)
-{
-	char num[32];
-
-	snprintf(num, sizeof num, "%lld", v);
-	sb_puts(sb, num);
-}
-
 /* ---- Taints ------------------------------------------------------------------- */
 
 /* A label-style name: 1-63 bytes of [A-Za-z0-9._-], alphanumeric at both ends. */
@@ -212,7 +159,7 @@ cordon_state_read(const struct json_doc *d, const struct k8s_taint *taint, struc
  * names one. Nothing if cause is NULL.
  */
 static void
-patch_record(struct sbuf *sb, const struct cordon_state *st, const struct k8s_taint *taint,
+patch_record(struct util_buf *sb, const struct cordon_state *st, const struct k8s_taint *taint,
     const char *cause, int exclude_lb)
 {
 	struct k8s_cordon_record rec = st->rec;
@@ -233,34 +180,34 @@ patch_record(struct sbuf *sb, const struct cordon_state *st, const struct k8s_ta
 		sb->over = 1;
 		return;
 	}
-	sb_puts(sb, ",\"annotations\":{");
-	sb_str(sb, K8S_CORDON_ANNOTATION);
-	sb_puts(sb, ":");
-	sb_str(sb, v);
-	sb_puts(sb, "}");
+	util_buf_str(sb, ",\"annotations\":{");
+	json_buf_str(sb, K8S_CORDON_ANNOTATION);
+	util_buf_str(sb, ":");
+	json_buf_str(sb, v);
+	util_buf_str(sb, "}");
 }
 
 /* Appends the taint list: every taint already there, byte for byte, then taint. */
 static void
-patch_taints(struct sbuf *sb, const struct json_doc *d, int taints, const struct k8s_taint *taint)
+patch_taints(struct util_buf *sb, const struct json_doc *d, int taints, const struct k8s_taint *taint)
 {
 	int n, i;
 
 	/* A merge patch replaces the whole list: every taint already there goes back as it was. */
-	sb_puts(sb, ",\"taints\":[");
+	util_buf_str(sb, ",\"taints\":[");
 	for (n = 0, i = taints + 1; taints >= 0 && n < d->toks[taints].size; n++, i = json_next(d, i)) {
-		sb_raw(sb, d->text + d->toks[i].start, (size_t)(d->toks[i].end - d->toks[i].start));
-		sb_puts(sb, ",");
+		util_buf_mem(sb, d->text + d->toks[i].start, (size_t)(d->toks[i].end - d->toks[i].start));
+		util_buf_str(sb, ",");
 	}
-	sb_puts(sb, "{\"key\":");
-	sb_str(sb, taint->key);
+	util_buf_str(sb, "{\"key\":");
+	json_buf_str(sb, taint->key);
 	if (taint->value[0] != '\0') {
-		sb_puts(sb, ",\"value\":");
-		sb_str(sb, taint->value);
+		util_buf_str(sb, ",\"value\":");
+		json_buf_str(sb, taint->value);
 	}
-	sb_puts(sb, ",\"effect\":");
-	sb_str(sb, taint->effect);
-	sb_puts(sb, "}]");
+	util_buf_str(sb, ",\"effect\":");
+	json_buf_str(sb, taint->effect);
+	util_buf_str(sb, "}]");
 }
 
 int
@@ -269,7 +216,7 @@ k8s_cordon_patch_build(const char *node_json, size_t len, struct json_tok *toks,
     char *uid, size_t uidcap, char *err, size_t errlen)
 {
 	struct json_doc d;
-	struct sbuf sb = { out, cap, 0, 0 };
+	struct util_buf sb;
 	struct cordon_state st;
 
 	if (json_parse(&d, node_json, len, toks, ntoks, err, errlen) < 0 ||
@@ -280,18 +227,19 @@ k8s_cordon_patch_build(const char *node_json, size_t len, struct json_tok *toks,
 		uid[0] = '\0';
 	if (st.unsched && (st.has_taint || taint == NULL) && (st.has_label || !exclude_lb))
 		return 0;
-	sb_puts(&sb, "{\"metadata\":{\"resourceVersion\":");
-	sb_str(&sb, st.rv);
+	util_buf_init(&sb, out, cap);
+	util_buf_str(&sb, "{\"metadata\":{\"resourceVersion\":");
+	json_buf_str(&sb, st.rv);
 	if (!st.has_label && exclude_lb) {
-		sb_puts(&sb, ",\"labels\":{");
-		sb_str(&sb, LB_LABEL);
-		sb_puts(&sb, ":\"true\"}");
+		util_buf_str(&sb, ",\"labels\":{");
+		json_buf_str(&sb, LB_LABEL);
+		util_buf_str(&sb, ":\"true\"}");
 	}
 	patch_record(&sb, &st, taint, cause, exclude_lb);
-	sb_puts(&sb, "},\"spec\":{\"unschedulable\":true");
+	util_buf_str(&sb, "},\"spec\":{\"unschedulable\":true");
 	if (taint != NULL && !st.has_taint)
 		patch_taints(&sb, &d, st.taints, taint);
-	sb_puts(&sb, "}}");
+	util_buf_str(&sb, "}}");
 	if (sb.over) {
 		snprintf(err, errlen, "the node patch is over %zu bytes", cap);
 		return -1;
@@ -321,26 +269,27 @@ cause_ok(const char *s, size_t n)
 int
 k8s_cordon_record_format(const struct k8s_cordon_record *r, char *out, size_t cap)
 {
-	struct sbuf sb = { out, cap, 0, 0 };
+	struct util_buf sb;
 	size_t i;
 	int first = 1;
 
 	if (!cause_ok(r->cause, strlen(r->cause)))
 		return -1;
-	sb_puts(&sb, "cause=");
-	sb_puts(&sb, r->cause);
-	sb_puts(&sb, ";did=");
+	util_buf_init(&sb, out, cap);
+	util_buf_str(&sb, "cause=");
+	util_buf_str(&sb, r->cause);
+	util_buf_str(&sb, ";did=");
 	for (i = 0; i < sizeof did_names / sizeof did_names[0]; i++)
 		if (r->did & did_names[i].bit) {
-			sb_puts(&sb, first ? "" : ",");
-			sb_puts(&sb, did_names[i].name);
+			util_buf_str(&sb, first ? "" : ",");
+			util_buf_str(&sb, did_names[i].name);
 			first = 0;
 		}
 	if (r->did & K8S_DID_TAINT) {
-		sb_puts(&sb, ";taint=");
-		sb_puts(&sb, r->taint_key);
-		sb_puts(&sb, ":");
-		sb_puts(&sb, r->taint_effect);
+		util_buf_str(&sb, ";taint=");
+		util_buf_str(&sb, r->taint_key);
+		util_buf_str(&sb, ":");
+		util_buf_str(&sb, r->taint_effect);
 	}
 	return sb.over || cap == 0 ? -1 : (int)sb.len;
 }
@@ -452,23 +401,23 @@ node_record(const struct json_doc *d, struct k8s_cordon_record *rec, char *err, 
 
 /* Appends every taint of the list at index taints but the one the record names. */
 static void
-taints_without(struct sbuf *sb, const struct json_doc *d, int taints,
+taints_without(struct util_buf *sb, const struct json_doc *d, int taints,
     const struct k8s_cordon_record *rec)
 {
 	int n, i, first = 1;
 
-	sb_puts(sb, "[");
+	util_buf_str(sb, "[");
 	for (n = 0, i = taints + 1; taints >= 0 && d->toks[taints].type == JSON_ARRAY &&
 	    n < d->toks[taints].size; n++, i = json_next(d, i)) {
 		if (d->toks[i].type == JSON_OBJECT &&
 		    json_str_eq(d, json_get(d, i, "key"), rec->taint_key) &&
 		    json_str_eq(d, json_get(d, i, "effect"), rec->taint_effect))
 			continue;
-		sb_puts(sb, first ? "" : ",");
-		sb_raw(sb, d->text + d->toks[i].start, (size_t)(d->toks[i].end - d->toks[i].start));
+		util_buf_str(sb, first ? "" : ",");
+		util_buf_mem(sb, d->text + d->toks[i].start, (size_t)(d->toks[i].end - d->toks[i].start));
 		first = 0;
 	}
-	sb_puts(sb, "]");
+	util_buf_str(sb, "]");
 }
 
 int
@@ -476,7 +425,7 @@ k8s_uncordon_patch_build(const char *node_json, size_t len, struct json_tok *tok
     struct k8s_cordon_record *rec, char *out, size_t cap, char *err, size_t errlen)
 {
 	struct json_doc d;
-	struct sbuf sb = { out, cap, 0, 0 };
+	struct util_buf sb;
 	char rv[K8S_MAX_RV];
 	int r;
 
@@ -490,24 +439,25 @@ k8s_uncordon_patch_build(const char *node_json, size_t len, struct json_tok *tok
 	}
 	if ((r = node_record(&d, rec, err, errlen)) <= 0)
 		return r;
-	sb_puts(&sb, "{\"metadata\":{\"resourceVersion\":");
-	sb_str(&sb, rv);
-	sb_puts(&sb, ",\"annotations\":{");
-	sb_str(&sb, K8S_CORDON_ANNOTATION);
-	sb_puts(&sb, ":null}");
+	util_buf_init(&sb, out, cap);
+	util_buf_str(&sb, "{\"metadata\":{\"resourceVersion\":");
+	json_buf_str(&sb, rv);
+	util_buf_str(&sb, ",\"annotations\":{");
+	json_buf_str(&sb, K8S_CORDON_ANNOTATION);
+	util_buf_str(&sb, ":null}");
 	if (rec->did & K8S_DID_LABEL) {
-		sb_puts(&sb, ",\"labels\":{");
-		sb_str(&sb, LB_LABEL);
-		sb_puts(&sb, ":null}");
+		util_buf_str(&sb, ",\"labels\":{");
+		json_buf_str(&sb, LB_LABEL);
+		util_buf_str(&sb, ":null}");
 	}
-	sb_puts(&sb, "},\"spec\":{");
+	util_buf_str(&sb, "},\"spec\":{");
 	if (rec->did & K8S_DID_UNSCHEDULABLE)
-		sb_puts(&sb, "\"unschedulable\":null");
+		util_buf_str(&sb, "\"unschedulable\":null");
 	if (rec->did & K8S_DID_TAINT) {
-		sb_puts(&sb, rec->did & K8S_DID_UNSCHEDULABLE ? ",\"taints\":" : "\"taints\":");
+		util_buf_str(&sb, rec->did & K8S_DID_UNSCHEDULABLE ? ",\"taints\":" : "\"taints\":");
 		taints_without(&sb, &d, json_path(&d, 0, "spec", "taints", (char *)NULL), rec);
 	}
-	sb_puts(&sb, "}}");
+	util_buf_str(&sb, "}}");
 	if (sb.over) {
 		snprintf(err, errlen, "the node patch is over %zu bytes", cap);
 		return -1;
@@ -766,36 +716,37 @@ int
 k8s_event_body(char *out, size_t cap, const char *node, const char *uid, const char *type,
     const char *reason, const char *message, int64_t wall_ms)
 {
-	struct sbuf sb = { out, cap, 0, 0 };
+	struct util_buf sb;
 	char ts[32], gen[K8S_MAX_NAME + 2];
 
+	util_buf_init(&sb, out, cap);
 	util_fmt_time(ts, sizeof ts, wall_ms / 1000);
 	/* The server appends 5 random characters to generateName (and cuts a long base). */
 	snprintf(gen, sizeof gen, "%s.", node);
-	sb_puts(&sb, "{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"generateName\":");
-	sb_str(&sb, gen);
-	sb_puts(&sb, ",\"namespace\":\"default\"},\"involvedObject\":{\"apiVersion\":\"v1\","
+	util_buf_str(&sb, "{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"generateName\":");
+	json_buf_str(&sb, gen);
+	util_buf_str(&sb, ",\"namespace\":\"default\"},\"involvedObject\":{\"apiVersion\":\"v1\","
 	    "\"kind\":\"Node\",\"name\":");
-	sb_str(&sb, node);
+	json_buf_str(&sb, node);
 	if (uid != NULL && uid[0] != '\0') {
-		sb_puts(&sb, ",\"uid\":");
-		sb_str(&sb, uid);
+		util_buf_str(&sb, ",\"uid\":");
+		json_buf_str(&sb, uid);
 	}
-	sb_puts(&sb, "},\"reason\":");
-	sb_str(&sb, reason);
-	sb_puts(&sb, ",\"message\":");
-	sb_str(&sb, message);
-	sb_puts(&sb, ",\"type\":");
-	sb_str(&sb, type);
-	sb_puts(&sb, ",\"source\":{\"component\":\"despotify\",\"host\":");
-	sb_str(&sb, node);
-	sb_puts(&sb, "},\"firstTimestamp\":");
-	sb_str(&sb, ts);
-	sb_puts(&sb, ",\"lastTimestamp\":");
-	sb_str(&sb, ts);
-	sb_puts(&sb, ",\"count\":1,\"reportingComponent\":\"despotify\",\"reportingInstance\":");
-	sb_str(&sb, node);
-	sb_puts(&sb, "}");
+	util_buf_str(&sb, "},\"reason\":");
+	json_buf_str(&sb, reason);
+	util_buf_str(&sb, ",\"message\":");
+	json_buf_str(&sb, message);
+	util_buf_str(&sb, ",\"type\":");
+	json_buf_str(&sb, type);
+	util_buf_str(&sb, ",\"source\":{\"component\":\"despotify\",\"host\":");
+	json_buf_str(&sb, node);
+	util_buf_str(&sb, "},\"firstTimestamp\":");
+	json_buf_str(&sb, ts);
+	util_buf_str(&sb, ",\"lastTimestamp\":");
+	json_buf_str(&sb, ts);
+	util_buf_str(&sb, ",\"count\":1,\"reportingComponent\":\"despotify\",\"reportingInstance\":");
+	json_buf_str(&sb, node);
+	util_buf_str(&sb, "}");
 	return sb.over ? -1 : (int)sb.len;
 }
 
@@ -803,36 +754,38 @@ int
 k8s_eviction_body(char *out, size_t cap, const char *ns, const char *name, const char *uid,
     int grace)
 {
-	struct sbuf sb = { out, cap, 0, 0 };
+	struct util_buf sb;
 
-	sb_puts(&sb, "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":");
-	sb_str(&sb, name);
-	sb_puts(&sb, ",\"namespace\":");
-	sb_str(&sb, ns);
-	sb_puts(&sb, "},\"deleteOptions\":{\"gracePeriodSeconds\":");
-	sb_int(&sb, grace);
+	util_buf_init(&sb, out, cap);
+	util_buf_str(&sb, "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":");
+	json_buf_str(&sb, name);
+	util_buf_str(&sb, ",\"namespace\":");
+	json_buf_str(&sb, ns);
+	util_buf_str(&sb, "},\"deleteOptions\":{\"gracePeriodSeconds\":");
+	util_buf_fmt(&sb, "%d", grace);
 	if (uid != NULL && uid[0] != '\0') {
-		sb_puts(&sb, ",\"preconditions\":{\"uid\":");
-		sb_str(&sb, uid);
-		sb_puts(&sb, "}");
+		util_buf_str(&sb, ",\"preconditions\":{\"uid\":");
+		json_buf_str(&sb, uid);
+		util_buf_str(&sb, "}");
 	}
-	sb_puts(&sb, "}}");
+	util_buf_str(&sb, "}}");
 	return sb.over ? -1 : (int)sb.len;
 }
 
 int
 k8s_delete_body(char *out, size_t cap, const char *uid, int grace)
 {
-	struct sbuf sb = { out, cap, 0, 0 };
+	struct util_buf sb;
 
-	sb_puts(&sb, "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"gracePeriodSeconds\":");
-	sb_int(&sb, grace);
+	util_buf_init(&sb, out, cap);
+	util_buf_str(&sb, "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"gracePeriodSeconds\":");
+	util_buf_fmt(&sb, "%d", grace);
 	if (uid != NULL && uid[0] != '\0') {
-		sb_puts(&sb, ",\"preconditions\":{\"uid\":");
-		sb_str(&sb, uid);
-		sb_puts(&sb, "}");
+		util_buf_str(&sb, ",\"preconditions\":{\"uid\":");
+		json_buf_str(&sb, uid);
+		util_buf_str(&sb, "}");
 	}
-	sb_puts(&sb, "}");
+	util_buf_str(&sb, "}");
 	return sb.over ? -1 : (int)sb.len;
 }
 

@@ -10,74 +10,6 @@
 #include "url.h"
 #include "util.h"
 
-/* A bounded string builder: once over capacity it stays over, and the caller checks once. */
-struct sb {
-	char *p;
-	size_t cap, len;
-	int over;
-};
-
-static void
-sb_init(struct sb *b, char *p, size_t cap)
-{
-	b->p = p;
-	b->cap = cap;
-	b->len = 0;
-	b->over = cap == 0;
-	if (cap > 0)
-		p[0] = '\0';
-}
-
-static void
-sb_mem(struct sb *b, const char *s, size_t n)
-{
-	if (b->over || n >= b->cap - b->len) {
-		b->over = 1;
-		return;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-sb_str(struct sb *b, const char *s)
-{
-	sb_mem(b, s, strlen(s));
-}
-
-static void
-sb_chr(struct sb *b, char c)
-{
-	sb_mem(b, &c, 1);
-}
-
-/* Appends the percent-encoding of s[0..n), keeping '/' if keep_slash. */
-static void
-sb_enc(struct sb *b, const char *s, size_t n, int keep_slash)
-{
-	int r;
-
-	if (b->over)
-		return;
-	r = url_encode(s, n, b->p + b->len, b->cap - b->len, keep_slash);
-	if (r < 0) {
-		b->over = 1;
-		b->p[b->len] = '\0';
-		return;
-	}
-	b->len += (size_t)r;
-}
-
-static void
-wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-
-	while (n-- > 0)
-		*v++ = 0;
-}
-
 static void
 hex(const unsigned char *in, size_t n, char *out)
 {
@@ -113,8 +45,8 @@ hmac(const void *key, size_t klen, const void *msg, size_t mlen, unsigned char o
 	br_hmac_init(&hc, &kc, 0);
 	br_hmac_update(&hc, msg, mlen);
 	br_hmac_out(&hc, out);
-	wipe(&kc, sizeof kc);
-	wipe(&hc, sizeof hc);
+	util_wipe(&kc, sizeof kc);
+	util_wipe(&hc, sizeof hc);
 }
 
 char *
@@ -140,7 +72,7 @@ sigv4_amz_date(char *buf, size_t n, int64_t epoch_s)
 void
 sigv4_wipe(struct sigv4_signature *s)
 {
-	wipe(s, sizeof *s);
+	util_wipe(s, sizeof *s);
 }
 
 /* ---- Canonical request ---------------------------------------------------- */
@@ -175,7 +107,7 @@ name_cmp(const char *a, const char *b)
 
 /* Appends a header value with the ends trimmed and inner runs of blanks folded to one space. */
 static void
-sb_trimall(struct sb *b, const char *v)
+sb_trimall(struct util_buf *b, const char *v)
 {
 	int pending = 0, started = 0;
 
@@ -185,18 +117,18 @@ sb_trimall(struct sb *b, const char *v)
 			continue;
 		}
 		if (pending)
-			sb_chr(b, ' ');
+			util_buf_chr(b, ' ');
 		pending = 0;
 		started = 1;
-		sb_chr(b, *v);
+		util_buf_chr(b, *v);
 	}
 }
 
 static void
-sb_lower(struct sb *b, const char *s)
+sb_lower(struct util_buf *b, const char *s)
 {
 	for (; *s != '\0'; s++)
-		sb_chr(b, (*s >= 'A' && *s <= 'Z') ? (char)(*s + 32) : *s);
+		util_buf_chr(b, (*s >= 'A' && *s <= 'Z') ? (char)(*s + 32) : *s);
 }
 
 /*
@@ -204,7 +136,7 @@ sb_lower(struct sb *b, const char *s)
  * dropped, as AWS does for every service but S3, then percent-encoded.
  */
 static int
-canonical_path(struct sb *b, const char *path, char *err, size_t errlen)
+canonical_path(struct util_buf *b, const char *path, char *err, size_t errlen)
 {
 	char norm[URL_MAX_PATH];
 	size_t nlen = 0, plen = strlen(path);
@@ -247,7 +179,7 @@ canonical_path(struct sb *b, const char *path, char *err, size_t errlen)
 		norm[nlen++] = '/';
 	else if (path[plen - 1] == '/')
 		norm[nlen++] = '/';
-	sb_enc(b, norm, nlen, 1);
+	url_buf_encode(b, norm, nlen, 1);
 	return 0;
 }
 
@@ -257,7 +189,7 @@ struct qparam {
 
 /* Decodes s[0..n) and re-encodes it onto the scratch builder, NUL-terminated. Returns its offset. */
 static int
-requote(struct sb *scratch, const char *s, size_t n, size_t *off)
+requote(struct util_buf *scratch, const char *s, size_t n, size_t *off)
 {
 	char dec[URL_MAX_PATH];
 	int d;
@@ -266,23 +198,23 @@ requote(struct sb *scratch, const char *s, size_t n, size_t *off)
 	if (d < 0)
 		return -1;
 	*off = scratch->len;
-	sb_enc(scratch, dec, (size_t)d, 0);
-	sb_chr(scratch, '\0');
+	url_buf_encode(scratch, dec, (size_t)d, 0);
+	util_buf_chr(scratch, '\0');
 	return scratch->over ? -1 : 0;
 }
 
 static int
-canonical_query(struct sb *b, const char *query, char *err, size_t errlen)
+canonical_query(struct util_buf *b, const char *query, char *err, size_t errlen)
 {
 	char scratch_buf[SIGV4_MAX_CANON];
-	struct sb scratch;
+	struct util_buf scratch;
 	struct qparam qp[SIGV4_MAX_QUERY_PARAMS], t;
 	size_t n = 0, i, j, len;
 	const char *p, *amp, *eq, *end;
 
 	if (query == NULL || *query == '\0')
 		return 0;
-	sb_init(&scratch, scratch_buf, sizeof scratch_buf);
+	util_buf_init(&scratch, scratch_buf, sizeof scratch_buf);
 	end = query + strlen(query);
 	for (p = query; p < end; p = amp + 1) {
 		amp = memchr(p, '&', (size_t)(end - p));
@@ -318,10 +250,10 @@ canonical_query(struct sb *b, const char *query, char *err, size_t errlen)
 	}
 	for (i = 0; i < n; i++) {
 		if (i > 0)
-			sb_chr(b, '&');
-		sb_str(b, scratch_buf + qp[i].name);
-		sb_chr(b, '=');
-		sb_str(b, scratch_buf + qp[i].value);
+			util_buf_chr(b, '&');
+		util_buf_str(b, scratch_buf + qp[i].name);
+		util_buf_chr(b, '=');
+		util_buf_str(b, scratch_buf + qp[i].value);
 	}
 	return 0;
 }
@@ -399,12 +331,12 @@ collect_headers(const struct sigv4_request *req, const struct sigv4_credentials 
  */
 static int
 canonical_request(const struct sigv4_request *req, const struct sigv4_credentials *cred,
-    const char *amz_date, int presign, struct sigv4_signature *out, struct sb *sh,
+    const char *amz_date, int presign, struct sigv4_signature *out, struct util_buf *sh,
     char *err, size_t errlen)
 {
 	struct hdr h[SIGV4_MAX_HEADERS + 2], t;
 	size_t n, i, j;
-	struct sb b;
+	struct util_buf b;
 	char payload[65];
 	int r;
 
@@ -419,36 +351,36 @@ canonical_request(const struct sigv4_request *req, const struct sigv4_credential
 		h[j] = t;
 	}
 
-	sb_init(&b, out->canonical_request, sizeof out->canonical_request);
-	sb_str(&b, req->method);
-	sb_chr(&b, '\n');
+	util_buf_init(&b, out->canonical_request, sizeof out->canonical_request);
+	util_buf_str(&b, req->method);
+	util_buf_chr(&b, '\n');
 	if (canonical_path(&b, req->path, err, errlen) < 0)
 		return -1;
-	sb_chr(&b, '\n');
+	util_buf_chr(&b, '\n');
 	if (canonical_query(&b, req->query, err, errlen) < 0)
 		return -1;
-	sb_chr(&b, '\n');
+	util_buf_chr(&b, '\n');
 	for (i = 0; i < n; i++) {
 		if (i > 0 && name_cmp(h[i - 1].name, h[i].name) == 0) {
 			/* A repeated name: its value joins the previous line. */
-			sb_chr(&b, ',');
+			util_buf_chr(&b, ',');
 		} else {
 			if (i > 0) {
-				sb_chr(&b, '\n');
-				sb_chr(sh, ';');
+				util_buf_chr(&b, '\n');
+				util_buf_chr(sh, ';');
 			}
 			sb_lower(&b, h[i].name);
-			sb_chr(&b, ':');
+			util_buf_chr(&b, ':');
 			sb_lower(sh, h[i].name);
 		}
 		sb_trimall(&b, h[i].value);
 	}
-	sb_str(&b, "\n\n");
-	sb_str(&b, sh->p);
-	sb_chr(&b, '\n');
+	util_buf_str(&b, "\n\n");
+	util_buf_str(&b, sh->p);
+	util_buf_chr(&b, '\n');
 	sigv4_sha256_hex(req->body != NULL ? req->body : "", req->body != NULL ? req->body_len : 0,
 	    payload);
-	sb_str(&b, payload);
+	util_buf_str(&b, payload);
 	if (b.over || sh->over) {
 		snprintf(err, errlen, "sigv4: canonical request over %d bytes", SIGV4_MAX_CANON);
 		return -1;
@@ -516,20 +448,20 @@ sign_canonical(struct sigv4_signature *out, const struct sigv4_credentials *cred
 {
 	char kbuf[4 + AWS_MAX_KEY], creq_hash[65];
 	unsigned char k[32];
-	struct sb b;
+	struct util_buf b;
 
 	sigv4_sha256_hex(out->canonical_request, strlen(out->canonical_request), creq_hash);
-	sb_init(&b, out->string_to_sign, sizeof out->string_to_sign);
-	sb_str(&b, "AWS4-HMAC-SHA256\n");
-	sb_str(&b, out->amz_date);
-	sb_chr(&b, '\n');
-	sb_str(&b, date8);
-	sb_chr(&b, '/');
-	sb_str(&b, region);
-	sb_chr(&b, '/');
-	sb_str(&b, service);
-	sb_str(&b, "/aws4_request\n");
-	sb_str(&b, creq_hash);
+	util_buf_init(&b, out->string_to_sign, sizeof out->string_to_sign);
+	util_buf_str(&b, "AWS4-HMAC-SHA256\n");
+	util_buf_str(&b, out->amz_date);
+	util_buf_chr(&b, '\n');
+	util_buf_str(&b, date8);
+	util_buf_chr(&b, '/');
+	util_buf_str(&b, region);
+	util_buf_chr(&b, '/');
+	util_buf_str(&b, service);
+	util_buf_str(&b, "/aws4_request\n");
+	util_buf_str(&b, creq_hash);
 	if (b.over) {
 		snprintf(err, errlen, "sigv4: string to sign too long");
 		return -1;
@@ -539,13 +471,13 @@ sign_canonical(struct sigv4_signature *out, const struct sigv4_credentials *cred
 	memcpy(kbuf, "AWS4", 4);
 	memcpy(kbuf + 4, cred->secret_access_key, slen);
 	hmac(kbuf, 4 + slen, date8, 8, k);
-	wipe(kbuf, sizeof kbuf);
+	util_wipe(kbuf, sizeof kbuf);
 	hmac(k, sizeof k, region, strlen(region), k);
 	hmac(k, sizeof k, service, strlen(service), k);
 	hmac(k, sizeof k, "aws4_request", 12, k);
 	hmac(k, sizeof k, out->string_to_sign, strlen(out->string_to_sign), k);
 	hex(k, sizeof k, sig);
-	wipe(k, sizeof k);
+	util_wipe(k, sizeof k);
 	return 0;
 }
 
@@ -555,7 +487,7 @@ sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *cred
     struct sigv4_signature *out, char *err, size_t errlen)
 {
 	char signed_headers[SIGV4_MAX_CANON / 4], date8[9], sig[65];
-	struct sb sh, b;
+	struct util_buf sh, b;
 	long slen;
 
 	memset(out, 0, sizeof *out);
@@ -565,27 +497,27 @@ sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *cred
 	memcpy(date8, out->amz_date, 8);
 	date8[8] = '\0';
 
-	sb_init(&sh, signed_headers, sizeof signed_headers);
+	util_buf_init(&sh, signed_headers, sizeof signed_headers);
 	if (canonical_request(req, cred, out->amz_date, 0, out, &sh, err, errlen) < 0 ||
 	    sign_canonical(out, cred, (size_t)slen, date8, region, service, sig, err, errlen) < 0) {
 		sigv4_wipe(out);
 		return -1;
 	}
 
-	sb_init(&b, out->authorization, sizeof out->authorization);
-	sb_str(&b, "AWS4-HMAC-SHA256 Credential=");
-	sb_str(&b, cred->access_key_id);
-	sb_chr(&b, '/');
-	sb_str(&b, date8);
-	sb_chr(&b, '/');
-	sb_str(&b, region);
-	sb_chr(&b, '/');
-	sb_str(&b, service);
-	sb_str(&b, "/aws4_request, SignedHeaders=");
-	sb_str(&b, signed_headers);
-	sb_str(&b, ", Signature=");
-	sb_str(&b, sig);
-	wipe(sig, sizeof sig);
+	util_buf_init(&b, out->authorization, sizeof out->authorization);
+	util_buf_str(&b, "AWS4-HMAC-SHA256 Credential=");
+	util_buf_str(&b, cred->access_key_id);
+	util_buf_chr(&b, '/');
+	util_buf_str(&b, date8);
+	util_buf_chr(&b, '/');
+	util_buf_str(&b, region);
+	util_buf_chr(&b, '/');
+	util_buf_str(&b, service);
+	util_buf_str(&b, "/aws4_request, SignedHeaders=");
+	util_buf_str(&b, signed_headers);
+	util_buf_str(&b, ", Signature=");
+	util_buf_str(&b, sig);
+	util_wipe(sig, sizeof sig);
 	if (b.over) {
 		snprintf(err, errlen, "sigv4: Authorization header over %d bytes", SIGV4_MAX_AUTH);
 		sigv4_wipe(out);
@@ -596,12 +528,12 @@ sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *cred
 
 /* Appends "&name=" and value percent-encoded (RFC 3986 unreserved kept). */
 static void
-sb_param(struct sb *b, const char *name, const char *value)
+sb_param(struct util_buf *b, const char *name, const char *value)
 {
-	sb_chr(b, '&');
-	sb_str(b, name);
-	sb_chr(b, '=');
-	sb_enc(b, value, strlen(value), 0);
+	util_buf_chr(b, '&');
+	util_buf_str(b, name);
+	util_buf_chr(b, '=');
+	url_buf_encode(b, value, strlen(value), 0);
 }
 
 int
@@ -611,7 +543,7 @@ sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentials *c
 {
 	char signed_headers[SIGV4_MAX_CANON / 4], date8[9], sig[65], scope[256], num[16];
 	struct sigv4_request r = *req;
-	struct sb sh, q;
+	struct util_buf sh, q;
 	long slen;
 
 	memset(scratch, 0, sizeof *scratch);
@@ -625,14 +557,14 @@ sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentials *c
 	memcpy(date8, scratch->amz_date, 8);
 	date8[8] = '\0';
 	/* The signed header list first: it is one of the query parameters that are signed. */
-	sb_init(&sh, signed_headers, sizeof signed_headers);
+	util_buf_init(&sh, signed_headers, sizeof signed_headers);
 	if (canonical_request(req, cred, scratch->amz_date, 1, scratch, &sh, err, errlen) < 0)
 		goto fail;
 	snprintf(scope, sizeof scope, "%s/%s/%s/%s/aws4_request", cred->access_key_id, date8, region,
 	    service);
 	snprintf(num, sizeof num, "%d", expires_s);
-	sb_init(&q, out, cap);
-	sb_str(&q, req->query != NULL ? req->query : "");
+	util_buf_init(&q, out, cap);
+	util_buf_str(&q, req->query != NULL ? req->query : "");
 	sb_param(&q, "X-Amz-Algorithm", "AWS4-HMAC-SHA256");
 	sb_param(&q, "X-Amz-Credential", scope);
 	sb_param(&q, "X-Amz-Date", scratch->amz_date);
@@ -646,12 +578,12 @@ sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentials *c
 	}
 	/* Signed over the whole query but the signature itself. */
 	r.query = out[0] == '&' ? out + 1 : out;
-	sb_init(&sh, signed_headers, sizeof signed_headers);
+	util_buf_init(&sh, signed_headers, sizeof signed_headers);
 	if (canonical_request(&r, cred, scratch->amz_date, 1, scratch, &sh, err, errlen) < 0 ||
 	    sign_canonical(scratch, cred, (size_t)slen, date8, region, service, sig, err, errlen) < 0)
 		goto fail;
 	sb_param(&q, "X-Amz-Signature", sig);
-	wipe(sig, sizeof sig);
+	util_wipe(sig, sizeof sig);
 	if (q.over) {
 		snprintf(err, errlen, "sigv4: presigned query over %zu bytes", cap);
 		goto fail;
@@ -660,7 +592,7 @@ sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentials *c
 		memmove(out, out + 1, strlen(out));
 	return 0;
 fail:
-	wipe(out, cap);
+	util_wipe(out, cap);
 	sigv4_wipe(scratch);
 	return -1;
 }

@@ -30,12 +30,106 @@ fail(char *err, size_t errlen, const char *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * The host of URL s, from host up to pathp, into u->host. Returns where the
+ * host ends (at ':' or pathp), or NULL with err.
+ */
+static const char *
+parse_host(const char *s, const char *host, const char *pathp, struct url *u, char *err, size_t errlen)
+{
+	const char *hend, *after;
+	size_t hlen;
+
+	if (*host == '[') {
+		hend = memchr(host, ']', (size_t)(pathp - host));
+		if (hend == NULL) {
+			fail(err, errlen, s, "unterminated IPv6 literal");
+			return NULL;
+		}
+		host++;
+		hlen = (size_t)(hend - host);
+		after = hend + 1;
+		u->host_is_ipv6 = 1;
+		if (hlen == 0 || strspn(host, "0123456789abcdefABCDEF:.") < hlen) {
+			fail(err, errlen, s, "malformed IPv6 literal");
+			return NULL;
+		}
+	} else {
+		hend = memchr(host, ':', (size_t)(pathp - host));
+		if (hend == NULL)
+			hend = pathp;
+		hlen = (size_t)(hend - host);
+		after = hend;
+		if (strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") < hlen) {
+			fail(err, errlen, s, "bad character in host name");
+			return NULL;
+		}
+	}
+	if (hlen == 0) {
+		fail(err, errlen, s, "no host");
+		return NULL;
+	}
+	if (hlen >= sizeof u->host) {
+		fail(err, errlen, s, "host longer than %zu bytes", sizeof u->host - 1);
+		return NULL;
+	}
+	memcpy(u->host, host, hlen);
+	return after;
+}
+
+/* The port of URL s, ":digits" from p up to pathp (none: the scheme's), into u->port. Returns 0 or -1. */
+static int
+parse_port(const char *s, const char *p, const char *pathp, struct url *u, char *err, size_t errlen)
+{
+	long port = 0;
+
+	if (p == pathp) {
+		u->port = u->tls ? 443 : 80;
+		return 0;
+	}
+	if (*p != ':' || p + 1 == pathp) {
+		fail(err, errlen, s, "malformed port");
+		return -1;
+	}
+	for (p++; p < pathp; p++) {
+		if (!isdigit((unsigned char)*p) || (port = port * 10 + (*p - '0')) > 65535) {
+			fail(err, errlen, s, "bad port");
+			return -1;
+		}
+	}
+	if (port == 0) {
+		fail(err, errlen, s, "bad port");
+		return -1;
+	}
+	u->port = (int)port;
+	return 0;
+}
+
+/* The path and query of URL s, from pathp, into u->path ("/" when empty). Returns 0 or -1. */
+static int
+parse_path(const char *s, const char *pathp, struct url *u, char *err, size_t errlen)
+{
+	size_t plen = strlen(pathp), off = 0;
+
+	if (strchr(pathp, '#') != NULL) {
+		fail(err, errlen, s, "fragments are not supported");
+		return -1;
+	}
+	if (*pathp == '\0' || *pathp == '?')
+		u->path[off++] = '/';
+	if (plen + off >= sizeof u->path) {
+		fail(err, errlen, s, "path longer than %zu bytes", sizeof u->path - 1);
+		return -1;
+	}
+	memcpy(u->path + off, pathp, plen + 1);
+	return 0;
+}
+
+/* see url.h */
 int
 url_parse(const char *s, struct url *u, char *err, size_t errlen)
 {
-	const char *p, *host, *hend, *pathp;
-	size_t hlen;
-	long port = 0;
+	const char *p, *pathp;
 
 	memset(u, 0, sizeof *u);
 	for (p = s; *p != '\0'; p++) {
@@ -53,82 +147,14 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 		fail(err, errlen, s, "must start with http:// or https://");
 		return -1;
 	}
-	host = p;
 	pathp = p + strcspn(p, "/?#");
-	if (memchr(host, '@', (size_t)(pathp - host)) != NULL) {
+	if (memchr(p, '@', (size_t)(pathp - p)) != NULL) {
 		fail(err, errlen, s, "user information is not supported");
 		return -1;
 	}
-	if (*host == '[') {
-		hend = memchr(host, ']', (size_t)(pathp - host));
-		if (hend == NULL) {
-			fail(err, errlen, s, "unterminated IPv6 literal");
-			return -1;
-		}
-		host++;
-		hlen = (size_t)(hend - host);
-		p = hend + 1;
-		u->host_is_ipv6 = 1;
-		if (hlen == 0 || strspn(host, "0123456789abcdefABCDEF:.") < hlen) {
-			fail(err, errlen, s, "malformed IPv6 literal");
-			return -1;
-		}
-	} else {
-		hend = memchr(host, ':', (size_t)(pathp - host));
-		if (hend == NULL)
-			hend = pathp;
-		hlen = (size_t)(hend - host);
-		p = hend;
-		if (strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") < hlen) {
-			fail(err, errlen, s, "bad character in host name");
-			return -1;
-		}
-	}
-	if (hlen == 0) {
-		fail(err, errlen, s, "no host");
+	if ((p = parse_host(s, p, pathp, u, err, errlen)) == NULL ||
+	    parse_port(s, p, pathp, u, err, errlen) < 0 || parse_path(s, pathp, u, err, errlen) < 0)
 		return -1;
-	}
-	if (hlen >= sizeof u->host) {
-		fail(err, errlen, s, "host longer than %zu bytes", sizeof u->host - 1);
-		return -1;
-	}
-	memcpy(u->host, host, hlen);
-	if (p < pathp) {
-		if (*p != ':' || p + 1 == pathp) {
-			fail(err, errlen, s, "malformed port");
-			return -1;
-		}
-		for (p++; p < pathp; p++) {
-			if (!isdigit((unsigned char)*p) || (port = port * 10 + (*p - '0')) > 65535) {
-				fail(err, errlen, s, "bad port");
-				return -1;
-			}
-		}
-		if (port == 0) {
-			fail(err, errlen, s, "bad port");
-			return -1;
-		}
-		u->port = (int)port;
-	} else {
-		u->port = u->tls ? 443 : 80;
-	}
-	if (strchr(pathp, '#') != NULL) {
-		fail(err, errlen, s, "fragments are not supported");
-		return -1;
-	}
-	if (*pathp == '\0') {
-		strcpy(u->path, "/");
-	} else {
-		size_t plen = strlen(pathp), off = 0;
-
-		if (*pathp == '?')
-			u->path[off++] = '/';
-		if (plen + off >= sizeof u->path) {
-			fail(err, errlen, s, "path longer than %zu bytes", sizeof u->path - 1);
-			return -1;
-		}
-		memcpy(u->path + off, pathp, plen + 1);
-	}
 	return 0;
 }
 
@@ -166,6 +192,17 @@ url_encode(const char *s, size_t len, char *out, size_t cap, int keep_slash)
 		return -1;
 	out[at] = '\0';
 	return (int)at;
+}
+
+/* see url.h */
+void
+url_buf_encode(struct util_buf *b, const char *s, size_t len, int keep_slash)
+{
+	char *tail;
+	size_t room;
+
+	if ((tail = util_buf_tail(b, &room)) != NULL)
+		util_buf_wrote(b, url_encode(s, len, tail, room, keep_slash));
 }
 
 int

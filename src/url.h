@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "bounds.h"
+#include "util.h"
 
 struct url {
 	int tls;                     /* 1 for https */
@@ -41,6 +42,9 @@ int url_hostport(const struct url *u, char *buf, size_t n);
  * (for paths). Returns the encoded length, or -1 if out was too small.
  */
 int url_encode(const char *s, size_t len, char *out, size_t cap, int keep_slash);
+
+/* Appends the url_encode of s[0..len) to b; marks b over if it does not fit. */
+void url_buf_encode(struct util_buf *b, const char *s, size_t len, int keep_slash);
 
 /*
  * Decodes %XX escapes (and '+' as a space if plus_space) of len bytes of s

@@ -329,23 +329,121 @@ util_snprintf(char *dst, size_t n, const char *fmt, ...)
 	return r < 0 || (size_t)r >= n ? -1 : 0;
 }
 
+/* see util.h */
+void
+util_buf_init(struct util_buf *b, char *p, size_t cap)
+{
+	b->p = p;
+	b->cap = cap;
+	b->len = 0;
+	b->over = cap == 0;
+	if (cap > 0)
+		p[0] = '\0';
+}
+
+void
+util_buf_mem(struct util_buf *b, const void *s, size_t n)
+{
+	if (b->over || n >= b->cap - b->len) {
+		b->over = 1;
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void
+util_buf_str(struct util_buf *b, const char *s)
+{
+	util_buf_mem(b, s, strlen(s));
+}
+
+void
+util_buf_chr(struct util_buf *b, char c)
+{
+	util_buf_mem(b, &c, 1);
+}
+
+static void
+buf_vfmt(struct util_buf *b, const char *fmt, va_list ap)
+{
+	int r;
+
+	if (b->over)
+		return;
+	r = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	if (r < 0 || (size_t)r >= b->cap - b->len) {
+		b->over = 1;
+		b->p[b->len] = '\0';  /* no cut text left behind */
+		return;
+	}
+	b->len += (size_t)r;
+}
+
+void
+util_buf_fmt(struct util_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vfmt(b, fmt, ap);
+	va_end(ap);
+}
+
+char *
+util_buf_tail(struct util_buf *b, size_t *room)
+{
+	*room = b->over ? 0 : b->cap - b->len;
+	return b->over ? NULL : b->p + b->len;
+}
+
+void
+util_buf_wrote(struct util_buf *b, int n)
+{
+	if (b->over)
+		return;
+	if (n < 0 || (size_t)n >= b->cap - b->len) {
+		b->over = 1;
+		b->p[b->len] = '\0';
+		return;
+	}
+	b->len += (size_t)n;
+	b->p[b->len] = '\0';
+}
+
+/* The text of (buf, cap, *at) is a util_buf whose sticky over is *at == cap. */
 int
 util_append(char *buf, size_t cap, size_t *at, const char *fmt, ...)
 {
+	struct util_buf b = { buf, cap, *at, *at >= cap };
 	va_list ap;
-	int r;
 
-	if (*at >= cap)
-		return -1;
 	va_start(ap, fmt);
-	r = vsnprintf(buf + *at, cap - *at, fmt, ap);
+	buf_vfmt(&b, fmt, ap);
 	va_end(ap);
-	if (r < 0 || (size_t)r >= cap - *at) {
-		*at = cap;  /* sticky: every later append fails too */
-		return -1;
-	}
-	*at += (size_t)r;
-	return 0;
+	*at = b.over ? cap : b.len;
+	return b.over ? -1 : 0;
+}
+
+void
+util_wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+
+	while (n-- > 0)
+		*v++ = 0;
+}
+
+const char *
+util_env(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; envp != NULL && *envp != NULL; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return (*envp)[n + 1] != '\0' ? *envp + n + 1 : NULL;
+	return NULL;
 }
 
 int

@@ -91,12 +91,68 @@ int util_snprintf(char *dst, size_t n, const char *fmt, ...)
 
 /*
  * Appends formatted text at buf + *at (buf has cap bytes, kept
- * NUL-terminated) and advances *at. Returns 0, or -1 if it did not fit (or
- * an earlier call already failed: *at == cap); a caller that sees -1 must
- * not use the text, which is cut.
+ * NUL-terminated) and advances *at: util_buf_fmt for callers that carry
+ * (buf, cap, *at). Returns 0, or -1 if it did not fit (or an earlier call
+ * already failed: *at == cap, sticky); a caller that sees -1 must not use
+ * the text, which lacks what did not fit.
  */
 int util_append(char *buf, size_t cap, size_t *at, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/*
+ * The one bounded string builder. The caller owns the storage p[0..cap);
+ * the text stays NUL-terminated. Once something does not fit, over is set
+ * and stays set, every later append is a no-op, and the caller checks over
+ * once at the end: an over result is an error, never a cut text to use.
+ */
+struct util_buf {
+	char *p;
+	size_t cap, len;
+	int over;          /* something did not fit: the text is unusable */
+};
+
+/* Starts an empty text in p (cap bytes; cap 0 is over at once). */
+void util_buf_init(struct util_buf *b, char *p, size_t cap);
+
+/* Appends n bytes of s (which may hold NULs), or marks b over. */
+void util_buf_mem(struct util_buf *b, const void *s, size_t n);
+
+/* Appends the C string s, or marks b over. */
+void util_buf_str(struct util_buf *b, const char *s);
+
+/* Appends one byte, or marks b over. */
+void util_buf_chr(struct util_buf *b, char c);
+
+/* Appends printf-formatted text, or marks b over. */
+void util_buf_fmt(struct util_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * For an encoder that writes straight into the free tail: returns where the
+ * text ends (NULL once over) and stores the room there, NUL included, in
+ * *room. Call util_buf_wrote with what the encoder returned.
+ */
+char *util_buf_tail(struct util_buf *b, size_t *room);
+
+/*
+ * Takes n bytes written at the tail (the encoder NUL-terminated them), or,
+ * for n < 0 (the encoder's "did not fit"), marks b over.
+ */
+void util_buf_wrote(struct util_buf *b, int n);
+
+/*
+ * Overwrites n bytes at p with zeros in a way the compiler may not drop as
+ * a dead store: the one wipe for secrets.
+ */
+void util_wipe(void *p, size_t n);
+
+/*
+ * The value of the variable name in envp (NULL-terminated "NAME=value"
+ * strings; envp itself may be NULL), or NULL if it is unset. An empty value
+ * counts as unset, the rule of the config and of every other reader of the
+ * environment. Pure: no getenv.
+ */
+const char *util_env(char *const *envp, const char *name);
 
 /* Case-insensitive comparison of a length-delimited string with a C string. */
 int util_strncaseeq(const char *a, size_t alen, const char *b);
@@ -115,8 +171,9 @@ int util_entropy(void *buf, size_t n);
 
 /*
  * Parses a non-negative decimal number of seconds ("5", "0.2", "120") into
- * milliseconds. Returns 0, or -1 for anything else (sign, garbage, overflow,
- * more than 3 decimals of precision are rounded down).
+ * milliseconds; digits past the third decimal are dropped ("0.0019" is 1
+ * ms). Returns 0, or -1 for anything else: a sign, garbage, a bare or
+ * trailing '.', or over 100000000 seconds.
  */
 int util_parse_seconds(const char *s, int64_t *ms);
 

@@ -76,6 +76,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    hdrs[i].name_len == 0)
 				abort();
 		}
+		{
+			uint64_t clen = 0;
+			int c = http_content_length(hdrs, nh, &clen);
+
+			if (c < HTTP_CLEN_CONFLICT || c > HTTP_CLEN_OK || (c == HTTP_CLEN_OK && clen > 999999999999999ULL))
+				abort();
+		}
 		/* Exactly the head parses the same; any shorter prefix asks for more or refuses. */
 		nh2 = HTTP_MAX_HEADERS;
 		if (http_parse_head(in, (size_t)r, &s2, &m2, hdrs2, &nh2) != r || s2 != status || nh2 != nh)

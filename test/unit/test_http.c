@@ -452,6 +452,39 @@ test_header_lookup(void)
 	CHECK(http_header(&resp, "Retry-After-X", NULL) == NULL);
 }
 
+/* Content-Length: absent, one, equal repeats, and each way of being wrong. */
+static void
+test_content_length(void)
+{
+	static const struct { const char *head; int want; uint64_t len; } cases[] = {
+		{ "HTTP/1.1 200 OK\r\nA: b\r\n\r\n", HTTP_CLEN_NONE, 0 },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", HTTP_CLEN_OK, 0 },
+		{ "HTTP/1.1 200 OK\r\ncontent-length:  42 \r\n\r\n", HTTP_CLEN_OK, 42 },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 999999999999999\r\n\r\n", HTTP_CLEN_OK, 999999999999999ULL },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 7\r\nX: y\r\nContent-Length: 7\r\n\r\n", HTTP_CLEN_OK, 7 },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 1000000000000000\r\n\r\n", HTTP_CLEN_BAD, 0 },
+		{ "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", HTTP_CLEN_BAD, 0 },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", HTTP_CLEN_BAD, 0 },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n", HTTP_CLEN_BAD, 0 },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n", HTTP_CLEN_BAD, 0 },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 0x10\r\n\r\n", HTTP_CLEN_BAD, 0 },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n", HTTP_CLEN_CONFLICT, 0 },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: x\r\n\r\n", HTTP_CLEN_BAD, 0 },
+	};
+	struct http_hdr h[HTTP_MAX_HEADERS];
+	int status, minor;
+	size_t i, n;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint64_t len = 12345;
+
+		CHECK(parse(cases[i].head, strlen(cases[i].head), &status, &minor, h, &n) > 0);
+		CHECK_INT(http_content_length(h, n, &len), cases[i].want);
+		if (cases[i].want == HTTP_CLEN_OK)
+			CHECK_INT(len, cases[i].len);
+	}
+}
+
 int
 main(void)
 {
@@ -460,6 +493,7 @@ main(void)
 	RUN(test_head_incremental);
 	RUN(test_head_garbage);
 	RUN(test_head_too_many_headers);
+	RUN(test_content_length);
 	RUN(test_chunked);
 	RUN(test_chunked_split_everywhere);
 	RUN(test_chunked_malformed);

@@ -222,6 +222,115 @@ retry_after_cap(void)
 	CHECK_INT(util_retry_after_cap(-1, 10000), 0);
 }
 
+/* Every capacity from 0 to past the need: over exactly when the text does not fit, sticky after. */
+static void
+string_builder(void)
+{
+	static const char want[] = "GET /a?b=42\r\n";
+	char buf[32];
+	size_t cap;
+
+	for (cap = 0; cap <= sizeof want + 2; cap++) {
+		struct util_buf b;
+
+		memset(buf, 'X', sizeof buf);
+		util_buf_init(&b, buf, cap);
+		util_buf_str(&b, "GET ");
+		util_buf_mem(&b, "/a?", 3);
+		util_buf_fmt(&b, "b=%d", 42);
+		util_buf_chr(&b, '\r');
+		util_buf_chr(&b, '\n');
+		CHECK_INT(b.over, cap < sizeof want);
+		CHECK(b.len < cap || cap == 0);
+		if (!b.over) {
+			CHECK_STR(buf, want);
+			CHECK_INT(b.len, sizeof want - 1);
+		} else if (cap > 0) {
+			/* What stays is a whole earlier append, never a cut one. */
+			CHECK(buf[b.len] == '\0');
+			CHECK(strncmp(buf, want, b.len) == 0);
+			util_buf_str(&b, "");
+			util_buf_chr(&b, 'x');
+			CHECK(b.over);
+		}
+		CHECK(buf[cap] == 'X' || cap >= sizeof buf);
+	}
+}
+
+/* The tail/wrote pair of an encoder writing straight into the builder. */
+static void
+string_builder_tail(void)
+{
+	char buf[8], *t;
+	size_t room;
+	struct util_buf b;
+
+	util_buf_init(&b, buf, sizeof buf);
+	util_buf_str(&b, "abc");
+	t = util_buf_tail(&b, &room);
+	CHECK(t == buf + 3);
+	CHECK_INT(room, 5);
+	memcpy(t, "de", 3);
+	util_buf_wrote(&b, 2);
+	CHECK_STR(buf, "abcde");
+	util_buf_wrote(&b, 3);           /* would leave no room for the NUL */
+	CHECK(b.over);
+	CHECK_STR(buf, "abcde");
+	CHECK(util_buf_tail(&b, &room) == NULL);
+	CHECK_INT(room, 0);
+	util_buf_init(&b, buf, sizeof buf);
+	util_buf_wrote(&b, -1);          /* the encoder's "did not fit" */
+	CHECK(b.over);
+	CHECK_STR(buf, "");
+}
+
+/* util_append is the same builder over (buf, cap, *at): sticky, no cut text. */
+static void
+append(void)
+{
+	char buf[8];
+	size_t at = 0;
+
+	CHECK_INT(util_append(buf, sizeof buf, &at, "%s", "abc"), 0);
+	CHECK_INT(at, 3);
+	CHECK_INT(util_append(buf, sizeof buf, &at, "%d", 12345), -1);
+	CHECK_INT(at, sizeof buf);
+	CHECK_STR(buf, "abc");
+	CHECK_INT(util_append(buf, sizeof buf, &at, "x"), -1);
+	CHECK_STR(buf, "abc");
+}
+
+/* One rule for the environment: an empty value is unset; names match whole. */
+static void
+env(void)
+{
+	char *envp[] = { "A=1", "EMPTY=", "AB=2", "NOEQ", "B==x", NULL };
+
+	CHECK_STR(util_env(envp, "A"), "1");
+	CHECK_STR(util_env(envp, "AB"), "2");
+	CHECK_STR(util_env(envp, "B"), "=x");
+	CHECK(util_env(envp, "EMPTY") == NULL);
+	CHECK(util_env(envp, "NOEQ") == NULL);
+	CHECK(util_env(envp, "ABC") == NULL);
+	CHECK(util_env(envp, "") == NULL);
+	CHECK(util_env(NULL, "A") == NULL);
+}
+
+static void
+wipe(void)
+{
+	unsigned char secret[16];
+	size_t i;
+	int nonzero = 0;
+
+	memset(secret, 0xA5, sizeof secret);
+	util_wipe(secret, sizeof secret - 1);
+	for (i = 0; i < sizeof secret - 1; i++)
+		nonzero |= secret[i];
+	CHECK_INT(nonzero, 0);
+	CHECK_INT(secret[sizeof secret - 1], 0xA5);
+}
+
 int
 main(void)
 {
@@ -235,5 +344,10 @@ main(void)
 	RUN(log_lines);
 	RUN(retry_after);
 	RUN(retry_after_cap);
+	RUN(string_builder);
+	RUN(string_builder_tail);
+	RUN(append);
+	RUN(env);
+	RUN(wipe);
 	return t_done();
 }
