@@ -124,6 +124,59 @@ names_us(const struct json_doc *d, int arr, const char *instance_id, const char 
 	return 0;
 }
 
+/*
+ * The termination-time URL's 200: AWS sends a bare time; a custom service
+ * may send the original despotify's {"instances_to_terminate": [...]} or an
+ * instance-action document; any other body is still a notice (the seed's rule).
+ */
+static int
+parse_termination(const char *p, size_t n, int64_t now_s, const char *instance_id,
+    const char *private_ip, struct imds_notice *out, char *err, size_t errlen)
+{
+	const enum imds_source src = IMDS_SRC_TERMINATION;
+	struct json_tok toks[IMDS_MAX_JSON_TOKENS];
+	struct json_doc d;
+	char jerr[128];
+	int64_t t;
+	int i;
+
+	memset(&d, 0, sizeof d);
+	notice_set(out, src, IMDS_KIND_TERMINATION, IMDS_ACTION_UNKNOWN, now_s);
+	if (util_parse_time(p, n, &t) == 0) {
+		out->time_s = t;
+		out->time_given = 1;
+		return 1;
+	}
+	if (n == 0 || p[0] != '{')
+		return 1;
+	if (json_parse(&d, p, n, toks, IMDS_MAX_JSON_TOKENS, jerr, sizeof jerr) < 0) {
+		if (memmem(p, n, "instances_to_terminate", 22) == NULL)
+			return 1;
+		/* A list we cannot read may or may not name us: a fault, not a notice. */
+		snprintf(err, errlen, "%s: unreadable instances_to_terminate form: %s",
+		    imds_source_name(src), jerr);
+		return -1;
+	}
+	if ((i = json_get(&d, 0, "instances_to_terminate")) >= 0) {
+		if (d.toks[i].type != JSON_ARRAY) {
+			snprintf(err, errlen, "%s: \"instances_to_terminate\" is not an array",
+			    imds_source_name(src));
+			return -1;
+		}
+		if (!names_us(&d, i, instance_id, private_ip))
+			return 0;
+		if (time_from(&d, json_get(&d, 0, "time"), &t) == 0) {
+			out->time_s = t;
+			out->time_given = 1;
+		}
+		return 1;
+	}
+	/* Only a well-formed one: any other 200 here is still a notice. */
+	if ((i = json_get(&d, 0, "action")) >= 0 && d.toks[i].type == JSON_STRING)
+		return parse_action_doc(&d, src, now_s, out, err, errlen);
+	return 1;
+}
+
 int
 imds_parse_notice(enum imds_source src, const char *body, size_t len, int64_t now_s,
     const char *instance_id, const char *private_ip, struct imds_notice *out,
@@ -135,83 +188,32 @@ imds_parse_notice(enum imds_source src, const char *body, size_t len, int64_t no
 	const char *p;
 	size_t n = len;
 	int64_t t;
-	int i;
 
-	memset(&d, 0, sizeof d);
 	p = util_trim(body, &n);
-	switch (src) {
-	case IMDS_SRC_TERMINATION:
-		/* AWS sends a bare time; any other 200 is still a notice (the seed's rule). */
-		if (util_parse_time(p, n, &t) == 0) {
-			notice_set(out, src, IMDS_KIND_TERMINATION, IMDS_ACTION_UNKNOWN, now_s);
-			out->time_s = t;
-			out->time_given = 1;
-			return 1;
-		}
-		if (n > 0 && p[0] == '{' &&
-		    json_parse(&d, p, n, toks, IMDS_MAX_JSON_TOKENS, jerr, sizeof jerr) < 0 &&
-		    memmem(p, n, "instances_to_terminate", 22) != NULL) {
-			/* A list we cannot read may or may not name us: a fault, not a notice. */
-			snprintf(err, errlen, "%s: unreadable instances_to_terminate form: %s",
-			    imds_source_name(src), jerr);
-			return -1;
-		}
-		if (n > 0 && p[0] == '{' && d.ntoks > 0) {
-			if ((i = json_get(&d, 0, "instances_to_terminate")) >= 0) {
-				if (d.toks[i].type != JSON_ARRAY) {
-					snprintf(err, errlen, "%s: \"instances_to_terminate\" is not an array",
-					    imds_source_name(src));
-					return -1;
-				}
-				if (!names_us(&d, i, instance_id, private_ip))
-					return 0;
-				notice_set(out, src, IMDS_KIND_TERMINATION, IMDS_ACTION_UNKNOWN, now_s);
-				if (time_from(&d, json_get(&d, 0, "time"), &t) == 0) {
-					out->time_s = t;
-					out->time_given = 1;
-				}
-				return 1;
-			}
-			/* Only a well-formed one: any other 200 here is still a notice. */
-			if ((i = json_get(&d, 0, "action")) >= 0 && d.toks[i].type == JSON_STRING)
-				return parse_action_doc(&d, src, now_s, out, err, errlen);
-		}
-		notice_set(out, src, IMDS_KIND_TERMINATION, IMDS_ACTION_UNKNOWN, now_s);
-		return 1;
-
-	case IMDS_SRC_ACTION:
-		if (json_parse(&d, p, n, toks, IMDS_MAX_JSON_TOKENS, jerr, sizeof jerr) < 0) {
-			snprintf(err, errlen, "%s: %s", imds_source_name(src), jerr);
-			return -1;
-		}
-		if (d.toks[0].type != JSON_OBJECT) {
-			snprintf(err, errlen, "%s: the JSON is not an object", imds_source_name(src));
-			return -1;
-		}
-		return parse_action_doc(&d, src, now_s, out, err, errlen);
-
-	case IMDS_SRC_REBALANCE:
-		if (json_parse(&d, p, n, toks, IMDS_MAX_JSON_TOKENS, jerr, sizeof jerr) < 0) {
-			snprintf(err, errlen, "%s: %s", imds_source_name(src), jerr);
-			return -1;
-		}
-		if (d.toks[0].type != JSON_OBJECT) {
-			snprintf(err, errlen, "%s: the JSON is not an object", imds_source_name(src));
-			return -1;
-		}
-		notice_set(out, src, IMDS_KIND_REBALANCE, IMDS_ACTION_UNKNOWN, now_s);
-		/* The recommendation is "now"; keep its own time when it gives one. */
-		out->time_s = now_s;
-		if (time_from(&d, json_get(&d, 0, "noticeTime"), &t) == 0) {
-			out->time_s = t;
-			out->time_given = 1;
-		}
-		return 1;
-
-	default:
+	if (src == IMDS_SRC_TERMINATION)
+		return parse_termination(p, n, now_s, instance_id, private_ip, out, err, errlen);
+	if (src != IMDS_SRC_ACTION && src != IMDS_SRC_REBALANCE) {
 		snprintf(err, errlen, "unknown notice source %d", (int)src);
 		return -1;
 	}
+	if (json_parse(&d, p, n, toks, IMDS_MAX_JSON_TOKENS, jerr, sizeof jerr) < 0) {
+		snprintf(err, errlen, "%s: %s", imds_source_name(src), jerr);
+		return -1;
+	}
+	if (d.toks[0].type != JSON_OBJECT) {
+		snprintf(err, errlen, "%s: the JSON is not an object", imds_source_name(src));
+		return -1;
+	}
+	if (src == IMDS_SRC_ACTION)
+		return parse_action_doc(&d, src, now_s, out, err, errlen);
+	notice_set(out, src, IMDS_KIND_REBALANCE, IMDS_ACTION_UNKNOWN, now_s);
+	/* The recommendation is "now"; keep its own time when it gives one. */
+	out->time_s = now_s;
+	if (time_from(&d, json_get(&d, 0, "noticeTime"), &t) == 0) {
+		out->time_s = t;
+		out->time_given = 1;
+	}
+	return 1;
 }
 
 /* Copies the string value of key in the object at index obj into out (cap bytes); 0 or -1. */

@@ -1107,14 +1107,17 @@ catch_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
-int
-main(int argc, char **argv)
+/* The command line, from shared/DESIGN.md. */
+struct args {
+	const char *path;
+	int path_given, check_only, once, dry_run;
+};
+
+/* Reads argv into *o. Returns -1 to go on, else the exit status (-V, -h, a usage error). */
+static int
+parse_args(int argc, char **argv, struct args *o)
 {
-	const char *path = "despotify.ini";
-	int path_given = 0, check_only = 0, once = 0, dry_run = 0, i, rc;
-	static struct app app;
-	struct config *cfg = &app.cfg;
-	char err[1024];
+	int i;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -1125,14 +1128,14 @@ main(int argc, char **argv)
 				usage(stderr);
 				return 2;
 			}
-			path = argv[i];
-			path_given = 1;
+			o->path = argv[i];
+			o->path_given = 1;
 		} else if (strcmp(a, "-n") == 0) {
-			check_only = 1;
+			o->check_only = 1;
 		} else if (strcmp(a, "--once") == 0) {
-			once = 1;
+			o->once = 1;
 		} else if (strcmp(a, "--dry-run") == 0) {
-			dry_run = 1;
+			o->dry_run = 1;
 		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
 			printf("despotify %s\n", DESPOTIFY_VERSION);
 			return 0;
@@ -1145,14 +1148,44 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	return -1;
+}
 
-	if (config_load(cfg, path, path_given, environ, err, sizeof err) < 0) {
+/* Releases what run set up, unless a signal left threads that still use it. */
+static void
+shut_down(struct app *a)
+{
+	if (a->jobs_running)
+		return;     /* the handling threads still use everything: let exit end them */
+	if (a->aws_ready)
+		aws_close(&a->aws);
+	if (a->k8s_ready)
+		k8s_close(&a->k8s);
+	notify_close(&a->notify);
+	if (a->imds_ready)
+		imds_close(&a->imds);
+	pthread_mutex_destroy(&a->aws_mu);
+	metrics_destroy(&a->metrics);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args o = { "despotify.ini", 0, 0, 0, 0 };
+	static struct app app;
+	struct config *cfg = &app.cfg;
+	char err[1024];
+	int i, rc;
+
+	if ((rc = parse_args(argc, argv, &o)) >= 0)
+		return rc;
+	if (config_load(cfg, o.path, o.path_given, environ, err, sizeof err) < 0) {
 		fprintf(stderr, "despotify: %s\n", err);
 		return 2;
 	}
-	cfg->once = once;
-	cfg->dry_run = dry_run;
-	if (check_only) {
+	cfg->once = o.once;
+	cfg->dry_run = o.dry_run;
+	if (o.check_only) {
 		for (i = 0; i < cfg->nwarnings; i++)
 			fprintf(stderr, "despotify: warning: %s\n", cfg->warnings[i]);
 		config_print(cfg, 1);
@@ -1184,16 +1217,6 @@ main(int argc, char **argv)
 	rc = run(&app);
 	if (app.serve_on)
 		serve_stop(&app.serve);
-	if (app.jobs_running)
-		return rc;  /* the handling threads still use everything: let exit end them */
-	if (app.aws_ready)
-		aws_close(&app.aws);
-	if (app.k8s_ready)
-		k8s_close(&app.k8s);
-	notify_close(&app.notify);
-	if (app.imds_ready)
-		imds_close(&app.imds);
-	pthread_mutex_destroy(&app.aws_mu);
-	metrics_destroy(&app.metrics);
+	shut_down(&app);
 	return rc;
 }
