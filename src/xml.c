@@ -257,10 +257,70 @@ skip_past(struct scan *s, const char *term, const char *what)
 	return fail(s, "unterminated %s at byte %zu", what, s->pos);
 }
 
+/* One attribute, name = "value" or 'value', at s->pos (after white space); tag at byte at. */
+static int
+attribute(struct scan *s, size_t at)
+{
+	size_t alen = name_at(s, s->pos), n;
+	char q, u[4];
+
+	if (alen == 0)
+		return fail(s, "malformed attribute at byte %zu", s->pos);
+	s->pos += alen;
+	skip_space(s);
+	if (s->pos >= s->len || s->d[s->pos] != '=')
+		return fail(s, "attribute without a value at byte %zu", s->pos);
+	s->pos++;
+	skip_space(s);
+	if (s->pos >= s->len || (s->d[s->pos] != '"' && s->d[s->pos] != '\''))
+		return fail(s, "unquoted attribute value at byte %zu", s->pos);
+	q = s->d[s->pos++];
+	for (;;) {
+		if (s->pos >= s->len)
+			return fail(s, "unexpected end of document in an attribute at byte %zu", at);
+		if (s->d[s->pos] == q) {
+			s->pos++;
+			return 0;
+		}
+		if (s->d[s->pos] == '<')
+			return fail(s, "'<' in an attribute value at byte %zu", s->pos);
+		if (s->d[s->pos] == '&') {
+			if (reference(s, u, &n) < 0)
+				return -1;
+		} else {
+			s->pos++;
+		}
+	}
+}
+
+/* Enters the element name[0..nlen) just opened. */
+static int
+open_element(struct scan *s, const char *name, size_t nlen)
+{
+	if (s->depth == XML_MAX_DEPTH)
+		return fail(s, "nested deeper than %d elements", XML_MAX_DEPTH);
+	if (s->depth == 0) {
+		s->root = name;
+		s->rootlen = nlen;
+	}
+	s->stk[s->depth] = name;
+	s->stklen[s->depth] = nlen;
+	s->depth++;
+	if (matches(s)) {
+		s->count++;
+		if (s->mode == M_TEXT && !s->found) {
+			s->found = 1;
+			s->capturing = 1;
+			s->cap_depth = s->depth;
+		}
+	}
+	return 0;
+}
+
 static int
 start_tag(struct scan *s)
 {
-	size_t at = s->pos, nlen, alen;
+	size_t at = s->pos, nlen;
 	const char *name;
 	int self_closing = 0;
 
@@ -286,57 +346,13 @@ start_tag(struct scan *s)
 			self_closing = 1;
 			break;
 		}
-		/* An attribute: name = "value" or 'value', after white space. */
-		alen = name_at(s, s->pos);
-		if (!space || alen == 0)
+		if (!space)
 			return fail(s, "malformed attribute at byte %zu", s->pos);
-		s->pos += alen;
-		skip_space(s);
-		if (s->pos >= s->len || s->d[s->pos] != '=')
-			return fail(s, "attribute without a value at byte %zu", s->pos);
-		s->pos++;
-		skip_space(s);
-		if (s->pos >= s->len || (s->d[s->pos] != '"' && s->d[s->pos] != '\''))
-			return fail(s, "unquoted attribute value at byte %zu", s->pos);
-		{
-			char q = s->d[s->pos++], u[4];
-			size_t n;
-
-			for (;;) {
-				if (s->pos >= s->len)
-					return fail(s, "unexpected end of document in an attribute at byte %zu", at);
-				if (s->d[s->pos] == q) {
-					s->pos++;
-					break;
-				}
-				if (s->d[s->pos] == '<')
-					return fail(s, "'<' in an attribute value at byte %zu", s->pos);
-				if (s->d[s->pos] == '&') {
-					if (reference(s, u, &n) < 0)
-						return -1;
-				} else {
-					s->pos++;
-				}
-			}
-		}
+		if (attribute(s, at) < 0)
+			return -1;
 	}
-	if (s->depth == XML_MAX_DEPTH)
-		return fail(s, "nested deeper than %d elements", XML_MAX_DEPTH);
-	if (s->depth == 0) {
-		s->root = name;
-		s->rootlen = nlen;
-	}
-	s->stk[s->depth] = name;
-	s->stklen[s->depth] = nlen;
-	s->depth++;
-	if (matches(s)) {
-		s->count++;
-		if (s->mode == M_TEXT && !s->found) {
-			s->found = 1;
-			s->capturing = 1;
-			s->cap_depth = s->depth;
-		}
-	}
+	if (open_element(s, name, nlen) < 0)
+		return -1;
 	if (self_closing)
 		close_element(s);
 	return 0;
