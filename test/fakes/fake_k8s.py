@@ -445,6 +445,23 @@ def labels_match(terms, labels):
 
 # ---- the state -----------------------------------------------------------
 
+def request_kind(method, path):
+    """The kind a request is counted under in state()["requests"] ("PATCH node",
+    "POST eviction", "LIST pods", ...); test/lib/realk8s.py counts the real server's the same way."""
+    parts = path.strip("/").split("/")
+    if path.endswith("/eviction"):
+        return method + " eviction"
+    if path.startswith("/api/v1/nodes"):
+        return method + (" node" if len(parts) > 3 else " nodes")
+    if "/pods" in path:
+        if len(parts) in (3, 5) and parts[-1] == "pods":
+            return "LIST pods" if method == "GET" else method + " pods"
+        return method + " pod"
+    if path.endswith("/events"):
+        return method + " event"
+    return method + " other"
+
+
 class State:
     def __init__(self, opts):
         self.lock = threading.Lock()
@@ -924,24 +941,10 @@ class Handler(fakeserver.Handler):
         self.api(method, path, u.query, query, raw)
 
     # The API.
-    def route_kind(self, method, path):
-        parts = path.strip("/").split("/")
-        if path.endswith("/eviction"):
-            return "POST eviction" if method == "POST" else method + " eviction"
-        if path.startswith("/api/v1/nodes"):
-            return method + (" node" if len(parts) > 3 else " nodes")
-        if "/pods" in path:
-            if len(parts) in (3, 5) and parts[-1] == "pods":
-                return "LIST pods" if method == "GET" else method + " pods"
-            return method + " pod"
-        if path.endswith("/events"):
-            return method + " event"
-        return method + " other"
-
     def api(self, method, path, rawq, query, raw):
         st = self.st
         t_start = time.monotonic()
-        kind = self.route_kind(method, path)
+        kind = request_kind(method, path)
         user = self.authenticate()
         fault = self.server.rules.match(method, path + ("?" + rawq if rawq else ""))
         with st.lock:

@@ -124,22 +124,6 @@ def parse_ts(s):
     return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) + (float("0." + frac) if frac else 0.0)
 
 
-def route_kind(method, path):
-    """The request kinds of fake_k8s's state()["requests"] ("PATCH node", "POST eviction", ...)."""
-    parts = path.strip("/").split("/")
-    if path.endswith("/eviction"):
-        return method + " eviction"
-    if path.startswith("/api/v1/nodes"):
-        return method + (" node" if len(parts) > 3 else " nodes")
-    if "/pods" in path:
-        if len(parts) in (3, 5) and parts[-1] == "pods":
-            return "LIST pods" if method == "GET" else method + " pods"
-        return method + " pod"
-    if path.endswith("/events"):
-        return method + " event"
-    return method + " other"
-
-
 # Only what the clients under test send; evictions and deletions with their
 # bodies (the grace period asked for).
 AUDIT_POLICY = f"""apiVersion: audit.k8s.io/v1
@@ -1049,7 +1033,7 @@ current-context: real
             code = (ev.get("responseStatus") or {}).get("code", 0)
             t_recv = parse_ts(ev["requestReceivedTimestamp"])
             t_done = parse_ts(ev["stageTimestamp"])
-            kind = route_kind(method, path)
+            kind = fake_k8s.request_kind(method, path)
             kind = "LIST pods" if kind == "GET pods" else kind
             out["requests"][kind] = out["requests"].get(kind, 0) + 1
             out["requests"]["total"] = out["requests"].get("total", 0) + 1
