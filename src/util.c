@@ -4,8 +4,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -86,7 +87,7 @@ util_fmt_time_ms(char *buf, size_t n, int64_t epoch_ms)
 		days--;
 	}
 	civil_from_days(days, &y, &m, &d);
-	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
+	util_fmt(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
 	    (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60),
 	    (int)(epoch_ms % 1000 < 0 ? 0 : epoch_ms % 1000));
 	return buf;
@@ -103,8 +104,24 @@ util_fmt_time(char *buf, size_t n, int64_t epoch_s)
 		days--;
 	}
 	civil_from_days(days, &y, &m, &d);
-	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d,
+	util_fmt(buf, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d,
 	    (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+	return buf;
+}
+
+char *
+util_fmt_seconds(char *buf, size_t n, int64_t ms)
+{
+	unsigned long long a = ms < 0 ? 0ULL - (unsigned long long)ms : (unsigned long long)ms;
+	unsigned frac = (unsigned)(a % 1000);
+	int digits = 3;
+
+	for (; frac != 0 && frac % 10 == 0; frac /= 10)
+		digits--;
+	if (frac == 0)
+		util_fmt(buf, n, "%s%llu", ms < 0 ? "-" : "", a / 1000);
+	else
+		util_fmt(buf, n, "%s%llu.%0*u", ms < 0 ? "-" : "", a / 1000, digits, frac);
 	return buf;
 }
 
@@ -263,11 +280,11 @@ util_read_file(const char *path, char *buf, size_t cap, size_t *len,
 	int fd;
 
 	if (cap == 0) {
-		snprintf(err, errlen, "read %s: no buffer", path);
+		util_fmt(err, errlen, "read %s: no buffer", path);
 		return -1;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		util_fmt(err, errlen, "open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	for (;;) {
@@ -279,7 +296,7 @@ util_read_file(const char *path, char *buf, size_t cap, size_t *len,
 			if (n == 0)
 				break;
 			close(fd);
-			snprintf(err, errlen, "read %s: file is larger than %zu bytes",
+			util_fmt(err, errlen, "read %s: file is larger than %zu bytes",
 			    path, cap - 1);
 			return -1;
 		}
@@ -287,7 +304,7 @@ util_read_file(const char *path, char *buf, size_t cap, size_t *len,
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			snprintf(err, errlen, "read %s: %s", path, strerror(errno));
+			util_fmt(err, errlen, "read %s: %s", path, strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -317,6 +334,216 @@ util_strlcpy(char *dst, const char *src, size_t n)
 	return 0;
 }
 
+/* ---- The formatter (see util_vfmt in util.h) ------------------------------ */
+
+/* What has been written so far: len counts every byte, stored or not. */
+struct fmt_out {
+	char *p;
+	size_t cap, len;
+};
+
+/* One conversion specification: %[-0][width][.prec][l|ll|z]conv. */
+struct fmt_spec {
+	int left, zero, width, prec;   /* prec < 0: none */
+	char size;                      /* 0, 'l', 'q' (ll) or 'z' */
+	char conv;
+};
+
+static void
+out_mem(struct fmt_out *o, const char *s, size_t n)
+{
+	for (; n > 0; n--, s++, o->len++)
+		if (o->len + 1 < o->cap)
+			o->p[o->len] = *s;
+}
+
+static void
+out_pad(struct fmt_out *o, char c, int n)
+{
+	for (; n > 0; n--)
+		out_mem(o, &c, 1);
+}
+
+/* Writes sign (0 or '-'), zeros, then s[0..n), padded to the width. */
+static void
+out_field(struct fmt_out *o, const struct fmt_spec *sp, char sign, int zeros,
+    const char *s, size_t n)
+{
+	size_t body = n + (size_t)zeros + (sign != 0);
+	int pad = (size_t)sp->width > body ? sp->width - (int)body : 0;
+
+	if (sp->zero && !sp->left && sp->prec < 0 && (sp->conv == 'd' || sp->conv == 'u' ||
+	    sp->conv == 'x')) {
+		zeros += pad;
+		pad = 0;
+	}
+	if (!sp->left)
+		out_pad(o, ' ', pad);
+	out_mem(o, &sign, sign != 0);
+	out_pad(o, '0', zeros);
+	out_mem(o, s, n);
+	if (sp->left)
+		out_pad(o, ' ', pad);
+}
+
+/* Widths and precisions written in a format stop growing here. */
+#define FMT_MAX_WIDTH 100000000
+
+/* A width or precision at *f: digits, or '*' for the next int of *ap; 0 if none. */
+static int
+spec_number(const char **f, va_list *ap)
+{
+	int v = 0;
+
+	if (**f == '*') {
+		(*f)++;
+		return va_arg(*ap, int);
+	}
+	for (; **f >= '0' && **f <= '9'; (*f)++)
+		if (v < FMT_MAX_WIDTH)
+			v = v * 10 + (**f - '0');
+	return v;
+}
+
+/* Reads the specification after a '%' at f. Returns where it ends, or NULL. */
+static const char *
+spec_parse(const char *f, struct fmt_spec *sp, va_list *ap)
+{
+	memset(sp, 0, sizeof *sp);
+	for (;; f++) {
+		if (*f == '-')
+			sp->left = 1;
+		else if (*f == '0')
+			sp->zero = 1;
+		else
+			break;
+	}
+	sp->width = spec_number(&f, ap);
+	if (sp->width < 0) {   /* a negative * width is the '-' flag */
+		sp->left = 1;
+		sp->width = sp->width < -FMT_MAX_WIDTH ? FMT_MAX_WIDTH : -sp->width;
+	}
+	sp->prec = -1;
+	if (*f == '.') {
+		f++;
+		sp->prec = spec_number(&f, ap);   /* a negative * precision is none */
+	}
+	if (*f == 'l' || *f == 'z') {
+		sp->size = *f++;
+		if (sp->size == 'l' && *f == 'l') {
+			sp->size = 'q';
+			f++;
+		}
+	}
+	sp->conv = *f;
+	return *f != '\0' && strchr("sdcux%", *f) != NULL ? f + 1 : NULL;
+}
+
+/* %d %u %x of the size sp says. */
+static void
+conv_int(struct fmt_out *o, const struct fmt_spec *sp, va_list *ap)
+{
+	char d[24];
+	unsigned long long u;
+	int n = 0, base = sp->conv == 'x' ? 16 : 10;
+	char sign = 0;
+
+	if (sp->conv == 'd') {
+		long long v = sp->size == 'q' ? va_arg(*ap, long long) :
+		    sp->size == 'l' ? va_arg(*ap, long) :
+		    sp->size == 'z' ? va_arg(*ap, ssize_t) : va_arg(*ap, int);
+
+		sign = v < 0 ? '-' : 0;
+		u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	} else {
+		u = sp->size == 'q' ? va_arg(*ap, unsigned long long) :
+		    sp->size == 'l' ? va_arg(*ap, unsigned long) :
+		    sp->size == 'z' ? va_arg(*ap, size_t) : va_arg(*ap, unsigned);
+	}
+	for (; u != 0 || (n == 0 && sp->prec != 0); u /= (unsigned)base)
+		d[sizeof d - ++n] = "0123456789abcdef"[u % (unsigned)base];
+	out_field(o, sp, sign, sp->prec > n ? sp->prec - n : 0, d + sizeof d - n, (size_t)n);
+}
+
+int
+util_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+	struct fmt_out o = { buf, cap, 0 };
+	struct fmt_spec sp;
+	const char *s;
+	va_list aq;
+	char c;
+
+	va_copy(aq, ap);
+	for (; *fmt != '\0'; fmt++) {
+		if (*fmt != '%') {
+			out_mem(&o, fmt, 1);
+			continue;
+		}
+		if ((fmt = spec_parse(fmt + 1, &sp, &aq)) == NULL)
+			break;
+		fmt--;
+		if (sp.conv == 's') {
+			s = va_arg(aq, const char *);
+			s = s != NULL ? s : "(null)";
+			out_field(&o, &sp, 0, 0, s, sp.prec < 0 ? strlen(s) : strnlen(s, (size_t)sp.prec));
+		} else if (sp.conv == 'c' || sp.conv == '%') {
+			c = sp.conv == 'c' ? (char)va_arg(aq, int) : '%';
+			out_field(&o, &sp, 0, 0, &c, 1);
+		} else {
+			conv_int(&o, &sp, &aq);
+		}
+	}
+	va_end(aq);
+	if (cap > 0)
+		buf[o.len < cap ? o.len : cap - 1] = '\0';
+	return fmt == NULL || o.len > INT_MAX ? -1 : (int)o.len;
+}
+
+int
+util_fmt(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = util_vfmt(buf, cap, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int
+util_write_fmt(int fd, const char *fmt, ...)
+{
+	char small[1024], *p = small;
+	size_t at = 0;
+	ssize_t w;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = util_vfmt(small, sizeof small, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n >= sizeof small) {   /* a long text: format it again at its length */
+		if ((p = malloc((size_t)n + 1)) == NULL)
+			return -1;
+		va_start(ap, fmt);
+		util_vfmt(p, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	while (at < (size_t)n) {
+		if ((w = write(fd, p + at, (size_t)n - at)) > 0)
+			at += (size_t)w;
+		else if (w == 0 || errno != EINTR)
+			break;
+	}
+	if (p != small)
+		free(p);
+	return at == (size_t)n ? 0 : -1;
+}
+
 int
 util_snprintf(char *dst, size_t n, const char *fmt, ...)
 {
@@ -324,7 +551,7 @@ util_snprintf(char *dst, size_t n, const char *fmt, ...)
 	int r;
 
 	va_start(ap, fmt);
-	r = vsnprintf(dst, n, fmt, ap);
+	r = util_vfmt(dst, n, fmt, ap);
 	va_end(ap);
 	return r < 0 || (size_t)r >= n ? -1 : 0;
 }
@@ -372,7 +599,7 @@ buf_vfmt(struct util_buf *b, const char *fmt, va_list ap)
 
 	if (b->over)
 		return;
-	r = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	r = util_vfmt(b->p + b->len, b->cap - b->len, fmt, ap);
 	if (r < 0 || (size_t)r >= b->cap - b->len) {
 		b->over = 1;
 		b->p[b->len] = '\0';  /* no cut text left behind */

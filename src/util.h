@@ -8,6 +8,7 @@
 #ifndef DESPOTIFY_UTIL_H
 #define DESPOTIFY_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,15 @@ char *util_fmt_time_ms(char *buf, size_t n, int64_t epoch_ms);
 
 /* The same, whole seconds: "2017-09-18T08:22:00Z" (at least 21 bytes). */
 char *util_fmt_time(char *buf, size_t n, int64_t epoch_s);
+
+/*
+ * Formats milliseconds as decimal seconds without trailing zeros: 100 is
+ * "0.1", 60000 "60", 1250 "1.25", -1500 "-1.5" (what %g gives for values
+ * of up to six digits, without a float). buf has n bytes; UTIL_SECONDS_LEN
+ * fits any value. Returns buf.
+ */
+#define UTIL_SECONDS_LEN 32
+char *util_fmt_seconds(char *buf, size_t n, int64_t ms);
 
 /*
  * Parses an RFC 3339 / ISO 8601 UTC or offset time of len bytes
@@ -85,7 +95,29 @@ int util_read_file(const char *path, char *buf, size_t cap, size_t *len,
 /* Copies src into dst of size n, always NUL-terminated. Returns -1 if src did not fit. */
 int util_strlcpy(char *dst, const char *src, size_t n);
 
-/* snprintf that returns -1 when the output did not fit (or on error), else 0. */
+/*
+ * The one formatter, in place of the C library's printf family (whose
+ * floating-point code would be linked with it): snprintf's contract for the
+ * conversions it knows. It writes at most cap - 1 bytes of the text and a
+ * NUL (nothing for cap 0) and returns the length of the whole text, which is
+ * >= cap if it was cut. Knows %[-][0][width][.prec][l|ll|z] with d u x s c
+ * and %% (width and precision may be '*'; %s of NULL is "(null)"); any other
+ * conversion (floats, %p, %i, h) returns -1 with the text before it.
+ */
+int util_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+int util_fmt(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Formats as util_fmt does and writes the whole text to fd (write(2), again
+ * after a short write or EINTR): for the command line's output, which does
+ * not go through the log. Returns 0, or -1 if it could not.
+ */
+int util_write_fmt(int fd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* util_fmt that returns -1 when the output did not fit (or on error), else 0. */
 int util_snprintf(char *dst, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -1,5 +1,7 @@
 /* Unit tests of src/util.c and src/log.c. */
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -300,6 +302,233 @@ append(void)
 	CHECK_STR(buf, "abc");
 }
 
+/*
+ * util_fmt and the C library's snprintf (glibc here) agree on the text, the
+ * return value and every byte of the buffer, at every cap from 0 up (so
+ * truncation and the NUL too). Both are checked by -Wformat.
+ */
+#define FMT_SAME(fmt, ...) do { \
+	char g_[96], w_[96]; \
+	size_t c_; \
+	int rg_, rw_; \
+	for (c_ = 0; c_ <= sizeof g_; c_++) { \
+		memset(g_, 'Z', sizeof g_); \
+		memset(w_, 'Z', sizeof w_); \
+		rg_ = util_fmt(g_, c_, fmt, __VA_ARGS__); \
+		rw_ = snprintf(w_, c_, fmt, __VA_ARGS__); \
+		if (rg_ != rw_ || memcmp(g_, w_, sizeof g_) != 0) { \
+			t_failed_checks++; \
+			printf("#   %s:%d: %s at cap %zu: got %d \"%.*s\", want %d \"%.*s\"\n", \
+			    __FILE__, __LINE__, fmt, c_, rg_, (int)sizeof g_, g_, rw_, \
+			    (int)sizeof w_, w_); \
+			break; \
+		} \
+	} \
+} while (0)
+
+/* Every conversion src/ uses, with its flags, widths and precisions. */
+static void
+fmt_conversions(void)
+{
+	static const char unterminated[3] = { 'a', 'b', 'c' };
+
+	FMT_SAME("plain text, 100%% sure%s", "");
+	FMT_SAME("%d|%d|%d|%d|%d", 0, 1, -1, INT_MAX, INT_MIN);
+	FMT_SAME("%02d:%02d %04d %03d %5d|%-5d|%05d|%05d|", 5, 59, 7, 999, -42, -42, -42, 42);
+	FMT_SAME("%.3d|%.0d|%.0d|%8.3d|%-8.3d|%08.3d|%.*d", 7, 0, 3, -7, 7, 7, 4, 12);
+	FMT_SAME("%u %u %4u|%-4u|%04u", 0u, UINT_MAX, 7u, 7u, 7u);
+	FMT_SAME("%ld %ld %lu %lu", LONG_MIN, LONG_MAX, ULONG_MAX, 0ul);
+	FMT_SAME("%lld %lld %llu %03lld %lld", LLONG_MIN, LLONG_MAX, ULLONG_MAX, 5LL, -0LL);
+	FMT_SAME("%zu %zu %zd %zd %5zu", (size_t)0, SIZE_MAX, (ssize_t)-5, (ssize_t)SSIZE_MAX, (size_t)3);
+	FMT_SAME("%x %x %x %02x %02x %04lx %llx %zx", 0u, 255u, 0xdeadbeefu, 5u, 0xabcu, 0x1ful,
+	    ULLONG_MAX, (size_t)4096);
+	FMT_SAME("%c%c|%3c|%-3c|", 'a', '"', 'x', 'y');
+	FMT_SAME("%s|%s|%10s|%-10s|%-7s|%-7s|%-7s|", "", "abc", "right", "left", "INFO", "WARNING",
+	    "TOOLONGNAME");
+	FMT_SAME("%.*s|%.*s|%.*s|%.*s|%.200s|%.2s", 3, "abcdef", 0, "abc", -1, "abc", 10, "ab",
+	    "short", "xyz");
+	FMT_SAME("%*s|%*s|%*d|%-*d|%*.*s", 6, "r", -6, "l", -4, 9, 4, 9, 5, 2, "abc");
+	FMT_SAME("%.3s", unterminated);   /* read no further than the precision */
+	FMT_SAME("%s %s: %d (%s) %zu bytes, %lld ms%s", "GET", "/latest/api/token", 401,
+	    "Unauthorized", (size_t)1234, -250LL, "");
+}
+
+/* What snprintf's contract says, and what util_fmt knows no more of. */
+static void
+fmt_edges(void)
+{
+	const char *nul = NULL, *lone = "abc%", *half = "abc%5";
+	char b[16];
+
+	CHECK_INT(util_fmt(NULL, 0, "%d", 12345), 5);
+	memset(b, 'Z', sizeof b);
+	CHECK_INT(util_fmt(b, 1, "%s", "abc"), 3);
+	CHECK_STR(b, "");
+	CHECK_INT(util_fmt(b, sizeof b, "%s|%.2s", nul, nul), 9);
+	CHECK_STR(b, "(null)|(n");
+	CHECK_INT(util_fmt(b, sizeof b, "a%c", 0), 2);     /* a NUL byte counts, as in snprintf */
+	CHECK(b[0] == 'a' && b[1] == '\0' && b[2] == '\0');
+	/* Conversions it does not know: -1, and the text before them. */
+	CHECK_INT(util_fmt(b, sizeof b, "a%fb", 1.5), -1);
+	CHECK_STR(b, "a");
+	CHECK_INT(util_fmt(b, sizeof b, "x%p", (void *)b), -1);
+	CHECK_STR(b, "x");
+	CHECK_INT(util_fmt(b, sizeof b, "%i", 1), -1);
+	CHECK_INT(util_fmt(b, sizeof b, "%hd", (short)1), -1);
+	CHECK_INT(util_fmt(b, sizeof b, lone, 1), -1);
+	CHECK_STR(b, "abc");
+	CHECK_INT(util_fmt(b, sizeof b, half, 1), -1);
+	CHECK_STR(b, "abc");
+	/* util_write_fmt: a text longer than its first buffer goes out whole. */
+	{
+		char big[3000], got[3100];
+		int fds[2];
+		ssize_t n;
+
+		memset(big, 'q', sizeof big - 1);
+		big[sizeof big - 1] = '\0';
+		CHECK(pipe(fds) == 0);
+		CHECK_INT(util_write_fmt(fds[1], "<%s>%d", big, 7), 0);
+		close(fds[1]);
+		n = read(fds[0], got, sizeof got);
+		close(fds[0]);
+		CHECK_INT(n, (ssize_t)sizeof big + 2);
+		CHECK(n > 3 && got[0] == '<' && got[n - 2] == '>' && got[n - 1] == '7');
+		CHECK_INT(util_write_fmt(-1, "x"), -1);
+	}
+}
+
+/* xorshift64*: the fuzz below is the same on every run. */
+static uint64_t
+fmt_rand(uint64_t *st)
+{
+	*st ^= *st >> 12;
+	*st ^= *st << 25;
+	*st ^= *st >> 27;
+	return *st * 2685821657736338717ULL;
+}
+
+/* A random value: often small, sometimes an extreme. */
+static uint64_t
+fmt_value(uint64_t *st)
+{
+	uint64_t r = fmt_rand(st);
+
+	switch (r % 6) {
+	case 0: return 0;
+	case 1: return r >> 56;
+	case 2: return (uint64_t)-(int64_t)(r >> 58);
+	case 3: return 1ULL << (r >> 58);
+	case 4: return (uint64_t)1 << 63;
+	default: return fmt_rand(st);
+	}
+}
+
+/* Writes a random specification for conv at f: flags, width, precision, size. */
+static char *
+fmt_spec(uint64_t *st, char *f, char conv, const char *size, int *stars)
+{
+	uint64_t r = fmt_rand(st);
+	int str = conv == 's' || conv == 'c';
+
+	*f++ = '<';
+	*f++ = '%';
+	if (r & 1)
+		*f++ = '-';
+	if ((r & 2) && !str)       /* '0' with %s or %c is undefined */
+		*f++ = '0';
+	*stars = 0;
+	if ((r >> 2) % 3 == 1) {
+		f += sprintf(f, "%d", (int)((r >> 8) % 14));
+	} else if ((r >> 2) % 3 == 2) {
+		*f++ = '*';
+		*stars |= 1;
+	}
+	if (conv != 'c' && (r >> 16) % 4 == 1) {
+		f += sprintf(f, ".%d", (int)((r >> 20) % 25));
+	} else if (conv != 'c' && (r >> 16) % 4 == 2) {
+		*f++ = '.';
+	} else if (conv != 'c' && (r >> 16) % 4 == 3) {
+		f += sprintf(f, ".*");
+		*stars |= 2;
+	}
+	f += sprintf(f, "%s%c>", size, conv);
+	return f;
+}
+/* Calls both with the stars' ints first, then val, and compares. */
+#define FMT_FUZZ_CALL(val) do { \
+	switch (stars) { \
+	case 0: rg = util_fmt(g, cap, fmt, val); rw = snprintf(w, cap, fmt, val); break; \
+	case 1: rg = util_fmt(g, cap, fmt, sw, val); rw = snprintf(w, cap, fmt, sw, val); break; \
+	case 2: rg = util_fmt(g, cap, fmt, sp, val); rw = snprintf(w, cap, fmt, sp, val); break; \
+	default: rg = util_fmt(g, cap, fmt, sw, sp, val); rw = snprintf(w, cap, fmt, sw, sp, val); \
+	} \
+} while (0)
+
+/* Random specifications of every conversion and size, at random caps. */
+static void
+fmt_fuzz(void)
+{
+	static const char *const strs[] = { "", "a", "hello, world", "0123456789abcdefghijklmnopqrstuvwxyz" };
+	static const struct { char conv; const char *size; } kinds[] = {
+		{ 'd', "" }, { 'd', "l" }, { 'd', "ll" }, { 'd', "z" }, { 'u', "" }, { 'u', "l" },
+		{ 'u', "ll" }, { 'u', "z" }, { 'x', "" }, { 'x', "l" }, { 'x', "ll" }, { 'x', "z" },
+		{ 's', "" }, { 'c', "" },
+	};
+	uint64_t st = 0x9e3779b97f4a7c15ULL, v;
+	char fmt[64], g[80], w[80];
+	int i, k, stars, sw, sp, rg = 0, rw = 0, bad = 0;
+	size_t cap;
+
+	for (i = 0; i < 200000 && bad < 5; i++) {
+		k = (int)(fmt_rand(&st) % (sizeof kinds / sizeof kinds[0]));
+		*fmt_spec(&st, fmt, kinds[k].conv, kinds[k].size, &stars) = '\0';
+		sw = (int)(fmt_rand(&st) % 29) - 14;
+		sp = (int)(fmt_rand(&st) % 29) - 4;
+		v = fmt_value(&st);
+		cap = (size_t)(fmt_rand(&st) % (sizeof g + 1));
+		memset(g, 'Z', sizeof g);
+		memset(w, 'Z', sizeof w);
+		switch (k) {
+		case 0: FMT_FUZZ_CALL((int)v); break;
+		case 1: FMT_FUZZ_CALL((long)v); break;
+		case 2: FMT_FUZZ_CALL((long long)v); break;
+		case 3: FMT_FUZZ_CALL((ssize_t)v); break;
+		case 4: case 8: FMT_FUZZ_CALL((unsigned)v); break;
+		case 5: case 9: FMT_FUZZ_CALL((unsigned long)v); break;
+		case 6: case 10: FMT_FUZZ_CALL((unsigned long long)v); break;
+		case 7: case 11: FMT_FUZZ_CALL((size_t)v); break;
+		case 12: FMT_FUZZ_CALL(strs[v % 4]); break;
+		default: FMT_FUZZ_CALL((int)(' ' + v % 95)); break;
+		}
+		if (rg != rw || memcmp(g, w, sizeof g) != 0) {
+			bad++;
+			printf("#   fuzz %d: \"%s\" (*%d .*%d, %llu) at cap %zu: got %d \"%.*s\", "
+			    "want %d \"%.*s\"\n", i, fmt, sw, sp, (unsigned long long)v, cap, rg,
+			    (int)sizeof g, g, rw, (int)sizeof w, w);
+		}
+	}
+	CHECK_INT(bad, 0);
+}
+
+/* Milliseconds as seconds, %g's text for them. */
+static void
+fmt_seconds(void)
+{
+	static const int64_t ms[] = { 0, 1, 10, 100, 120, 1000, 1250, 60000, 3600000, 604800000,
+		5001, 999999, -1500, -1 };
+	char b[UTIL_SECONDS_LEN], want[64];
+	size_t i;
+
+	for (i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+		snprintf(want, sizeof want, "%g", (double)ms[i] / 1000);
+		CHECK_STR(util_fmt_seconds(b, sizeof b, ms[i]), want);
+	}
+	CHECK_STR(util_fmt_seconds(b, sizeof b, 1700000000250), "1700000000.25");
+	CHECK_STR(util_fmt_seconds(b, sizeof b, INT64_MIN), "-9223372036854775.808");
+	CHECK_STR(util_fmt_seconds(b, 4, 1250), "1.2");
+}
+
 /* One rule for the environment: an empty value is unset; names match whole. */
 static void
 env(void)
@@ -347,6 +576,10 @@ main(void)
 	RUN(string_builder);
 	RUN(string_builder_tail);
 	RUN(append);
+	RUN(fmt_conversions);
+	RUN(fmt_edges);
+	RUN(fmt_fuzz);
+	RUN(fmt_seconds);
 	RUN(env);
 	RUN(wipe);
 	return t_done();
