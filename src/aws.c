@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -49,23 +48,23 @@ aws_outcome_describe(const struct aws_detach_result *r, char *buf, size_t n)
 
 	switch (r->outcome) {
 	case AWS_DETACHED:
-		k = snprintf(buf, n, "detached from %s", r->group);
+		k = util_fmt(buf, n, "detached from %s", r->group);
 		break;
 	case AWS_NOT_IN_ASG:
-		k = snprintf(buf, n, "not in an Auto Scaling group");
+		k = util_fmt(buf, n, "not in an Auto Scaling group");
 		break;
 	case AWS_ALREADY_LEAVING:
-		k = snprintf(buf, n, "already %s from %s", r->state, r->group);
+		k = util_fmt(buf, n, "already %s from %s", r->state, r->group);
 		break;
 	case AWS_DRY_RUN:
-		k = snprintf(buf, n, "dry run (would detach from %s)", r->group);
+		k = util_fmt(buf, n, "dry run (would detach from %s)", r->group);
 		break;
 	case AWS_FAILED:
-		k = snprintf(buf, n, "FAILED: %s", r->error);
+		k = util_fmt(buf, n, "FAILED: %s", r->error);
 		break;
 	}
 	if (k >= 0 && (size_t)k < n && r->attempts > 2)
-		snprintf(buf + k, n - (size_t)k, " after %d requests", r->attempts);
+		util_fmt(buf + k, n - (size_t)k, " after %d requests", r->attempts);
 }
 
 int
@@ -148,15 +147,15 @@ aws_eks_token_build(const char *sts_host, int https, const char *cluster, const 
 	int r = -1;
 
 	if (cluster[0] == '\0' || cap <= sizeof prefix) {
-		snprintf(err, errlen, "EKS token: no cluster name");
+		util_fmt(err, errlen, "EKS token: no cluster name");
 		return -1;
 	}
 	if ((scratch = malloc(sizeof *scratch)) == NULL) {
-		snprintf(err, errlen, "EKS token: out of memory");
+		util_fmt(err, errlen, "EKS token: out of memory");
 		return -1;
 	}
 	if (util_snprintf(url, sizeof url, "%s://%s/?", https ? "https" : "http", sts_host) < 0) {
-		snprintf(err, errlen, "EKS token: STS host too long");
+		util_fmt(err, errlen, "EKS token: STS host too long");
 		goto done;
 	}
 	head = strlen(url);
@@ -167,7 +166,7 @@ aws_eks_token_build(const char *sts_host, int https, const char *cluster, const 
 	memcpy(out, prefix, sizeof prefix - 1);
 	if (util_base64url_encode(url, strlen(url), out + sizeof prefix - 1,
 	    cap - (sizeof prefix - 1)) < 0) {
-		snprintf(err, errlen, "EKS token: over %zu bytes (a very long session token?)", cap - 1);
+		util_fmt(err, errlen, "EKS token: over %zu bytes (a very long session token?)", cap - 1);
 		util_wipe(out, cap);
 		goto done;
 	}
@@ -190,7 +189,7 @@ env_copy(char *const *envp, const char *name, char *dst, size_t n, char *err, si
 	if (v == NULL)
 		return 0;
 	if (util_strlcpy(dst, v, n) < 0) {
-		snprintf(err, errlen, "%s is longer than %zu bytes", name, n - 1);
+		util_fmt(err, errlen, "%s is longer than %zu bytes", name, n - 1);
 		dst[0] = '\0';
 		return -1;
 	}
@@ -206,23 +205,23 @@ set_endpoint(struct url *u, char *hostport, size_t hpn, const char *override, co
 
 	if (override[0] == '\0') {
 		if (aws_endpoint_host(service, region, host, sizeof host) < 0) {
-			snprintf(err, errlen, "no %s endpoint for region \"%s\"", service, region);
+			util_fmt(err, errlen, "no %s endpoint for region \"%s\"", service, region);
 			return -1;
 		}
-		snprintf(s, sizeof s, "https://%s/", host);
+		util_fmt(s, sizeof s, "https://%s/", host);
 		use = s;
 	}
 	if (url_parse(use, u, e, sizeof e) < 0) {
-		snprintf(err, errlen, "%s endpoint: %s", service, e);
+		util_fmt(err, errlen, "%s endpoint: %s", service, e);
 		return -1;
 	}
 	/* The Query API is always POST /; an override's path is the base of it. */
 	if (strchr(u->path, '?') != NULL) {
-		snprintf(err, errlen, "%s endpoint \"%s\": a query is not allowed", service, use);
+		util_fmt(err, errlen, "%s endpoint \"%s\": a query is not allowed", service, use);
 		return -1;
 	}
 	if (http_host_header(u, hostport, hpn) < 0) {
-		snprintf(err, errlen, "%s endpoint \"%s\": host too long", service, use);
+		util_fmt(err, errlen, "%s endpoint \"%s\": host too long", service, use);
 		return -1;
 	}
 	return 0;
@@ -254,15 +253,15 @@ container_url(struct aws *a, char *err, size_t errlen)
 	if (a->container_rel[0] != '\0' &&
 	    util_snprintf(a->container_url_str, sizeof a->container_url_str, "%s%s%s", a->container_base,
 	    a->container_rel[0] == '/' ? "" : "/", a->container_rel) < 0) {
-		snprintf(err, errlen, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is too long");
+		util_fmt(err, errlen, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is too long");
 		return -1;
 	}
 	if (url_parse(a->container_url_str, &a->container_url, e, sizeof e) < 0) {
-		snprintf(err, errlen, "container credentials URL: %s", e);
+		util_fmt(err, errlen, "container credentials URL: %s", e);
 		return -1;
 	}
 	if (!a->container_url.tls && !aws_container_host_ok(a->container_url.host)) {
-		snprintf(err, errlen, "container credentials URL: plain http:// is only allowed to a "
+		util_fmt(err, errlen, "container credentials URL: plain http:// is only allowed to a "
 		    "loopback IP address, 169.254.170.2, 169.254.170.23 or fd00:ec2::23, not %s",
 		    a->container_url.host);
 		return -1;
@@ -281,7 +280,7 @@ init_source(struct aws *a, char *const *envp, char *err, size_t errlen)
 
 	if (ak != NULL || sk != NULL) {
 		if (ak == NULL || sk == NULL) {
-			snprintf(err, errlen, "%s is set but %s is not",
+			util_fmt(err, errlen, "%s is set but %s is not",
 			    ak ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
 			    ak ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
 			return -1;
@@ -293,7 +292,7 @@ init_source(struct aws *a, char *const *envp, char *err, size_t errlen)
 	}
 	if (arn != NULL || tf != NULL) {
 		if (arn == NULL || tf == NULL) {
-			snprintf(err, errlen, "%s is set but %s is not (web identity needs both)",
+			util_fmt(err, errlen, "%s is set but %s is not (web identity needs both)",
 			    arn ? "AWS_ROLE_ARN" : "AWS_WEB_IDENTITY_TOKEN_FILE",
 			    arn ? "AWS_WEB_IDENTITY_TOKEN_FILE" : "AWS_ROLE_ARN");
 			return -1;
@@ -309,11 +308,11 @@ init_source(struct aws *a, char *const *envp, char *err, size_t errlen)
 		a->source = AWS_CRED_CONTAINER;
 		if (full != NULL) {
 			if (util_strlcpy(a->container_url_str, full, sizeof a->container_url_str) < 0) {
-				snprintf(err, errlen, "AWS_CONTAINER_CREDENTIALS_FULL_URI is too long");
+				util_fmt(err, errlen, "AWS_CONTAINER_CREDENTIALS_FULL_URI is too long");
 				return -1;
 			}
 		} else if (util_strlcpy(a->container_rel, rel, sizeof a->container_rel) < 0) {
-			snprintf(err, errlen, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is too long");
+			util_fmt(err, errlen, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is too long");
 			return -1;
 		}
 		if (container_url(a, err, errlen) < 0)
@@ -325,7 +324,7 @@ init_source(struct aws *a, char *const *envp, char *err, size_t errlen)
 	}
 	a->source = AWS_CRED_IMDS;
 	if (imds_init(&a->imds, a->cfg, a->lg, e, sizeof e) < 0) {
-		snprintf(err, errlen, "IMDS for credentials: %s", e);
+		util_fmt(err, errlen, "IMDS for credentials: %s", e);
 		return -1;
 	}
 	a->imds_ready = 1;
@@ -343,12 +342,12 @@ aws_init(struct aws *a, const struct config *cfg, const struct log *lg,
 	a->lg = lg;
 	a->container_base = AWS_CONTAINER_BASE;
 	if (region == NULL || region[0] == '\0') {
-		snprintf(err, errlen, "no AWS region (set region, AWS_REGION or AWS_DEFAULT_REGION)");
+		util_fmt(err, errlen, "no AWS region (set region, AWS_REGION or AWS_DEFAULT_REGION)");
 		return -1;
 	}
 	if (util_strlcpy(a->region, region, sizeof a->region) < 0 ||
 	    aws_endpoint_host("sts", region, e, sizeof e) < 0) {
-		snprintf(err, errlen, "bad AWS region \"%s\"", region);
+		util_fmt(err, errlen, "bad AWS region \"%s\"", region);
 		return -1;
 	}
 	if (set_endpoint(&a->asg_url, a->asg_hostport, sizeof a->asg_hostport, cfg->asg_endpoint,
@@ -357,17 +356,17 @@ aws_init(struct aws *a, const struct config *cfg, const struct log *lg,
 	    "sts", region, err, errlen) < 0)
 		return -1;
 	if (http_proxy_from_env(&a->proxy, envp, e, sizeof e) < 0) {
-		snprintf(err, errlen, "proxy: %s", e);
+		util_fmt(err, errlen, "proxy: %s", e);
 		return -1;
 	}
 	a->tls = tls_config_new();
 	if (a->tls == NULL) {
-		snprintf(err, errlen, "out of memory");
+		util_fmt(err, errlen, "out of memory");
 		return -1;
 	}
 	if (cfg->aws_ca_file[0] != '\0') {
 		if (tls_config_add_pem_file(a->tls, cfg->aws_ca_file, e, sizeof e) < 0) {
-			snprintf(err, errlen, "aws_ca_file: %s", e);
+			util_fmt(err, errlen, "aws_ca_file: %s", e);
 			goto fail;
 		}
 	} else {
@@ -489,11 +488,11 @@ static void
 describe_failure(const struct call *c, char *buf, size_t n)
 {
 	if (c->code[0] != '\0' && c->message[0] != '\0')
-		snprintf(buf, n, "%s: %s: %s (HTTP %d)", c->name, c->code, c->message, c->status);
+		util_fmt(buf, n, "%s: %s: %s (HTTP %d)", c->name, c->code, c->message, c->status);
 	else if (c->code[0] != '\0')
-		snprintf(buf, n, "%s: %s (HTTP %d)", c->name, c->code, c->status);
+		util_fmt(buf, n, "%s: %s (HTTP %d)", c->name, c->code, c->status);
 	else
-		snprintf(buf, n, "%s: HTTP %d", c->name, c->status);
+		util_fmt(buf, n, "%s: HTTP %d", c->name, c->status);
 }
 
 /* Learns AWS's clock from the response's Date header. */
@@ -587,7 +586,7 @@ request_build(struct aws *a, const struct call *c, struct http_header *h, struct
 	int nh = 0;
 
 	if (c->build(a, c, &body_len, e, sizeof e) < 0) {
-		snprintf(err, errlen, "%s: %s", c->name, e);
+		util_fmt(err, errlen, "%s: %s", c->name, e);
 		return -1;
 	}
 	if (c->host != NULL) {
@@ -603,7 +602,7 @@ request_build(struct aws *a, const struct call *c, struct http_header *h, struct
 		h[nh++].value = c->auth;
 	}
 	if (c->service != NULL && sign(a, c, body_len, h, &nh, e, sizeof e) < 0) {
-		snprintf(err, errlen, "%s: signing: %s", c->name, e);
+		util_fmt(err, errlen, "%s: signing: %s", c->name, e);
 		return -1;
 	}
 	memset(req, 0, sizeof *req);
@@ -659,7 +658,7 @@ attempt(struct aws *a, struct call *c, struct tries *t, int64_t now, int64_t dea
 
 	/* Credentials first: fetching them uses the request buffers too. */
 	if (c->service != NULL && aws_credentials(a, 0, deadline_ms, e, sizeof e) < 0) {
-		snprintf(t->last, sizeof t->last, "%s: credentials: %s", c->name, e);
+		util_fmt(t->last, sizeof t->last, "%s: credentials: %s", c->name, e);
 		return a->cred_permanent ? STEP_PERMANENT : STEP_RETRY;
 	}
 	if (request_build(a, c, h, &req, err, errlen) < 0)
@@ -678,7 +677,7 @@ attempt(struct aws *a, struct call *c, struct tries *t, int64_t now, int64_t dea
 	    c->url->tls ? "https" : "http", c->url->host, c->url->path, c->name,
 	    r < 0 ? "failed, " : "HTTP ", r < 0 ? 0 : a->resp.status, (long long)(util_now_ms() - now), t->n);
 	if (r < 0) {
-		snprintf(t->last, sizeof t->last, "%s: %s", c->name, e);
+		util_fmt(t->last, sizeof t->last, "%s: %s", c->name, e);
 		return STEP_RETRY;
 	}
 	c->status = a->resp.status;
@@ -686,7 +685,7 @@ attempt(struct aws *a, struct call *c, struct tries *t, int64_t now, int64_t dea
 		return judge_error(a, c, t);
 	if (c->check(a, c, e, sizeof e) == 0)
 		return STEP_DONE;
-	snprintf(t->last, sizeof t->last, "%s: unreadable response: %s", c->name, e);
+	util_fmt(t->last, sizeof t->last, "%s: unreadable response: %s", c->name, e);
 	return STEP_RETRY;
 }
 
@@ -697,14 +696,14 @@ back_off(struct aws *a, const struct call *c, struct tries *t, int64_t deadline_
 	int64_t wait = jitter(t->backoff);
 
 	if (util_now_ms() + wait >= deadline_ms) {
-		snprintf(err, errlen, "%s: deadline reached after %d attempt%s; last: %s", c->name, t->n,
+		util_fmt(err, errlen, "%s: deadline reached after %d attempt%s; last: %s", c->name, t->n,
 		    t->n == 1 ? "" : "s", t->last);
 		return -1;
 	}
 	/* The same fault again is rate-limited; a different one is always told. */
 	if (strncmp(t->logged, t->last, sizeof t->logged - 1) != 0) {
 		log_limit_reset(&a->ll);
-		snprintf(t->logged, sizeof t->logged, "%.*s", (int)sizeof t->logged - 1, t->last);
+		util_fmt(t->logged, sizeof t->logged, "%.*s", (int)sizeof t->logged - 1, t->last);
 	}
 	log_limited(a->lg, &a->ll, 5000, LV_WARNING, "aws: %s (attempt %d; retrying in %lld ms)",
 	    t->last, t->n, (long long)wait);
@@ -731,7 +730,7 @@ aws_do(struct aws *a, struct call *c, int64_t deadline_ms, char *err, size_t err
 	c->code[0] = c->message[0] = '\0';
 	for (;;) {
 		if ((now = util_now_ms()) >= deadline_ms) {
-			snprintf(err, errlen, "%s: deadline reached after %d attempt%s%s%s", c->name, t.n,
+			util_fmt(err, errlen, "%s: deadline reached after %d attempt%s%s%s", c->name, t.n,
 			    t.n == 1 ? "" : "s", t.last[0] ? "; last: " : "", t.last);
 			return -1;
 		}
@@ -748,7 +747,7 @@ aws_do(struct aws *a, struct call *c, int64_t deadline_ms, char *err, size_t err
 			break;
 		case STEP_PERMANENT:
 			c->permanent = 1;
-			snprintf(err, errlen, "%s", t.last);
+			util_fmt(err, errlen, "%s", t.last);
 			return -1;
 		}
 	}
@@ -767,7 +766,7 @@ static int
 form_done(const struct util_buf *f, size_t *len, char *err, size_t errlen)
 {
 	if (f->over) {
-		snprintf(err, errlen, "request body over %zu bytes", f->cap - 1);
+		util_fmt(err, errlen, "request body over %zu bytes", f->cap - 1);
 		return -1;
 	}
 	*len = f->len;
@@ -809,14 +808,14 @@ read_token_file(struct aws *a, const char *what, const char *path, char *err, si
 	char e[256];
 
 	if (util_read_file(path, a->file_buf, sizeof a->file_buf, &len, e, sizeof e) < 0) {
-		snprintf(err, errlen, "%s: %s", what, e);
+		util_fmt(err, errlen, "%s: %s", what, e);
 		return -1;
 	}
 	t = util_trim(a->file_buf, &len);
 	memmove(a->file_buf, t, len);
 	a->file_buf[len] = '\0';
 	if (len == 0) {
-		snprintf(err, errlen, "%s %s is empty", what, path);
+		util_fmt(err, errlen, "%s %s is empty", what, path);
 		return -1;
 	}
 	return (int)len;
@@ -835,7 +834,7 @@ build_assume(struct aws *a, const struct call *c, size_t *len, char *err, size_t
 	if (a->session_name[0] != '\0')
 		util_strlcpy(session, a->session_name, sizeof session);
 	else
-		snprintf(session, sizeof session, "despotify-%lld", (long long)(util_wall_ms() / 1000));
+		util_fmt(session, sizeof session, "despotify-%lld", (long long)(util_wall_ms() / 1000));
 	util_buf_init(&f, a->req_body, sizeof a->req_body);
 	form_add(&f, "Action", "AssumeRoleWithWebIdentity");
 	form_add(&f, "Version", "2011-06-15");
@@ -867,11 +866,11 @@ xml_need(struct aws *a, const char *path, char *dst, size_t n, char *err, size_t
 	int r = xml_text(a->resp.body, a->resp.body_len, path, dst, n, e, sizeof e);
 
 	if (r == XML_NOT_FOUND || r == 0) {
-		snprintf(err, errlen, "no %s", path);
+		util_fmt(err, errlen, "no %s", path);
 		return -1;
 	}
 	if (r < 0) {
-		snprintf(err, errlen, "%s", e);
+		util_fmt(err, errlen, "%s", e);
 		return -1;
 	}
 	return 0;
@@ -883,11 +882,11 @@ root_is(struct aws *a, const char *want, char *err, size_t errlen)
 	char root[64], e[256];
 
 	if (xml_root(a->resp.body, a->resp.body_len, root, sizeof root, e, sizeof e) < 0) {
-		snprintf(err, errlen, "%s", e);
+		util_fmt(err, errlen, "%s", e);
 		return -1;
 	}
 	if (strcmp(root, want) != 0) {
-		snprintf(err, errlen, "<%s> where <%s> was expected", root, want);
+		util_fmt(err, errlen, "<%s> where <%s> was expected", root, want);
 		return -1;
 	}
 	return 0;
@@ -901,7 +900,7 @@ set_expiration(struct aws *a, const char *t, char *err, size_t errlen)
 	const char *p = util_trim(t, &len);
 
 	if (util_parse_time(p, len, &a->fetched.expiration_s) < 0) {
-		snprintf(err, errlen, "Expiration is not a time");
+		util_fmt(err, errlen, "Expiration is not a time");
 		return -1;
 	}
 	return 0;
@@ -933,7 +932,7 @@ json_need(const struct json_doc *d, const char *key, char *dst, size_t n, char *
 	int i = json_get(d, 0, key);
 
 	if (i < 0 || json_str(d, i, dst, n) <= 0) {
-		snprintf(err, errlen, "%s missing, not a string, or too long", key);
+		util_fmt(err, errlen, "%s missing, not a string, or too long", key);
 		return -1;
 	}
 	return 0;
@@ -951,7 +950,7 @@ check_container(struct aws *a, const struct call *c, char *err, size_t errlen)
 	if (json_parse(&d, a->resp.body, a->resp.body_len, toks, 64, err, errlen) < 0)
 		return -1;
 	if (d.ntoks < 1 || toks[0].type != JSON_OBJECT) {
-		snprintf(err, errlen, "not a JSON object");
+		util_fmt(err, errlen, "not a JSON object");
 		return -1;
 	}
 	if (json_need(&d, "AccessKeyId", cr->access_key_id, sizeof cr->access_key_id, err, errlen) < 0 ||
@@ -980,7 +979,7 @@ check_describe(struct aws *a, const struct call *c, char *err, size_t errlen)
 	n = xml_count(a->resp.body, a->resp.body_len, "DescribeAutoScalingInstancesResult/AutoScalingInstances",
 	    e, sizeof e);
 	if (n != 1) {
-		snprintf(err, errlen, "no AutoScalingInstances list");
+		util_fmt(err, errlen, "no AutoScalingInstances list");
 		return -1;
 	}
 	n = xml_count(a->resp.body, a->resp.body_len, "AutoScalingInstances/member", e, sizeof e);
@@ -995,7 +994,7 @@ check_describe(struct aws *a, const struct call *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (strcmp(id, c->instance) != 0) {
-		snprintf(err, errlen, "the answer is about another instance");
+		util_fmt(err, errlen, "the answer is about another instance");
 		r->group[0] = r->state[0] = '\0';
 		return -1;
 	}
@@ -1080,7 +1079,7 @@ fetch_imds(struct aws *a, int64_t deadline_ms, char *err, size_t errlen)
 	if (util_strlcpy(c->access_key_id, ic.access_key_id, sizeof c->access_key_id) < 0 ||
 	    util_strlcpy(c->secret_access_key, ic.secret_access_key, sizeof c->secret_access_key) < 0 ||
 	    util_strlcpy(c->session_token, ic.token, sizeof c->session_token) < 0) {
-		snprintf(err, errlen, "IMDS role credentials too long");
+		util_fmt(err, errlen, "IMDS role credentials too long");
 		goto out;
 	}
 	c->expiration_s = ic.expiration_s;
@@ -1208,7 +1207,7 @@ wait_detachable(struct aws *a, const char *instance, int64_t deadline_ms, struct
 
 	for (;;) {
 		if (describe(a, instance, deadline_ms, r, err, sizeof err) < 0) {
-			snprintf(r->error, sizeof r->error, "%s", err);
+			util_fmt(r->error, sizeof r->error, "%s", err);
 			return -1;
 		}
 		if (r->group[0] == '\0') {
@@ -1227,7 +1226,7 @@ wait_detachable(struct aws *a, const char *instance, int64_t deadline_ms, struct
 			return 1;
 		/* Pending, EnteringStandby, ...: passing states; look again shortly. */
 		if (util_now_ms() + AWS_BACKOFF_MAX_MS >= deadline_ms) {
-			snprintf(r->error, sizeof r->error, "instance %s stayed %s in %s, a state that does not "
+			util_fmt(r->error, sizeof r->error, "instance %s stayed %s in %s, a state that does not "
 			    "allow a detach, until the deadline", instance, r->state, r->group);
 			return -1;
 		}
@@ -1269,7 +1268,7 @@ detach(struct aws *a, const char *instance, int64_t deadline_ms, struct aws_deta
 			return 0;
 		}
 		util_strlcpy(r->group, group, sizeof r->group);
-		snprintf(r->error, sizeof r->error, "%s", err);
+		util_fmt(r->error, sizeof r->error, "%s", err);
 		return -1;
 	}
 	if (xml_text(a->resp.body, a->resp.body_len, "DetachInstancesResult/Activities/member/ActivityId",
@@ -1292,7 +1291,7 @@ aws_detach(struct aws *a, const char *instance_id, int64_t deadline_ms, struct a
 	memset(r, 0, sizeof *r);
 	r->outcome = AWS_FAILED;
 	if (instance_id == NULL || instance_id[0] == '\0') {
-		snprintf(r->error, sizeof r->error, "no instance id");
+		util_fmt(r->error, sizeof r->error, "no instance id");
 		rc = -1;
 	} else if ((rc = wait_detachable(a, instance_id, deadline_ms, r)) > 0 && a->cfg->dry_run) {
 		r->outcome = AWS_DRY_RUN;
@@ -1325,7 +1324,7 @@ aws_eks_token(struct aws *a, const char *cluster, int64_t deadline_ms, char *out
 	int r;
 
 	if (aws_credentials(a, 0, deadline_ms, e, sizeof e) < 0) {
-		snprintf(err, errlen, "EKS token: AWS credentials from %s: %s",
+		util_fmt(err, errlen, "EKS token: AWS credentials from %s: %s",
 		    aws_cred_source_name(a->source), e);
 		return -1;
 	}

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -169,14 +168,14 @@ drain_result_summary(const struct drain_result *r, char *buf, size_t n)
 	for (i = DRAIN_SKIP_SELF; i < DRAIN_NACTIONS; i++)
 		if (r->skips[i] > 0) {
 			at = strlen(skips);
-			snprintf(skips + at, sizeof skips - at, "%s%d %s", at ? ", " : " (", r->skips[i],
+			util_fmt(skips + at, sizeof skips - at, "%s%d %s", at ? ", " : " (", r->skips[i],
 			    drain_action_name((enum drain_action)i));
 		}
 	if (skips[0] != '\0')
 		strncat(skips, ")", sizeof skips - strlen(skips) - 1);
 	if (r->terminating > 0)
-		snprintf(term, sizeof term, " (%d terminating)", r->terminating);
-	snprintf(buf, n, "drain: %d found, %d evicted, %d deleted, %d gone, %d skipped%s, %d left%s; "
+		util_fmt(term, sizeof term, " (%d terminating)", r->terminating);
+	util_fmt(buf, n, "drain: %d found, %d evicted, %d deleted, %d gone, %d skipped%s, %d left%s; "
 	    "last eviction at %lld ms, total %lld ms%s%s",
 	    r->found, r->evicted, r->deleted, r->gone, r->skipped, skips, r->left, term,
 	    (long long)r->last_eviction_ms, (long long)r->total_ms,
@@ -185,14 +184,14 @@ drain_result_summary(const struct drain_result *r, char *buf, size_t n)
 		at = strlen(buf);
 		if (at + 1 >= n)
 			break;
-		snprintf(buf + at, n - at, "%s%s", i == 0 ? "; left: " : ", ", r->left_names[i]);
+		util_fmt(buf + at, n - at, "%s%s", i == 0 ? "; left: " : ", ", r->left_names[i]);
 	}
 	at = strlen(buf);
 	if (r->left > r->nleft_names && at + 1 < n)
-		snprintf(buf + at, n - at, " and %d more", r->left - r->nleft_names);
+		util_fmt(buf + at, n - at, " and %d more", r->left - r->nleft_names);
 	at = strlen(buf);
 	if (r->error[0] != '\0' && at + 1 < n)
-		snprintf(buf + at, n - at, "; %s", r->error);
+		util_fmt(buf + at, n - at, "; %s", r->error);
 	return buf;
 }
 
@@ -497,12 +496,12 @@ send_one(struct worker *w, const struct job *j, int *status, int64_t *retry_ms, 
 	if (url_encode(p->ns, strlen(p->ns), ens, sizeof ens, 0) < 0 ||
 	    url_encode(p->name, strlen(p->name), ename, sizeof ename, 0) < 0)
 		return DRAIN_REFUSED;
-	snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s%s", ens, ename,
+	util_fmt(path, sizeof path, "/api/v1/namespaces/%s/pods/%s%s", ens, ename,
 	    j->del ? "" : "/eviction");
 	n = j->del ? k8s_delete_body(body, sizeof body, p->uid, grace) :
 	    k8s_eviction_body(body, sizeof body, p->ns, p->name, p->uid, grace);
 	if (n < 0) {
-		snprintf(msg, msglen, "request body too long");
+		util_fmt(msg, msglen, "request body too long");
 		return DRAIN_REFUSED;
 	}
 	if (k8s_request(w->d->k, &w->hc, j->del ? "DELETE" : "POST", path, "application/json", body,
@@ -618,7 +617,7 @@ settle(struct drain *d, int i, int del, enum drain_outcome o, int status, int64_
 		dp->attempts++;
 		code[0] = '\0';
 		if (status >= 0)
-			snprintf(code, sizeof code, "%d: ", status);
+			util_fmt(code, sizeof code, "%d: ", status);
 		log_limited(d->lg, &d->ll, 5000, LV_WARNING, "drain: %s of pod %s/%s: %s%s; retrying",
 		    verb, p->ns, p->name, code, msg);
 		break;
@@ -823,7 +822,7 @@ first_listing(struct drain *d)
 	pthread_mutex_lock(&d->mu);
 	d->first_done = 1;
 	if (n < 0) {
-		snprintf(d->r->error, sizeof d->r->error, "%s", err);
+		util_fmt(d->r->error, sizeof d->r->error, "%s", err);
 		log_error(d->lg, "drain: node %s: %s", d->node, err);
 	}
 	log_info(d->lg, "drain: node %s: %d pods: %d to evict, %d skipped", d->node, d->r->found,
@@ -893,7 +892,7 @@ tally(struct drain *d)
 		if (dp->state == P_EVICTED || dp->state == P_DELETED)
 			r->terminating++;
 		if (r->nleft_names < DRAIN_MAX_LEFT)
-			snprintf(r->left_names[r->nleft_names++], sizeof r->left_names[0], "%s/%s",
+			util_fmt(r->left_names[r->nleft_names++], sizeof r->left_names[0], "%s/%s",
 			    dp->p.ns, dp->p.name);
 		r->left++;
 	}

@@ -5,7 +5,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -356,23 +355,23 @@ proxy_url(const char *name, const char *v, struct url *u, char *err, size_t errl
 	auth = auth != NULL ? auth + 3 : v;
 	at = strchr(auth, '@');
 	if (at != NULL && (size_t)(at - auth) < strcspn(auth, "/?#")) {
-		snprintf(err, errlen, "%s: proxy credentials in the URL are not supported", name);
+		util_fmt(err, errlen, "%s: proxy credentials in the URL are not supported", name);
 		return -1;
 	}
 	/* curl takes "proxy:3128" to mean http://proxy:3128. */
 	if (strstr(v, "://") == NULL) {
 		if (util_snprintf(buf, sizeof buf, "http://%s", v) < 0) {
-			snprintf(err, errlen, "%s: proxy URL too long", name);
+			util_fmt(err, errlen, "%s: proxy URL too long", name);
 			return -1;
 		}
 		v = buf;
 	}
 	if (url_parse(v, u, why, sizeof why) < 0) {
-		snprintf(err, errlen, "%s: %s", name, why);
+		util_fmt(err, errlen, "%s: %s", name, why);
 		return -1;
 	}
 	if (u->tls) {
-		snprintf(err, errlen, "%s: https:// proxies are not supported (use http://)", name);
+		util_fmt(err, errlen, "%s: https:// proxies are not supported (use http://)", name);
 		memset(u, 0, sizeof *u);
 		return -1;
 	}
@@ -393,7 +392,7 @@ http_proxy_from_env(struct http_proxy *p, char *const *envp, char *err, size_t e
 		return -1;
 	if ((v = env_pair(envp, "no_proxy", "NO_PROXY", &which)) != NULL &&
 	    util_strlcpy(p->no_proxy, v, sizeof p->no_proxy) < 0) {
-		snprintf(err, errlen, "%s: longer than %zu bytes", which, sizeof p->no_proxy - 1);
+		util_fmt(err, errlen, "%s: longer than %zu bytes", which, sizeof p->no_proxy - 1);
 		return -1;
 	}
 	return 0;
@@ -627,7 +626,7 @@ io_fail(struct outcome *oc, long r, const char *peer, const char *why, char *err
 		oc->timed_out = 1;
 	else
 		oc->closed = 1;
-	snprintf(err, errlen, "%s: %s", peer, why);
+	util_fmt(err, errlen, "%s: %s", peer, why);
 	return -1;
 }
 
@@ -668,7 +667,7 @@ read_head(struct http_client *hc, struct http_response *resp, int *minor,
 		r = fill(hc, deadline_ms, why, sizeof why);
 		if (r == 0) {
 			oc->closed = 1;
-			snprintf(err, errlen, "%s: connection closed %s", peer,
+			util_fmt(err, errlen, "%s: connection closed %s", peer,
 			    oc->received == 0 ? "before any response" : "in the middle of the response head");
 			return -1;
 		}
@@ -679,7 +678,7 @@ read_head(struct http_client *hc, struct http_response *resp, int *minor,
 		if (k > avail)
 			k = avail;
 		if (k == 0) {
-			snprintf(err, errlen, "%s: response head over %d bytes", peer, HTTP_MAX_HEAD);
+			util_fmt(err, errlen, "%s: response head over %d bytes", peer, HTTP_MAX_HEAD);
 			return -1;
 		}
 		memcpy(hc->head + hc->head_len, hc->rbuf + hc->rbuf_off, k);
@@ -693,7 +692,7 @@ read_head(struct http_client *hc, struct http_response *resp, int *minor,
 			return 0;
 		}
 		if (n == -1) {
-			snprintf(err, errlen, "%s: malformed response head (not HTTP/1.x, or over %d header fields)",
+			util_fmt(err, errlen, "%s: malformed response head (not HTTP/1.x, or over %d header fields)",
 			    peer, HTTP_MAX_HEADERS);
 			return -1;
 		}
@@ -719,7 +718,7 @@ body_put(struct http_response *resp, const char *p, size_t n, const char *peer, 
 		return 0;
 	if (streaming(resp)) {
 		if (n > resp->sink_max - resp->sunk) {
-			snprintf(err, errlen, "%s: response body over %llu bytes", peer,
+			util_fmt(err, errlen, "%s: response body over %llu bytes", peer,
 			    (unsigned long long)resp->sink_max);
 			return -1;
 		}
@@ -727,7 +726,7 @@ body_put(struct http_response *resp, const char *p, size_t n, const char *peer, 
 		return resp->sink(resp->sink_arg, p, n, err, errlen);
 	}
 	if (n > max - resp->body_len) {
-		snprintf(err, errlen, "%s: response body over %zu bytes", peer, max);
+		util_fmt(err, errlen, "%s: response body over %zu bytes", peer, max);
 		return -1;
 	}
 	memcpy(resp->body + resp->body_len, p, n);
@@ -750,7 +749,7 @@ sink_length(struct http_client *hc, struct http_response *resp, uint64_t clen, c
 
 		if (r == 0) {
 			oc->closed = 1;
-			snprintf(err, errlen, "%s: connection closed after %llu of %llu body bytes",
+			util_fmt(err, errlen, "%s: connection closed after %llu of %llu body bytes",
 			    peer, (unsigned long long)resp->sunk, (unsigned long long)clen);
 			return -1;
 		}
@@ -792,7 +791,7 @@ read_length(struct http_client *hc, struct http_response *resp, uint64_t clen, c
 		r = conn_read(hc, resp->body + resp->body_len, want, deadline_ms, why, sizeof why);
 		if (r == 0) {
 			oc->closed = 1;
-			snprintf(err, errlen, "%s: connection closed after %zu of %llu body bytes",
+			util_fmt(err, errlen, "%s: connection closed after %zu of %llu body bytes",
 			    peer, resp->body_len, (unsigned long long)clen);
 			return -1;
 		}
@@ -821,7 +820,7 @@ read_chunked(struct http_client *hc, struct http_response *resp, const char *pee
 		r = fill(hc, deadline_ms, why, sizeof why);
 		if (r == 0) {
 			oc->closed = 1;
-			snprintf(err, errlen, "%s: connection closed in the middle of a chunked body", peer);
+			util_fmt(err, errlen, "%s: connection closed in the middle of a chunked body", peer);
 			return -1;
 		}
 		if (r < 0)
@@ -829,7 +828,7 @@ read_chunked(struct http_client *hc, struct http_response *resp, const char *pee
 		n = hc->rbuf_len - hc->rbuf_off;
 		d = http_chunk_decode(&ch, hc->rbuf + hc->rbuf_off, &n, &used);
 		if (d < 0) {
-			snprintf(err, errlen, "%s: malformed chunked body", peer);
+			util_fmt(err, errlen, "%s: malformed chunked body", peer);
 			return -1;
 		}
 		if (body_put(resp, hc->rbuf + hc->rbuf_off, n, peer, err, errlen) < 0)
@@ -878,7 +877,7 @@ read_body(struct http_client *hc, struct http_response *resp, enum framing fr, u
 		return 0;
 	case BODY_LENGTH:
 		if (clen > max) {
-			snprintf(err, errlen, "%s: response body over %llu bytes (Content-Length %llu)",
+			util_fmt(err, errlen, "%s: response body over %llu bytes (Content-Length %llu)",
 			    peer, (unsigned long long)max, (unsigned long long)clen);
 			return -1;
 		}
@@ -934,11 +933,11 @@ build_head(const struct http_request *req, const struct route *rt, char *buf, si
 
 	if (req->method == NULL || req->method[0] == '\0' || has_ctl(req->method) ||
 	    strchr(req->method, ' ') != NULL) {
-		snprintf(err, errlen, "%s: bad request method", rt->target_hp);
+		util_fmt(err, errlen, "%s: bad request method", rt->target_hp);
 		return -1;
 	}
 	if (http_host_header(u, host, sizeof host) < 0) {
-		snprintf(err, errlen, "%s: host too long", rt->target_hp);
+		util_fmt(err, errlen, "%s: host too long", rt->target_hp);
 		return -1;
 	}
 	util_buf_init(&b, buf, cap);
@@ -958,12 +957,12 @@ build_head(const struct http_request *req, const struct route *rt, char *buf, si
 		size_t k;
 
 		if (h->name[0] == '\0' || has_ctl(h->value)) {
-			snprintf(err, errlen, "%s: bad request header \"%s\"", rt->target_hp, h->name);
+			util_fmt(err, errlen, "%s: bad request header \"%s\"", rt->target_hp, h->name);
 			return -1;
 		}
 		for (k = 0; h->name[k] != '\0'; k++) {
 			if (!is_tchar((unsigned char)h->name[k])) {
-				snprintf(err, errlen, "%s: bad request header name", rt->target_hp);
+				util_fmt(err, errlen, "%s: bad request header name", rt->target_hp);
 				return -1;
 			}
 		}
@@ -977,7 +976,7 @@ build_head(const struct http_request *req, const struct route *rt, char *buf, si
 		util_buf_fmt(&b, "Content-Length: %zu\r\n", req->body_len);
 	util_buf_fmt(&b, "\r\n");
 	if (b.over) {
-		snprintf(err, errlen, "%s: request head over %d bytes", rt->target_hp, HTTP_MAX_REQ_HEAD);
+		util_fmt(err, errlen, "%s: request head over %d bytes", rt->target_hp, HTTP_MAX_REQ_HEAD);
 		return -1;
 	}
 	return (int)b.len;
@@ -993,11 +992,11 @@ tunnel(struct http_client *hc, const struct route *rt, int64_t deadline_ms, char
 	int minor, n, r;
 
 	memset(&oc, 0, sizeof oc);
-	snprintf(peer, sizeof peer, "proxy %s", rt->via_hp);
-	n = snprintf(req, sizeof req, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n"
+	util_fmt(peer, sizeof peer, "proxy %s", rt->via_hp);
+	n = util_fmt(req, sizeof req, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n"
 	    "User-Agent: despotify/" DESPOTIFY_VERSION "\r\n\r\n", rt->target_hp, rt->target_hp);
 	if (n < 0 || (size_t)n >= sizeof req) {
-		snprintf(err, errlen, "%s: CONNECT request too long", peer);
+		util_fmt(err, errlen, "%s: CONNECT request too long", peer);
 		return -1;
 	}
 	r = net_write(hc->fd, req, (size_t)n, deadline_ms, why, sizeof why);
@@ -1007,13 +1006,13 @@ tunnel(struct http_client *hc, const struct route *rt, int64_t deadline_ms, char
 	if (read_head(hc, &resp, &minor, peer, &oc, deadline_ms, err, errlen) < 0)
 		return -1;
 	if (resp.status / 100 != 2) {
-		snprintf(err, errlen, "%s: CONNECT %s refused with status %d", peer, rt->target_hp,
+		util_fmt(err, errlen, "%s: CONNECT %s refused with status %d", peer, rt->target_hp,
 		    resp.status);
 		return -1;
 	}
 	/* The server speaks first after a tunnel only in TLS, which we start: nothing may be left. */
 	if (hc->rbuf_off != hc->rbuf_len) {
-		snprintf(err, errlen, "%s: unexpected bytes after the CONNECT response", peer);
+		util_fmt(err, errlen, "%s: unexpected bytes after the CONNECT response", peer);
 		return -1;
 	}
 	return 0;
@@ -1028,15 +1027,15 @@ conn_open(struct http_client *hc, const struct route *rt, const char *key, int64
 	char why[512];
 
 	if (rt->target->tls && hc->tls == NULL) {
-		snprintf(err, errlen, "%s: https needs a TLS configuration", rt->target_hp);
+		util_fmt(err, errlen, "%s: https needs a TLS configuration", rt->target_hp);
 		return -1;
 	}
 	hc->fd = net_connect(u->host, u->port, deadline_ms, why, sizeof why);
 	if (hc->fd < 0) {
 		if (rt->via != NULL)
-			snprintf(err, errlen, "proxy %s: %s", rt->via_hp, why);
+			util_fmt(err, errlen, "proxy %s: %s", rt->via_hp, why);
 		else
-			snprintf(err, errlen, "%s", why);
+			util_fmt(err, errlen, "%s", why);
 		return -1;
 	}
 	hc->connects++;
@@ -1047,13 +1046,13 @@ conn_open(struct http_client *hc, const struct route *rt, const char *key, int64
 	}
 	if (rt->target->tls) {
 		if (hc->tc == NULL && (hc->tc = tls_conn_new()) == NULL) {
-			snprintf(err, errlen, "%s: out of memory for TLS", rt->target_hp);
+			util_fmt(err, errlen, "%s: out of memory for TLS", rt->target_hp);
 			conn_drop(hc);
 			return -1;
 		}
 		if (tls_handshake(hc->tc, hc->tls, hc->fd, rt->target->host, rt->target->port,
 		    deadline_ms, why, sizeof why) < 0) {
-			snprintf(err, errlen, "%s: %s", rt->target_hp, why);
+			util_fmt(err, errlen, "%s: %s", rt->target_hp, why);
 			conn_drop(hc);
 			return -1;
 		}
@@ -1105,12 +1104,12 @@ read_final_head(struct http_client *hc, struct http_response *resp, int *minor, 
 		if (resp->status >= 200)
 			return 0;
 		if (resp->status == 101) {
-			snprintf(err, errlen, "%s: unexpected 101 Switching Protocols", peer);
+			util_fmt(err, errlen, "%s: unexpected 101 Switching Protocols", peer);
 			return -1;
 		}
 		/* 100 Continue, 102, 103 Early Hints: informational, the real answer follows. */
 		if (++interim > HTTP_MAX_INTERIM) {
-			snprintf(err, errlen, "%s: over %d informational responses", peer, HTTP_MAX_INTERIM);
+			util_fmt(err, errlen, "%s: over %d informational responses", peer, HTTP_MAX_INTERIM);
 			return -1;
 		}
 	}
@@ -1163,10 +1162,10 @@ body_framing(const struct http_request *req, const struct http_response *resp, c
 	case HTTP_CLEN_OK:
 		return BODY_LENGTH;
 	case HTTP_CLEN_BAD:
-		snprintf(err, errlen, "%s: bad Content-Length", peer);
+		util_fmt(err, errlen, "%s: bad Content-Length", peer);
 		return -1;
 	case HTTP_CLEN_CONFLICT:
-		snprintf(err, errlen, "%s: conflicting Content-Length headers", peer);
+		util_fmt(err, errlen, "%s: conflicting Content-Length headers", peer);
 		return -1;
 	}
 	*keep = 0;
@@ -1222,7 +1221,7 @@ http_do(struct http_client *hc, const struct http_request *req,
 	memset(&rt, 0, sizeof rt);
 	rt.target = req->url;
 	if (url_hostport(rt.target, rt.target_hp, sizeof rt.target_hp) < 0) {
-		snprintf(err, errlen, "%s: host too long", rt.target->host);
+		util_fmt(err, errlen, "%s: host too long", rt.target->host);
 		return -1;
 	}
 	if (hc->proxy != NULL && !is_imds(rt.target->host) &&
@@ -1233,12 +1232,12 @@ http_do(struct http_client *hc, const struct http_request *req,
 			rt.via = via;
 			rt.tunnel = rt.target->tls;
 			if (url_hostport(via, rt.via_hp, sizeof rt.via_hp) < 0) {
-				snprintf(err, errlen, "proxy %s: host too long", via->host);
+				util_fmt(err, errlen, "proxy %s: host too long", via->host);
 				return -1;
 			}
 		}
 	}
-	snprintf(key, sizeof key, "%s://%s%s%s", rt.target->tls ? "https" : "http", rt.target_hp,
+	util_fmt(key, sizeof key, "%s://%s%s%s", rt.target->tls ? "https" : "http", rt.target_hp,
 	    rt.via != NULL ? " via " : "", rt.via_hp);
 
 	for (attempt = 0;; attempt++) {

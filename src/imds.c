@@ -1,7 +1,6 @@
 /* imds.c — see imds.h. */
 #include "imds.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "json.h"
@@ -96,7 +95,7 @@ parse_action_doc(const struct json_doc *d, enum imds_source src, int64_t now_s,
 	int64_t t;
 
 	if (a < 0 || d->toks[a].type != JSON_STRING) {
-		snprintf(err, errlen, "%s: no \"action\" string in the JSON", imds_source_name(src));
+		util_fmt(err, errlen, "%s: no \"action\" string in the JSON", imds_source_name(src));
 		return -1;
 	}
 	notice_set(out, src, IMDS_KIND_TERMINATION, action_from(d, a), now_s);
@@ -153,13 +152,13 @@ parse_termination(const char *p, size_t n, int64_t now_s, const char *instance_i
 		if (memmem(p, n, "instances_to_terminate", 22) == NULL)
 			return 1;
 		/* A list we cannot read may or may not name us: a fault, not a notice. */
-		snprintf(err, errlen, "%s: unreadable instances_to_terminate form: %s",
+		util_fmt(err, errlen, "%s: unreadable instances_to_terminate form: %s",
 		    imds_source_name(src), jerr);
 		return -1;
 	}
 	if ((i = json_get(&d, 0, "instances_to_terminate")) >= 0) {
 		if (d.toks[i].type != JSON_ARRAY) {
-			snprintf(err, errlen, "%s: \"instances_to_terminate\" is not an array",
+			util_fmt(err, errlen, "%s: \"instances_to_terminate\" is not an array",
 			    imds_source_name(src));
 			return -1;
 		}
@@ -193,15 +192,15 @@ imds_parse_notice(enum imds_source src, const char *body, size_t len, int64_t no
 	if (src == IMDS_SRC_TERMINATION)
 		return parse_termination(p, n, now_s, instance_id, private_ip, out, err, errlen);
 	if (src != IMDS_SRC_ACTION && src != IMDS_SRC_REBALANCE) {
-		snprintf(err, errlen, "unknown notice source %d", (int)src);
+		util_fmt(err, errlen, "unknown notice source %d", (int)src);
 		return -1;
 	}
 	if (json_parse(&d, p, n, toks, IMDS_MAX_JSON_TOKENS, jerr, sizeof jerr) < 0) {
-		snprintf(err, errlen, "%s: %s", imds_source_name(src), jerr);
+		util_fmt(err, errlen, "%s: %s", imds_source_name(src), jerr);
 		return -1;
 	}
 	if (d.toks[0].type != JSON_OBJECT) {
-		snprintf(err, errlen, "%s: the JSON is not an object", imds_source_name(src));
+		util_fmt(err, errlen, "%s: the JSON is not an object", imds_source_name(src));
 		return -1;
 	}
 	if (src == IMDS_SRC_ACTION)
@@ -224,18 +223,18 @@ str_field_at(const struct json_doc *d, int obj, const char *what, const char *ke
 	int i = json_get(d, obj, key), n;
 
 	if (i < 0 || d->toks[i].type != JSON_STRING) {
-		snprintf(err, errlen, "%s: no \"%s\" string", what, key);
+		util_fmt(err, errlen, "%s: no \"%s\" string", what, key);
 		return -1;
 	}
 	n = json_str(d, i, out, cap);
 	if (n < 0) {
 		/* Say why without echoing the value: it may be a secret. */
-		snprintf(err, errlen, "%s: \"%s\" is malformed or over %zu bytes", what, key,
+		util_fmt(err, errlen, "%s: \"%s\" is malformed or over %zu bytes", what, key,
 		    cap - 1);
 		return -1;
 	}
 	if (n == 0) {
-		snprintf(err, errlen, "%s: \"%s\" is empty", what, key);
+		util_fmt(err, errlen, "%s: \"%s\" is empty", what, key);
 		return -1;
 	}
 	return 0;
@@ -259,11 +258,11 @@ imds_parse_identity(const char *body, size_t len, struct imds_facts *f,
 	char jerr[128];
 
 	if (json_parse(&d, body, len, toks, IMDS_MAX_JSON_TOKENS, jerr, sizeof jerr) < 0) {
-		snprintf(err, errlen, "%s: %s", what, jerr);
+		util_fmt(err, errlen, "%s: %s", what, jerr);
 		return -1;
 	}
 	if (d.toks[0].type != JSON_OBJECT) {
-		snprintf(err, errlen, "%s: not a JSON object", what);
+		util_fmt(err, errlen, "%s: not a JSON object", what);
 		return -1;
 	}
 	if (str_field(&d, what, "region", f->region, sizeof f->region, err, errlen) < 0 ||
@@ -291,16 +290,16 @@ imds_parse_creds(const char *body, size_t len, struct imds_creds *c,
 
 	/* jsmn's positions say nothing about the content, so its errors are safe to pass on. */
 	if (json_parse(&d, body, len, toks, IMDS_MAX_JSON_TOKENS, jerr, sizeof jerr) < 0) {
-		snprintf(err, errlen, "%s: %s", what, jerr);
+		util_fmt(err, errlen, "%s: %s", what, jerr);
 		return -1;
 	}
 	if (d.toks[0].type != JSON_OBJECT) {
-		snprintf(err, errlen, "%s: not a JSON object", what);
+		util_fmt(err, errlen, "%s: not a JSON object", what);
 		return -1;
 	}
 	if ((i = json_get(&d, 0, "Code")) >= 0 && !json_str_eq(&d, i, "Success")) {
 		n = json_str(&d, i, code, sizeof code);
-		snprintf(err, errlen, "%s: Code is \"%s\"", what, n >= 0 ? code : "(unreadable)");
+		util_fmt(err, errlen, "%s: Code is \"%s\"", what, n >= 0 ? code : "(unreadable)");
 		return -1;
 	}
 	if (str_field(&d, what, "AccessKeyId", c->access_key_id, sizeof c->access_key_id,
@@ -311,7 +310,7 @@ imds_parse_creds(const char *body, size_t len, struct imds_creds *c,
 	    str_field(&d, what, "Expiration", exp, sizeof exp, err, errlen) < 0)
 		goto fail;
 	if (util_parse_time(exp, strlen(exp), &c->expiration_s) < 0) {
-		snprintf(err, errlen, "%s: Expiration \"%s\" is not a time", what, exp);
+		util_fmt(err, errlen, "%s: Expiration \"%s\" is not a time", what, exp);
 		goto fail;
 	}
 	return 0;
@@ -383,12 +382,12 @@ ev_date(const struct json_doc *d, int obj, int idx, const char *key, int optiona
 	if (i < 0 && optional)
 		return 1;
 	if (i < 0 || d->toks[i].type != JSON_STRING) {
-		snprintf(err, errlen, "scheduled event %d: no \"%s\" string", idx, key);
+		util_fmt(err, errlen, "scheduled event %d: no \"%s\" string", idx, key);
 		return -1;
 	}
 	k = &d->toks[i];
 	if (util_parse_gmt_date(d->text + k->start, (size_t)(k->end - k->start), t) < 0) {
-		snprintf(err, errlen, "scheduled event %d: \"%s\" is not a date like "
+		util_fmt(err, errlen, "scheduled event %d: \"%s\" is not a date like "
 		    "\"21 Jan 2019 09:00:43 GMT\"", idx, key);
 		return -1;
 	}
@@ -404,10 +403,10 @@ parse_event(const struct json_doc *d, int obj, int idx, struct imds_event *e,
 
 	memset(e, 0, sizeof *e);
 	if (d->toks[obj].type != JSON_OBJECT) {
-		snprintf(err, errlen, "scheduled event %d: not a JSON object", idx);
+		util_fmt(err, errlen, "scheduled event %d: not a JSON object", idx);
 		return -1;
 	}
-	snprintf(what, sizeof what, "scheduled event %d", idx);
+	util_fmt(what, sizeof what, "scheduled event %d", idx);
 	if (str_field_at(d, obj, what, "Code", e->code_name, sizeof e->code_name, err, errlen) < 0 ||
 	    str_field_at(d, obj, what, "State", state, sizeof state, err, errlen) < 0 ||
 	    str_field_at(d, obj, what, "EventId", e->id, sizeof e->id, err, errlen) < 0 ||
@@ -436,15 +435,15 @@ imds_parse_events(const char *body, size_t len, struct imds_event *ev, int cap,
 	if (n == 0)
 		return 0;
 	if (json_parse(&d, p, n, toks, IMDS_MAX_JSON_TOKENS, jerr, sizeof jerr) < 0) {
-		snprintf(err, errlen, "scheduled events: %s", jerr);
+		util_fmt(err, errlen, "scheduled events: %s", jerr);
 		return -1;
 	}
 	if (d.toks[0].type != JSON_ARRAY) {
-		snprintf(err, errlen, "scheduled events: the JSON is not an array");
+		util_fmt(err, errlen, "scheduled events: the JSON is not an array");
 		return -1;
 	}
 	if (d.toks[0].size > cap) {
-		snprintf(err, errlen, "scheduled events: %d events, more than the %d understood",
+		util_fmt(err, errlen, "scheduled events: %d events, more than the %d understood",
 		    d.toks[0].size, cap);
 		return -1;
 	}
@@ -496,11 +495,11 @@ parse_imds_url(const char *what, const char *s, struct url *u, char *err, size_t
 	char uerr[160];
 
 	if (url_parse(s, u, uerr, sizeof uerr) < 0) {
-		snprintf(err, errlen, "%s: %s", what, uerr);
+		util_fmt(err, errlen, "%s: %s", what, uerr);
 		return -1;
 	}
 	if (u->tls) {
-		snprintf(err, errlen, "%s: IMDS is plain http, not https (%s)", what, s);
+		util_fmt(err, errlen, "%s: IMDS is plain http, not https (%s)", what, s);
 		return -1;
 	}
 	return 0;
@@ -522,7 +521,7 @@ scratch_url(struct imds *m, const char *path, char *err, size_t errlen)
 	char s[CONFIG_MAX_STR + 128];
 
 	if (util_snprintf(s, sizeof s, "%s%s", m->base, path) < 0) {
-		snprintf(err, errlen, "imds_base: URL too long for %s", path);
+		util_fmt(err, errlen, "imds_base: URL too long for %s", path);
 		return -1;
 	}
 	return parse_imds_url("imds_base", s, &m->scratch, err, errlen);
@@ -545,7 +544,7 @@ imds_init(struct imds *m, const struct config *cfg, const struct log *lg,
 	http_client_init(&m->hc, NULL, NULL);
 
 	if (util_strlcpy(m->base, cfg->imds_base, sizeof m->base) < 0) {
-		snprintf(err, errlen, "imds_base: too long");
+		util_fmt(err, errlen, "imds_base: too long");
 		return -1;
 	}
 	n = strlen(m->base);
@@ -554,7 +553,7 @@ imds_init(struct imds *m, const struct config *cfg, const struct log *lg,
 	if (parse_imds_url("imds_base", m->base, &base, err, errlen) < 0)
 		return -1;
 	if (url_hostport(&base, m->imds_key, sizeof m->imds_key) < 0) {
-		snprintf(err, errlen, "imds_base: host too long");
+		util_fmt(err, errlen, "imds_base: host too long");
 		return -1;
 	}
 	if (scratch_url(m, "/latest/api/token", err, errlen) < 0)
@@ -577,7 +576,7 @@ imds_init(struct imds *m, const struct config *cfg, const struct log *lg,
 		any = 1;
 	}
 	if (!any) {
-		snprintf(err, errlen, "notice_url, action_url and rebalance_url are all empty: "
+		util_fmt(err, errlen, "notice_url, action_url and rebalance_url are all empty: "
 		    "nothing to poll");
 		return -1;
 	}
@@ -641,7 +640,7 @@ request(struct imds *m, const char *method, const struct url *u, const char *url
 	m->resp.body_cap = sizeof m->body;
 	if (http_do(&m->hc, &req, &m->resp, deadline_ms, herr, sizeof herr) < 0) {
 		metrics_api(m->metrics, MEP_IMDS, -1);
-		snprintf(err, errlen, "%s %s: %s", method, url_str, herr);
+		util_fmt(err, errlen, "%s %s: %s", method, url_str, herr);
 		return -1;
 	}
 	metrics_api(m->metrics, MEP_IMDS, m->resp.status);
@@ -682,7 +681,7 @@ token_fetch(struct imds *m, int64_t deadline_ms, char *err, size_t errlen)
 
 	util_wipe(m->token, sizeof m->token);
 	m->token_len = 0;
-	snprintf(url_str, sizeof url_str, "%s/latest/api/token", m->base);
+	util_fmt(url_str, sizeof url_str, "%s/latest/api/token", m->base);
 	/* Keep half the time for telling a lost answer from a dead IMDS. */
 	put_deadline = deadline_ms > sent ? sent + (deadline_ms - sent) / 2 : deadline_ms;
 	if (request(m, "PUT", &m->token_url, url_str, 0, put_deadline, err, errlen) < 0) {
@@ -695,14 +694,14 @@ token_fetch(struct imds *m, int64_t deadline_ms, char *err, size_t errlen)
 		tl = m->resp.body_len;
 		tok = util_trim(m->body, &tl);
 		if (tl == 0 || tl >= sizeof m->token) {
-			snprintf(err, errlen, "PUT %s: token of %zu bytes (want 1 to %zu)", url_str, tl,
+			util_fmt(err, errlen, "PUT %s: token of %zu bytes (want 1 to %zu)", url_str, tl,
 			    sizeof m->token - 1);
 			util_wipe(m->body, m->resp.body_len);
 			return -1;
 		}
 		for (size_t i = 0; i < tl; i++) {
 			if ((unsigned char)tok[i] <= ' ' || (unsigned char)tok[i] >= 0x7f) {
-				snprintf(err, errlen, "PUT %s: the token is not printable ASCII",
+				util_fmt(err, errlen, "PUT %s: the token is not printable ASCII",
 				    url_str);
 				util_wipe(m->body, m->resp.body_len);
 				return -1;
@@ -746,7 +745,7 @@ token_fetch(struct imds *m, int64_t deadline_ms, char *err, size_t errlen)
 		}
 		return 0;
 	}
-	snprintf(err, errlen, "PUT %s: HTTP %d%s", url_str, st,
+	util_fmt(err, errlen, "PUT %s: HTTP %d%s", url_str, st,
 	    m->version == IMDS_V2 && (st == 403 || st == 404 || st == 405) ?
 	    " (imds_version = v2: no fallback to IMDSv1)" : "");
 	return -1;
@@ -846,7 +845,7 @@ imds_poll(struct imds *m, struct imds_notice *out, int64_t deadline_ms)
 				out->url = ps->url_str;
 				found = 1;
 			} else if (r < 0 && !faulty++) {
-				snprintf(fault, sizeof fault, "GET %.200s: %.280s", ps->url_str, err);
+				util_fmt(fault, sizeof fault, "GET %.200s: %.280s", ps->url_str, err);
 			}
 			break;
 		case 404:
@@ -855,7 +854,7 @@ imds_poll(struct imds *m, struct imds_notice *out, int64_t deadline_ms)
 			if (m->resp.status == 429)
 				note_retry_after(m);
 			if (!faulty++)
-				snprintf(fault, sizeof fault, "GET %s: HTTP %d%s", ps->url_str,
+				util_fmt(fault, sizeof fault, "GET %s: HTTP %d%s", ps->url_str,
 				    m->resp.status,
 				    m->resp.status == 401 && m->version == IMDS_V1 ?
 				    " (IMDS wants IMDSv2 tokens; imds_version = v1)" : "");
@@ -911,7 +910,7 @@ get_text(struct imds *m, const char *url_str, char *out, size_t cap, int64_t dea
 		errlen) < 0)
 		return -1;
 	if (m->resp.status != 200) {
-		snprintf(err, errlen, "GET %s: HTTP %d", url_str, m->resp.status);
+		util_fmt(err, errlen, "GET %s: HTTP %d", url_str, m->resp.status);
 		return -1;
 	}
 	n = m->resp.body_len;
@@ -919,12 +918,12 @@ get_text(struct imds *m, const char *url_str, char *out, size_t cap, int64_t dea
 	for (w = 0; w < n && (unsigned char)p[w] > ' ' && (unsigned char)p[w] < 0x7f; w++)
 		;
 	if (w == 0 || (w < n && p[w] != ' ' && p[w] != '\t' && p[w] != '\n' && p[w] != '\r')) {
-		snprintf(err, errlen, "GET %s: %s", url_str,
+		util_fmt(err, errlen, "GET %s: %s", url_str,
 		    w == 0 ? "empty answer" : "answer is not printable ASCII");
 		return -1;
 	}
 	if (w >= cap) {
-		snprintf(err, errlen, "GET %s: answer over %zu bytes", url_str, cap - 1);
+		util_fmt(err, errlen, "GET %s: answer over %zu bytes", url_str, cap - 1);
 		return -1;
 	}
 	memcpy(out, p, w);
@@ -945,12 +944,12 @@ get_identity(struct imds *m, struct imds_facts *f, int64_t deadline_ms, char *er
 		err, errlen) < 0)
 		return -1;
 	if (m->resp.status != 200) {
-		snprintf(err, errlen, "GET %s: HTTP %d", m->inst_identity_url, m->resp.status);
+		util_fmt(err, errlen, "GET %s: HTTP %d", m->inst_identity_url, m->resp.status);
 		return -1;
 	}
 	/* All or nothing: a half-read document must not look fetched. */
 	if (imds_parse_identity(m->body, m->resp.body_len, &t, perr, sizeof perr) < 0) {
-		snprintf(err, errlen, "GET %s: %s", m->inst_identity_url, perr);
+		util_fmt(err, errlen, "GET %s: %s", m->inst_identity_url, perr);
 		return -1;
 	}
 	*f = t;
@@ -965,7 +964,7 @@ imds_facts(struct imds *m, struct imds_facts *f, unsigned want, int64_t deadline
 
 	if (util_snprintf(host_url, sizeof host_url, "%s/latest/meta-data/local-hostname",
 	    m->base) < 0) {
-		snprintf(err, errlen, "imds_base: too long");
+		util_fmt(err, errlen, "imds_base: too long");
 		return -1;
 	}
 	/* Each fact already there is kept: a failure costs only the ones still missing. */
@@ -1003,11 +1002,11 @@ imds_events(struct imds *m, struct imds_event *ev, int cap, int64_t deadline_ms,
 	if (m->resp.status == 404)
 		return 0;
 	if (m->resp.status != 200) {
-		snprintf(err, errlen, "GET %s: HTTP %d", s->url_str, m->resp.status);
+		util_fmt(err, errlen, "GET %s: HTTP %d", s->url_str, m->resp.status);
 		return -1;
 	}
 	if ((n = imds_parse_events(m->body, m->resp.body_len, ev, cap, perr, sizeof perr)) < 0)
-		snprintf(err, errlen, "GET %s: %s", s->url_str, perr);
+		util_fmt(err, errlen, "GET %s: %s", s->url_str, perr);
 	return n;
 }
 
@@ -1024,18 +1023,18 @@ imds_role_credentials(struct imds *m, struct imds_creds *out, int64_t deadline_m
 	memset(out, 0, sizeof *out);
 	if (util_snprintf(list_url, sizeof list_url, "%s/latest/meta-data/iam/security-credentials/",
 	    m->base) < 0) {
-		snprintf(err, errlen, "imds_base: too long");
+		util_fmt(err, errlen, "imds_base: too long");
 		return -1;
 	}
 	if (parse_imds_url("imds_base", list_url, &m->scratch, err, errlen) < 0 ||
 	    get(m, &m->scratch, list_url, 1, deadline_ms, NULL, err, errlen) < 0)
 		return -1;
 	if (m->resp.status == 404) {
-		snprintf(err, errlen, "GET %s: HTTP 404: the instance has no IAM role", list_url);
+		util_fmt(err, errlen, "GET %s: HTTP 404: the instance has no IAM role", list_url);
 		return -1;
 	}
 	if (m->resp.status != 200) {
-		snprintf(err, errlen, "GET %s: HTTP %d", list_url, m->resp.status);
+		util_fmt(err, errlen, "GET %s: HTTP %d", list_url, m->resp.status);
 		return -1;
 	}
 	n = m->resp.body_len;
@@ -1046,31 +1045,31 @@ imds_role_credentials(struct imds *m, struct imds_creds *out, int64_t deadline_m
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		    strchr("_+=,.@-", c) != NULL)) {
-			snprintf(err, errlen, "GET %s: the role name has a character outside "
+			util_fmt(err, errlen, "GET %s: the role name has a character outside "
 			    "[A-Za-z0-9_+=,.@-]", list_url);
 			return -1;
 		}
 	}
 	if (w == 0 || w >= sizeof out->role) {
-		snprintf(err, errlen, "GET %s: %s", list_url,
+		util_fmt(err, errlen, "GET %s: %s", list_url,
 		    w == 0 ? "no role name" : "role name too long");
 		return -1;
 	}
 	memcpy(out->role, p, w);
 	out->role[w] = '\0';
 	if (util_snprintf(role_url, sizeof role_url, "%s%s", list_url, out->role) < 0) {
-		snprintf(err, errlen, "imds_base: too long");
+		util_fmt(err, errlen, "imds_base: too long");
 		return -1;
 	}
 	if (parse_imds_url("imds_base", role_url, &m->scratch, err, errlen) < 0)
 		return -1;
 	r = get(m, &m->scratch, role_url, 1, deadline_ms, NULL, err, errlen);
 	if (r == 0 && m->resp.status != 200) {
-		snprintf(err, errlen, "GET %s: HTTP %d", role_url, m->resp.status);
+		util_fmt(err, errlen, "GET %s: HTTP %d", role_url, m->resp.status);
 		r = -1;
 	}
 	if (r == 0 && imds_parse_creds(m->body, m->resp.body_len, out, perr, sizeof perr) < 0) {
-		snprintf(err, errlen, "GET %s: %s", role_url, perr);
+		util_fmt(err, errlen, "GET %s: %s", role_url, perr);
 		r = -1;
 	}
 	/* The body held secrets, whole or in part even after a failed read. */

@@ -2,7 +2,6 @@
 #include "ini.h"
 
 #include <ctype.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "bounds.h"
@@ -28,7 +27,7 @@ section_line(const char *s, size_t l, char *section, char *err, size_t errlen)
 	size_t after, sl;
 
 	if (close == NULL) {
-		snprintf(err, errlen, "malformed section header (no closing ']')");
+		util_fmt(err, errlen, "malformed section header (no closing ']')");
 		return -1;
 	}
 	after = l - (size_t)(close + 1 - s);
@@ -36,14 +35,14 @@ section_line(const char *s, size_t l, char *section, char *err, size_t errlen)
 		const char *rest = util_trim(close + 1, &after);
 
 		if (after > 0 && *rest != '#' && *rest != ';') {
-			snprintf(err, errlen, "text after the section header");
+			util_fmt(err, errlen, "text after the section header");
 			return -1;
 		}
 	}
 	sl = (size_t)(close - s - 1);
 	name = util_trim(s + 1, &sl);
 	if (sl == 0) {
-		snprintf(err, errlen, "empty section name");
+		util_fmt(err, errlen, "empty section name");
 		return -1;
 	}
 	memcpy(section, name, sl);
@@ -64,14 +63,14 @@ pair_line(const char *s, size_t l, char *key, char *value, char *err, size_t err
 	size_t kl, vl, i;
 
 	if (eq == NULL) {
-		snprintf(err, errlen, "expected \"key = value\", a [section] or a comment");
+		util_fmt(err, errlen, "expected \"key = value\", a [section] or a comment");
 		return -1;
 	}
 	kl = (size_t)(eq - s);
 	vl = l - (size_t)(eq + 1 - s);
 	k = util_trim(s, &kl);
 	if (kl == 0) {
-		snprintf(err, errlen, "empty key");
+		util_fmt(err, errlen, "empty key");
 		return -1;
 	}
 	v = util_trim(eq + 1, &vl);
@@ -97,7 +96,7 @@ check_text(const char *buf, size_t len, int *bad_line, char *err, size_t errlen)
 	for (q = buf; q < nul; q++)
 		if (*q == '\n')
 			(*bad_line)++;
-	snprintf(err, errlen, "NUL byte in the file (not a text file?)");
+	util_fmt(err, errlen, "NUL byte in the file (not a text file?)");
 	return -1;
 }
 
@@ -110,7 +109,7 @@ one_line(const char *s, size_t l, char *section, int line, ini_handler h, void *
 	int indented;
 
 	if (l > INI_MAX_LINE) {
-		snprintf(err, errlen, "line is longer than %d bytes", INI_MAX_LINE);
+		util_fmt(err, errlen, "line is longer than %d bytes", INI_MAX_LINE);
 		return -1;
 	}
 	if (l > 0 && s[l - 1] == '\r')
@@ -121,7 +120,7 @@ one_line(const char *s, size_t l, char *section, int line, ini_handler h, void *
 		return 0;
 	if (indented) {
 		/* configparser would glue it to the previous value; we refuse to guess. */
-		snprintf(err, errlen, "indented line: continuation lines are not supported");
+		util_fmt(err, errlen, "indented line: continuation lines are not supported");
 		return -1;
 	}
 	if (*s == '[')
@@ -142,7 +141,7 @@ ini_parse(const char *buf, size_t len, ini_handler h, void *ctx,
 
 	*bad_line = 0;
 	if (len > INI_MAX_FILE) {
-		snprintf(err, errlen, "file is larger than %d bytes", INI_MAX_FILE);
+		util_fmt(err, errlen, "file is larger than %d bytes", INI_MAX_FILE);
 		return -1;
 	}
 	if (check_text(buf, len, bad_line, err, errlen) < 0)

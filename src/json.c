@@ -2,7 +2,6 @@
 #include "json.h"
 
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #define JSMN_STATIC
@@ -130,28 +129,28 @@ parse_doc(struct json_doc *d, const char *text, size_t len, struct json_tok *tok
 
 	memset(d, 0, sizeof *d);
 	if (len > 0x7fffffff) {
-		snprintf(err, errlen, "JSON document too large");
+		util_fmt(err, errlen, "JSON document too large");
 		return -1;
 	}
 	if ((bad = bad_separator(text, len)) >= 0) {
-		snprintf(err, errlen, "invalid JSON at byte %ld", bad);
+		util_fmt(err, errlen, "invalid JSON at byte %ld", bad);
 		return -1;
 	}
 	jsmn_init(&p);
 	n = jsmn_parse(&p, text, len, (jsmntok_t *)(void *)toks, (unsigned)cap);
 	switch (n) {
 	case JSMN_ERROR_NOMEM:
-		snprintf(err, errlen, "JSON has more than %d tokens", cap);
+		util_fmt(err, errlen, "JSON has more than %d tokens", cap);
 		return -2;
 	case JSMN_ERROR_INVAL:
-		snprintf(err, errlen, "invalid JSON at byte %u", p.pos);
+		util_fmt(err, errlen, "invalid JSON at byte %u", p.pos);
 		return -1;
 	case JSMN_ERROR_PART:
-		snprintf(err, errlen, "truncated JSON");
+		util_fmt(err, errlen, "truncated JSON");
 		return -1;
 	}
 	if (n < 1) {
-		snprintf(err, errlen, "empty JSON document");
+		util_fmt(err, errlen, "empty JSON document");
 		return -1;
 	}
 	d->text = text;
@@ -164,9 +163,9 @@ parse_doc(struct json_doc *d, const char *text, size_t len, struct json_tok *tok
 		end++;
 	if (end != len || check_value(toks, n, 0, 0) != n) {
 		if (end != len)
-			snprintf(err, errlen, "invalid JSON: garbage after the document at byte %zu", end);
+			util_fmt(err, errlen, "invalid JSON: garbage after the document at byte %zu", end);
 		else
-			snprintf(err, errlen, "invalid JSON: malformed object or array");
+			util_fmt(err, errlen, "invalid JSON: malformed object or array");
 		memset(d, 0, sizeof *d);
 		return -1;
 	}
@@ -510,7 +509,7 @@ static int
 stream_bad(struct json_stream *s, uint64_t at, const char *what, char *err, size_t errlen)
 {
 	s->failed = 1;
-	snprintf(err, errlen, "invalid JSON at byte %llu: %s", (unsigned long long)at, what);
+	util_fmt(err, errlen, "invalid JSON at byte %llu: %s", (unsigned long long)at, what);
 	return -1;
 }
 
@@ -602,11 +601,11 @@ static void
 value_name(const struct json_stream *s, char *out, size_t cap)
 {
 	if (s->state == ST_KEY)
-		snprintf(out, cap, "a key at byte %llu", (unsigned long long)s->vstart);
+		util_fmt(out, cap, "a key at byte %llu", (unsigned long long)s->vstart);
 	else if (s->in_list)
-		snprintf(out, cap, "item %ld at byte %llu", s->items, (unsigned long long)s->vstart);
+		util_fmt(out, cap, "item %ld at byte %llu", s->items, (unsigned long long)s->vstart);
 	else
-		snprintf(out, cap, "member \"%s\" at byte %llu", s->key, (unsigned long long)s->vstart);
+		util_fmt(out, cap, "member \"%s\" at byte %llu", s->key, (unsigned long long)s->vstart);
 }
 
 /* A key was collected in buf: unescape it into s->key. */
@@ -618,7 +617,7 @@ key_done(struct json_stream *s, char *err, size_t errlen)
 
 	if (parse_doc(&d, s->buf, s->len, s->toks, s->ntoks, e, sizeof e) < 0) {
 		s->failed = 1;
-		snprintf(err, errlen, "the key at byte %llu: %s", (unsigned long long)s->vstart, e);
+		util_fmt(err, errlen, "the key at byte %llu: %s", (unsigned long long)s->vstart, e);
 		return -1;
 	}
 	if (d.toks[0].type != JSON_STRING || json_str(&d, 0, s->key, sizeof s->key) < 0)
@@ -643,7 +642,7 @@ value_done(struct json_stream *s, char *err, size_t errlen)
 		r = parse_doc(&d, s->buf, s->len, s->toks, s->ntoks, e, sizeof e);
 		if (r == -1 || (r == -2 && !s->in_list)) {
 			s->failed = 1;
-			snprintf(err, errlen, "%s: %s", name, e);
+			util_fmt(err, errlen, "%s: %s", name, e);
 			return -1;
 		}
 	}
@@ -651,10 +650,10 @@ value_done(struct json_stream *s, char *err, size_t errlen)
 		r = s->fn(s->arg, s->key, s->in_list ? s->items : -1, &d, NULL, err, errlen);
 	} else {
 		if (s->vsize > s->len)
-			snprintf(why, sizeof why, "%s: %llu bytes, over the %zu-byte buffer", name,
+			util_fmt(why, sizeof why, "%s: %llu bytes, over the %zu-byte buffer", name,
 			    (unsigned long long)s->vsize, s->cap - 1);
 		else
-			snprintf(why, sizeof why, "%s: %s", name, e);
+			util_fmt(why, sizeof why, "%s: %s", name, e);
 		r = s->fn(s->arg, s->key, s->items, NULL, why, err, errlen);
 	}
 	if (r != 0) {
@@ -687,7 +686,7 @@ value_keep(struct json_stream *s, const char *p, size_t n, char *err, size_t err
 		return 0;
 	value_name(s, name, sizeof name);
 	s->failed = 1;
-	snprintf(err, errlen, "%s: over the %zu-byte buffer", name, s->cap - 1);
+	util_fmt(err, errlen, "%s: over the %zu-byte buffer", name, s->cap - 1);
 	return -1;
 }
 
@@ -708,7 +707,7 @@ list_byte(struct json_stream *s, char c, char *err, size_t errlen)
 		if (c == ']')
 			return stream_bad(s, s->off, "']' after ','", err, errlen);
 		if (c != '{') {
-			snprintf(what, sizeof what, "item %ld is not an object", s->items);
+			util_fmt(what, sizeof what, "item %ld is not an object", s->items);
 			return stream_bad(s, s->off, what, err, errlen);
 		}
 		value_begin(s, ST_VALUE_IN, 1);
@@ -792,7 +791,7 @@ json_stream_feed(struct json_stream *s, const char *p, size_t n, char *err, size
 	size_t i = 0;
 
 	if (s->failed) {
-		snprintf(err, errlen, "the body was already found bad");
+		util_fmt(err, errlen, "the body was already found bad");
 		return -1;
 	}
 	while (i < n) {
@@ -825,15 +824,15 @@ int
 json_stream_end(struct json_stream *s, char *err, size_t errlen)
 {
 	if (s->failed) {
-		snprintf(err, errlen, "the body was already found bad");
+		util_fmt(err, errlen, "the body was already found bad");
 		return -1;
 	}
 	if (s->state == ST_DONE)
 		return 0;
 	s->failed = 1;
 	if (s->state == ST_ROOT)
-		snprintf(err, errlen, "empty JSON document");
+		util_fmt(err, errlen, "empty JSON document");
 	else
-		snprintf(err, errlen, "truncated JSON at byte %llu", (unsigned long long)s->off);
+		util_fmt(err, errlen, "truncated JSON at byte %llu", (unsigned long long)s->off);
 	return -1;
 }

@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -61,12 +60,12 @@ k8s_taint_parse(const char *s, struct k8s_taint *t, char *err, size_t errlen)
 
 	memset(t, 0, sizeof *t);
 	if (colon == NULL) {
-		snprintf(err, errlen, "taint \"%s\": want key[=value]:effect", s);
+		util_fmt(err, errlen, "taint \"%s\": want key[=value]:effect", s);
 		return -1;
 	}
 	if (strcmp(colon + 1, "NoSchedule") != 0 && strcmp(colon + 1, "PreferNoSchedule") != 0 &&
 	    strcmp(colon + 1, "NoExecute") != 0) {
-		snprintf(err, errlen, "taint \"%s\": effect \"%s\" is not NoSchedule, PreferNoSchedule "
+		util_fmt(err, errlen, "taint \"%s\": effect \"%s\" is not NoSchedule, PreferNoSchedule "
 		    "or NoExecute", s, colon + 1);
 		return -1;
 	}
@@ -76,19 +75,19 @@ k8s_taint_parse(const char *s, struct k8s_taint *t, char *err, size_t errlen)
 	slash = memchr(s, '/', klen);
 	if (slash != NULL ? !valid_subdomain(s, (size_t)(slash - s)) ||
 	    !valid_name(slash + 1, klen - (size_t)(slash - s) - 1) : !valid_name(s, klen)) {
-		snprintf(err, errlen, "taint \"%s\": the key \"%.*s\" is not a qualified name "
+		util_fmt(err, errlen, "taint \"%s\": the key \"%.*s\" is not a qualified name "
 		    "([prefix/]name, name at most 63 characters of [A-Za-z0-9._-])", s, (int)klen, s);
 		return -1;
 	}
 	if (vlen > 0 && !valid_name(eq + 1, vlen)) {
-		snprintf(err, errlen, "taint \"%s\": the value \"%.*s\" is not a label value "
+		util_fmt(err, errlen, "taint \"%s\": the value \"%.*s\" is not a label value "
 		    "(at most 63 characters of [A-Za-z0-9._-])", s, (int)vlen, eq + 1);
 		return -1;
 	}
 	memcpy(t->key, s, klen);
 	if (vlen > 0)
 		memcpy(t->value, eq + 1, vlen);
-	snprintf(t->effect, sizeof t->effect, "%s", colon + 1);
+	util_fmt(t->effect, sizeof t->effect, "%s", colon + 1);
 	return 0;
 }
 
@@ -115,12 +114,12 @@ cordon_state_read(const struct json_doc *d, const struct k8s_taint *taint, struc
 
 	memset(st, 0, sizeof *st);
 	if (d->toks[0].type != JSON_OBJECT || json_path(d, 0, "metadata", "name", (char *)NULL) < 0) {
-		snprintf(err, errlen, "not a Node object");
+		util_fmt(err, errlen, "not a Node object");
 		return -1;
 	}
 	if (json_str(d, json_path(d, 0, "metadata", "resourceVersion", (char *)NULL), st->rv,
 	    sizeof st->rv) <= 0) {
-		snprintf(err, errlen, "the Node has no metadata.resourceVersion");
+		util_fmt(err, errlen, "the Node has no metadata.resourceVersion");
 		return -1;
 	}
 	i = json_path(d, 0, "spec", "unschedulable", (char *)NULL);
@@ -130,12 +129,12 @@ cordon_state_read(const struct json_doc *d, const struct k8s_taint *taint, struc
 	    "true");
 	st->taints = json_path(d, 0, "spec", "taints", (char *)NULL);
 	if (st->taints >= 0 && d->toks[st->taints].type != JSON_ARRAY && !json_is_null(d, st->taints)) {
-		snprintf(err, errlen, "the Node's spec.taints is not a list");
+		util_fmt(err, errlen, "the Node's spec.taints is not a list");
 		return -1;
 	}
 	if (st->taints >= 0 && d->toks[st->taints].type == JSON_ARRAY) {
 		if (d->toks[st->taints].size > K8S_MAX_TAINTS) {
-			snprintf(err, errlen, "the Node has %d taints, more than %d",
+			util_fmt(err, errlen, "the Node has %d taints, more than %d",
 			    d->toks[st->taints].size, K8S_MAX_TAINTS);
 			return -1;
 		}
@@ -241,7 +240,7 @@ k8s_cordon_patch_build(const char *node_json, size_t len, struct json_tok *toks,
 		patch_taints(&sb, &d, st.taints, taint);
 	util_buf_str(&sb, "}}");
 	if (sb.over) {
-		snprintf(err, errlen, "the node patch is over %zu bytes", cap);
+		util_fmt(err, errlen, "the node patch is over %zu bytes", cap);
 		return -1;
 	}
 	return 1;
@@ -392,7 +391,7 @@ node_record(const struct json_doc *d, struct k8s_cordon_record *rec, char *err, 
 	if (i < 0 || json_is_null(d, i))
 		return 0;
 	if ((n = json_str(d, i, v, sizeof v)) < 0 || k8s_cordon_record_parse(v, (size_t)n, rec) < 0) {
-		snprintf(err, errlen, "the Node's %s annotation is not despotify's record",
+		util_fmt(err, errlen, "the Node's %s annotation is not despotify's record",
 		    K8S_CORDON_ANNOTATION);
 		return -1;
 	}
@@ -434,7 +433,7 @@ k8s_uncordon_patch_build(const char *node_json, size_t len, struct json_tok *tok
 	if (d.toks[0].type != JSON_OBJECT ||
 	    json_str(&d, json_path(&d, 0, "metadata", "resourceVersion", (char *)NULL), rv,
 	    sizeof rv) <= 0) {
-		snprintf(err, errlen, "not a Node object with a metadata.resourceVersion");
+		util_fmt(err, errlen, "not a Node object with a metadata.resourceVersion");
 		return -1;
 	}
 	if ((r = node_record(&d, rec, err, errlen)) <= 0)
@@ -459,7 +458,7 @@ k8s_uncordon_patch_build(const char *node_json, size_t len, struct json_tok *tok
 	}
 	util_buf_str(&sb, "}}");
 	if (sb.over) {
-		snprintf(err, errlen, "the node patch is over %zu bytes", cap);
+		util_fmt(err, errlen, "the node patch is over %zu bytes", cap);
 		return -1;
 	}
 	return 1;
@@ -476,12 +475,12 @@ k8s_pod_from_json(const struct json_doc *d, int obj, const char *self_ns, const 
 
 	memset(p, 0, sizeof *p);
 	if (d->toks[obj].type != JSON_OBJECT || (md = json_get(d, obj, "metadata")) < 0) {
-		snprintf(err, errlen, "a pod without metadata");
+		util_fmt(err, errlen, "a pod without metadata");
 		return -1;
 	}
 	if (json_str(d, json_get(d, md, "name"), p->name, sizeof p->name) <= 0 ||
 	    json_str(d, json_get(d, md, "namespace"), p->ns, sizeof p->ns) <= 0) {
-		snprintf(err, errlen, "a pod without a name or namespace (or over %d/%d bytes)",
+		util_fmt(err, errlen, "a pod without a name or namespace (or over %d/%d bytes)",
 		    K8S_MAX_NAME - 1, K8S_MAX_NS - 1);
 		return -1;
 	}
@@ -539,13 +538,13 @@ list_metadata(struct k8s_podlist *pl, const struct json_doc *d, char *err, size_
 		return 0;
 	c = json_get(d, 0, "continue");
 	if (c >= 0 && !json_is_null(d, c) && json_str(d, c, pl->cont, sizeof pl->cont) < 0) {
-		snprintf(err, errlen, "the list's metadata.continue is not a string of at most %d bytes",
+		util_fmt(err, errlen, "the list's metadata.continue is not a string of at most %d bytes",
 		    K8S_MAX_CONTINUE - 1);
 		return -1;
 	}
 	rv = json_get(d, 0, "resourceVersion");
 	if (rv >= 0 && !json_is_null(d, rv) && json_str(d, rv, pl->rv, sizeof pl->rv) < 0) {
-		snprintf(err, errlen, "the list's metadata.resourceVersion is not a string of at most "
+		util_fmt(err, errlen, "the list's metadata.resourceVersion is not a string of at most "
 		    "%d bytes", K8S_MAX_RV - 1);
 		return -1;
 	}
@@ -562,18 +561,18 @@ list_member(struct k8s_podlist *pl, const char *key, const struct json_doc *d, c
 
 	/* items here is not a list (json_stream refuses it twice); null is an empty one. */
 	if (strcmp(key, "items") == 0 && !json_is_null(d, 0)) {
-		snprintf(err, errlen, "not a PodList (items is not a list)");
+		util_fmt(err, errlen, "not a PodList (items is not a list)");
 		return -1;
 	}
 	if (bit == 0)
 		return 0;
 	if (pl->seen & bit) {
-		snprintf(err, errlen, "not a PodList: \"%s\" appears twice", key);
+		util_fmt(err, errlen, "not a PodList: \"%s\" appears twice", key);
 		return -1;
 	}
 	pl->seen |= bit;
 	if (bit == SEEN_KIND && !json_str_eq(d, 0, "PodList")) {
-		snprintf(err, errlen, "not a PodList (kind is not \"PodList\")");
+		util_fmt(err, errlen, "not a PodList (kind is not \"PodList\")");
 		return -1;
 	}
 	return bit == SEEN_METADATA ? list_metadata(pl, d, err, errlen) : 0;
@@ -592,16 +591,16 @@ list_value(void *arg, const char *key, long item, const struct json_doc *d, cons
 		return list_member(pl, key, d, err, errlen);
 	if (d == NULL) {
 		if (pl->skipped++ == 0)
-			snprintf(pl->skip_why, sizeof pl->skip_why, "%s", why);
+			util_fmt(pl->skip_why, sizeof pl->skip_why, "%s", why);
 		return 0;
 	}
 	if (k8s_pod_from_json(d, 0, pl->self_ns, pl->self_name, &p, e, sizeof e) < 0) {
-		snprintf(err, errlen, "item %ld: %s", item, e);
+		util_fmt(err, errlen, "item %ld: %s", item, e);
 		return -1;
 	}
 	if (pl->fn(pl->arg, &p) != 0) {
 		pl->refused = 1;
-		snprintf(err, errlen, "pod %s/%s not taken", p.ns, p.name);
+		util_fmt(err, errlen, "pod %s/%s not taken", p.ns, p.name);
 		return -1;
 	}
 	pl->pods++;
@@ -634,7 +633,7 @@ k8s_podlist_end(struct k8s_podlist *pl, char *err, size_t errlen)
 	if (json_stream_end(&pl->js, err, errlen) < 0)
 		return -1;
 	if (!pl->js.list_seen) {
-		snprintf(err, errlen, "not a PodList (no items)");
+		util_fmt(err, errlen, "not a PodList (no items)");
 		return -1;
 	}
 	return pl->pods;
@@ -656,7 +655,7 @@ k8s_pods_parse(const char *body, size_t len, char *buf, size_t cap, struct json_
 	if ((r = k8s_podlist_end(&pl, err, errlen)) < 0)
 		return r;
 	if (contcap > 0 && util_strlcpy(cont, pl.cont, contcap) < 0) {
-		snprintf(err, errlen, "the list's continue token is over %zu bytes", contcap - 1);
+		util_fmt(err, errlen, "the list's continue token is over %zu bytes", contcap - 1);
 		return -1;
 	}
 	return r;
@@ -676,7 +675,7 @@ k8s_status_message(const char *body, size_t len, char *out, size_t cap)
 		return;
 	out[0] = '\0';
 	if (len == 0) {
-		snprintf(out, cap, "(empty body)");
+		util_fmt(out, cap, "(empty body)");
 		return;
 	}
 	if (json_parse(&d, body, len, toks, K8S_MAX_SMALL_TOKENS, e, sizeof e) == 0 &&
@@ -722,7 +721,7 @@ k8s_event_body(char *out, size_t cap, const char *node, const char *uid, const c
 	util_buf_init(&sb, out, cap);
 	util_fmt_time(ts, sizeof ts, wall_ms / 1000);
 	/* The server appends 5 random characters to generateName (and cuts a long base). */
-	snprintf(gen, sizeof gen, "%s.", node);
+	util_fmt(gen, sizeof gen, "%s.", node);
 	util_buf_str(&sb, "{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"generateName\":");
 	json_buf_str(&sb, gen);
 	util_buf_str(&sb, ",\"namespace\":\"default\"},\"involvedObject\":{\"apiVersion\":\"v1\","
@@ -811,7 +810,7 @@ file_id(const char *what, const char *path, struct k8s_file_id *id, char *err, s
 	struct stat st;
 
 	if (stat(path, &st) != 0) {
-		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+		util_fmt(err, errlen, "%s %s: %s", what, path, strerror(errno));
 		return -1;
 	}
 	id->dev = st.st_dev;
@@ -834,17 +833,17 @@ token_set(struct k8s *k, const char *what, const char *t, size_t len, char *err,
 	size_t i;
 
 	if (len == 0) {
-		snprintf(err, errlen, "%s: empty", what);
+		util_fmt(err, errlen, "%s: empty", what);
 		return -1;
 	}
 	if (len >= FILE_MAX_TOKEN) {
-		snprintf(err, errlen, "%s: over %d bytes", what, FILE_MAX_TOKEN - 1);
+		util_fmt(err, errlen, "%s: over %d bytes", what, FILE_MAX_TOKEN - 1);
 		return -1;
 	}
 	for (i = 0; i < len; i++)
 		if (t[i] <= 0x20 || t[i] >= 0x7f) {
 			/* Never echo the token itself. */
-			snprintf(err, errlen, "%s: the token holds a byte that cannot go in a header (at "
+			util_fmt(err, errlen, "%s: the token holds a byte that cannot go in a header (at "
 			    "offset %zu)", what, i);
 			return -1;
 		}
@@ -876,7 +875,7 @@ token_refresh(struct k8s *k, int force, char *err, size_t errlen)
 	if (util_read_file(k->token_path, tmp, FILE_MAX_TOKEN, &len, err, errlen) < 0)
 		return -1;
 	t = util_trim(tmp, &len);
-	snprintf(what, sizeof what, "token_file %s", k->token_path);
+	util_fmt(what, sizeof what, "token_file %s", k->token_path);
 	if ((r = token_set(k, what, t, len, err, errlen)) == 0)
 		k->tok_id = id;
 	memset(tmp, 0, FILE_MAX_TOKEN);
@@ -915,7 +914,7 @@ eks_refresh(struct k8s *k, int force, int64_t deadline_ms, char *err, size_t err
 	}
 	memset(k->token, 0, FILE_MAX_TOKEN);
 	k->token_len = 0;
-	snprintf(err, errlen, "%s", e);
+	util_fmt(err, errlen, "%s", e);
 	return -1;
 }
 
@@ -931,12 +930,12 @@ tls_build(const struct k8s *k, const struct kubeconfig *kc, char *err, size_t er
 	char e[768];
 
 	if (tc == NULL) {
-		snprintf(err, errlen, "out of memory");
+		util_fmt(err, errlen, "out of memory");
 		return NULL;
 	}
 	if (k->ca_pem != NULL ? tls_config_add_pem(tc, k->ca_pem, k->ca_pem_len, e, sizeof e) < 0 :
 	    tls_config_add_pem_file(tc, k->ca_file, e, sizeof e) < 0) {
-		snprintf(err, errlen, "%s: %s", k->ca_pem != NULL ? "certificate-authority-data" : "ca_file", e);
+		util_fmt(err, errlen, "%s: %s", k->ca_pem != NULL ? "certificate-authority-data" : "ca_file", e);
 		goto fail;
 	}
 	if ((k->auth == K8S_AUTH_CERT_FILES &&
@@ -944,11 +943,11 @@ tls_build(const struct k8s *k, const struct kubeconfig *kc, char *err, size_t er
 	    (k->auth == K8S_AUTH_CERT_DATA && tls_config_set_client_cert_pem(tc,
 	    (const char *)kc->cert_data, kc->cert_data_len, (const char *)kc->key_data, kc->key_data_len,
 	    e, sizeof e) < 0)) {
-		snprintf(err, errlen, "client certificate: %s", e);
+		util_fmt(err, errlen, "client certificate: %s", e);
 		goto fail;
 	}
 	if (k->server_name[0] != '\0' && tls_config_set_server_name(tc, k->server_name) < 0) {
-		snprintf(err, errlen, "tls_server_name \"%s\" is not usable", k->server_name);
+		util_fmt(err, errlen, "tls_server_name \"%s\" is not usable", k->server_name);
 		goto fail;
 	}
 	return tc;
@@ -976,7 +975,7 @@ cert_refresh(struct k8s *k, char *err, size_t errlen)
 	if (same_file(&c, &k->cert_id) && same_file(&kid, &k->key_id))
 		return 0;
 	if (k->ntls_retired == K8S_MAX_TLS_RETIRED) {
-		snprintf(err, errlen, "client certificate %s changed more than %d times since start; "
+		util_fmt(err, errlen, "client certificate %s changed more than %d times since start; "
 		    "restart despotify to use the new one", k->cert_path, K8S_MAX_TLS_RETIRED);
 		return -1;
 	}
@@ -1004,7 +1003,7 @@ from_kubeconfig(struct k8s *k, const struct config *cfg, struct kubeconfig *kc,
 	util_strlcpy(k->ca_file, kc->ca_file, sizeof k->ca_file);
 	if (kc->ca_data != NULL) {
 		if ((k->ca_pem = malloc(kc->ca_data_len)) == NULL) {
-			snprintf(err, errlen, "out of memory");
+			util_fmt(err, errlen, "out of memory");
 			return -1;
 		}
 		memcpy(k->ca_pem, kc->ca_data, kc->ca_data_len);
@@ -1028,7 +1027,7 @@ from_kubeconfig(struct k8s *k, const struct config *cfg, struct kubeconfig *kc,
 		util_strlcpy(k->eks_cluster, kc->eks_cluster, sizeof k->eks_cluster);
 		break;
 	}
-	snprintf(k->auth_desc, sizeof k->auth_desc, "kubeconfig %.150s, context %.60s: %.250s",
+	util_fmt(k->auth_desc, sizeof k->auth_desc, "kubeconfig %.150s, context %.60s: %.250s",
 	    cfg->kubeconfig, kc->context, kc->user_desc);
 	return 0;
 }
@@ -1041,23 +1040,23 @@ from_settings(struct k8s *k, const struct config *cfg, char *err, size_t errlen)
 	util_strlcpy(k->server_name, cfg->tls_server_name, sizeof k->server_name);
 	util_strlcpy(k->ca_file, cfg->ca_file, sizeof k->ca_file);
 	if ((cfg->client_cert_file[0] != '\0') != (cfg->client_key_file[0] != '\0')) {
-		snprintf(err, errlen, "client_cert_file and client_key_file go together");
+		util_fmt(err, errlen, "client_cert_file and client_key_file go together");
 		return -1;
 	}
 	if (cfg->eks_cluster_name[0] != '\0') {
 		k->auth = K8S_AUTH_EKS;
 		util_strlcpy(k->eks_cluster, cfg->eks_cluster_name, sizeof k->eks_cluster);
-		snprintf(k->auth_desc, sizeof k->auth_desc, "native EKS token for cluster %s",
+		util_fmt(k->auth_desc, sizeof k->auth_desc, "native EKS token for cluster %s",
 		    k->eks_cluster);
 	} else if (cfg->client_cert_file[0] != '\0') {
 		k->auth = K8S_AUTH_CERT_FILES;
 		util_strlcpy(k->cert_path, cfg->client_cert_file, sizeof k->cert_path);
 		util_strlcpy(k->key_path, cfg->client_key_file, sizeof k->key_path);
-		snprintf(k->auth_desc, sizeof k->auth_desc, "client certificate %.200s", k->cert_path);
+		util_fmt(k->auth_desc, sizeof k->auth_desc, "client certificate %.200s", k->cert_path);
 	} else {
 		k->auth = K8S_AUTH_TOKEN_FILE;
 		util_strlcpy(k->token_path, cfg->token_file, sizeof k->token_path);
-		snprintf(k->auth_desc, sizeof k->auth_desc, "token_file %.200s", k->token_path);
+		util_fmt(k->auth_desc, sizeof k->auth_desc, "token_file %.200s", k->token_path);
 	}
 	return 0;
 }
@@ -1074,7 +1073,7 @@ credentials_init(struct k8s *k, const struct config *cfg, const struct kubeconfi
 	char e[768];
 
 	if ((k->auth == K8S_AUTH_CERT_FILES || k->auth == K8S_AUTH_CERT_DATA) && !k->base.tls) {
-		snprintf(err, errlen, "a client certificate needs an https:// API server");
+		util_fmt(err, errlen, "a client certificate needs an https:// API server");
 		return -1;
 	}
 	if (k->auth == K8S_AUTH_CERT_FILES &&
@@ -1093,11 +1092,11 @@ credentials_init(struct k8s *k, const struct config *cfg, const struct kubeconfi
 	if (k->auth != K8S_AUTH_EKS)
 		return 0;
 	if ((k->aws = calloc(1, sizeof *k->aws)) == NULL) {
-		snprintf(err, errlen, "out of memory");
+		util_fmt(err, errlen, "out of memory");
 		return -1;
 	}
 	if (aws_init(k->aws, cfg, k->lg, envp, region, e, sizeof e) < 0) {
-		snprintf(err, errlen, "EKS token: %s%s", e, region[0] == '\0' ?
+		util_fmt(err, errlen, "EKS token: %s%s", e, region[0] == '\0' ?
 		    " (or give --region in the kubeconfig's exec args)" : "");
 		free(k->aws);
 		k->aws = NULL;
@@ -1136,12 +1135,12 @@ base_init(struct k8s *k, char *const *envp, char *err, size_t errlen)
 	size_t n;
 
 	if (k->server[0] == '\0') {
-		snprintf(err, errlen, "api_server is not set (and KUBERNETES_SERVICE_HOST is not in the "
+		util_fmt(err, errlen, "api_server is not set (and KUBERNETES_SERVICE_HOST is not in the "
 		    "environment)");
 		return -1;
 	}
 	if (url_parse(k->server, &k->base, e, sizeof e) < 0) {
-		snprintf(err, errlen, "api_server %s: %s", k->server, e);
+		util_fmt(err, errlen, "api_server %s: %s", k->server, e);
 		return -1;
 	}
 	n = strcspn(k->base.path, "?");
@@ -1150,7 +1149,7 @@ base_init(struct k8s *k, char *const *envp, char *err, size_t errlen)
 	memcpy(k->base_path, k->base.path, n);
 	k->base_path[n] = '\0';
 	if (http_proxy_from_env(&k->proxy, envp, e, sizeof e) < 0) {
-		snprintf(err, errlen, "Kubernetes API proxy: %s", e);
+		util_fmt(err, errlen, "Kubernetes API proxy: %s", e);
 		return -1;
 	}
 	return 0;
@@ -1174,7 +1173,7 @@ k8s_init(struct k8s *k, const struct config *cfg, const struct log *lg, char *co
 	k->token = calloc(2, FILE_MAX_TOKEN);
 	if (k->buf == NULL || k->toks == NULL || k->token == NULL ||
 	    (cfg->kubeconfig[0] != '\0' && (sc = malloc(sizeof *sc)) == NULL)) {
-		snprintf(err, errlen, "out of memory");
+		util_fmt(err, errlen, "out of memory");
 		goto done;
 	}
 	if ((sc != NULL ? from_kubeconfig(k, cfg, &kc, sc, err, errlen) :
@@ -1248,7 +1247,7 @@ auth_prepare(struct k8s *k, struct http_client *hc, int force, int64_t deadline_
 	if (r < 0)
 		metrics_inc(k->metrics, M_CRED_K8S_ERROR);
 	if (r == 0 && k->use_token && util_snprintf(auth, cap, "Bearer %s", k->token) < 0) {
-		snprintf(err, errlen, "the bearer token is over %zu bytes", cap - 8);
+		util_fmt(err, errlen, "the bearer token is over %zu bytes", cap - 8);
 		r = -1;
 	}
 	tls = k->tls;
@@ -1313,7 +1312,7 @@ k8s_request(struct k8s *k, struct http_client *hc, const char *method, const cha
 	}
 	u = k->base;
 	if (util_snprintf(u.path, sizeof u.path, "%s%s", k->base_path, path) < 0) {
-		snprintf(err, errlen, "%s %s: path over %d bytes", method, path, URL_MAX_PATH - 1);
+		util_fmt(err, errlen, "%s %s: path over %d bytes", method, path, URL_MAX_PATH - 1);
 		return -1;
 	}
 	for (attempt = 0;; attempt++) {
@@ -1440,7 +1439,7 @@ cordon_describe(struct cordon *c, char *out, size_t n, const char *what)
 	char msg[256];
 
 	k8s_status_message(c->resp.body, c->resp.body_len, msg, sizeof msg);
-	snprintf(out, n, "%s node %s: %d: %s", what, c->node, c->resp.status, msg);
+	util_fmt(out, n, "%s node %s: %d: %s", what, c->node, c->resp.status, msg);
 }
 
 /* PATCHes the node with c->patch and reads the answer. */
@@ -1514,12 +1513,12 @@ cordon_try(struct cordon *c, int64_t *wait)
 	    c->use_taint ? &c->taint : NULL, c->k->cfg->exclude_from_lb, c->cause, c->patch,
 	    K8S_MAX_REQ_BODY, uid, sizeof uid, msg, sizeof msg);
 	if (r < 0) {
-		snprintf(c->last, sizeof c->last, "GET node %s: unusable answer: %s", c->node, msg);
+		util_fmt(c->last, sizeof c->last, "GET node %s: unusable answer: %s", c->node, msg);
 		*wait = k8s_backoff_ms(c->attempt);
 		return CORDON_WAIT;
 	}
 	pthread_mutex_lock(&c->k->mu);
-	snprintf(c->k->node_uid, sizeof c->k->node_uid, "%s", uid);
+	util_fmt(c->k->node_uid, sizeof c->k->node_uid, "%s", uid);
 	pthread_mutex_unlock(&c->k->mu);
 	if (r == 0) {
 		log_info(c->k->lg, "k8s: node %s is already cordoned", c->node);
@@ -1542,19 +1541,19 @@ cordon_setup(struct cordon *c)
 	}
 	if (strlen(c->node) >= K8S_MAX_NAME ||
 	    url_encode(c->node, strlen(c->node), enc, sizeof enc, 0) < 0) {
-		snprintf(c->r->err, sizeof c->r->err, "node name over %d bytes", K8S_MAX_NAME - 1);
+		util_fmt(c->r->err, sizeof c->r->err, "node name over %d bytes", K8S_MAX_NAME - 1);
 		return -1;
 	}
-	snprintf(c->path, sizeof c->path, "/api/v1/nodes/%s", enc);
+	util_fmt(c->path, sizeof c->path, "/api/v1/nodes/%s", enc);
 	c->buf = malloc(K8S_MAX_BODY);
 	c->patch = malloc(K8S_MAX_REQ_BODY);
 	c->toks = malloc(sizeof *c->toks * K8S_MAX_TOKENS);
 	if (c->buf == NULL || c->patch == NULL || c->toks == NULL) {
-		snprintf(c->r->err, sizeof c->r->err, "out of memory");
+		util_fmt(c->r->err, sizeof c->r->err, "out of memory");
 		return -1;
 	}
 	k8s_client_init(c->k, &c->hc);
-	snprintf(c->last, sizeof c->last, "no answer yet");
+	util_fmt(c->last, sizeof c->last, "no answer yet");
 	return 0;
 }
 
@@ -1593,7 +1592,7 @@ k8s_cordon(struct k8s *k, const char *node, const char *cause, const int64_t *de
 	if (cordon_setup(&c) == 0) {
 		for (;; c.attempt++) {
 			if (util_now_ms() >= cordon_deadline(&c)) {
-				snprintf(r->err, sizeof r->err, "deadline passed (last: %s)", c.last);
+				util_fmt(r->err, sizeof r->err, "deadline passed (last: %s)", c.last);
 				step = CORDON_FAIL;
 				break;
 			}
@@ -1645,7 +1644,7 @@ uncordon_try(struct cordon *c, k8s_undo_fn undo, void *arg, struct k8s_cordon_re
 	    c->patch, K8S_MAX_REQ_BODY, msg, sizeof msg);
 	if (r <= 0) {
 		if (r < 0)
-			snprintf(c->r->err, sizeof c->r->err, "node %s: %s", c->node, msg);
+			util_fmt(c->r->err, sizeof c->r->err, "node %s: %s", c->node, msg);
 		return r < 0 ? CORDON_FAIL : CORDON_DONE;
 	}
 	if (undo != NULL && !undo(arg, rec))
@@ -1660,7 +1659,7 @@ uncordon_try(struct cordon *c, k8s_undo_fn undo, void *arg, struct k8s_cordon_re
 	if (c->resp.status == 409)
 		return CORDON_AGAIN;
 	if (c->resp.status >= 400 && c->resp.status < 500 && c->resp.status != 429) {
-		snprintf(c->r->err, sizeof c->r->err, "%s", c->last);
+		util_fmt(c->r->err, sizeof c->r->err, "%s", c->last);
 		return CORDON_FAIL;
 	}
 	*wait = retry_wait(&c->resp, c->attempt, cordon_deadline(c));
@@ -1682,7 +1681,7 @@ k8s_uncordon(struct k8s *k, const char *node, int64_t deadline_ms, k8s_undo_fn u
 	if (cordon_setup(&c) == 0) {
 		for (; step != CORDON_DONE; c.attempt++) {
 			if (util_now_ms() >= deadline_ms) {
-				snprintf(r.err, sizeof r.err, "deadline passed (last: %s)", c.last);
+				util_fmt(r.err, sizeof r.err, "deadline passed (last: %s)", c.last);
 				step = CORDON_FAIL;
 			} else if ((step = uncordon_try(&c, undo, arg, rec, &undone, &wait)) == CORDON_WAIT ||
 			    (step == CORDON_AGAIN && c.attempt >= 3)) {
@@ -1697,7 +1696,7 @@ k8s_uncordon(struct k8s *k, const char *node, int64_t deadline_ms, k8s_undo_fn u
 	free(c.patch);
 	free(c.toks);
 	if (step != CORDON_DONE) {
-		snprintf(err, errlen, "%s", r.err);
+		util_fmt(err, errlen, "%s", r.err);
 		return -1;
 	}
 	if (undone) {
@@ -1735,18 +1734,18 @@ list_page(struct k8s *k, const char *path, struct k8s_podlist *pl, int attempt,
 	if (k8s_request(k, &k->hc, "GET", path, NULL, NULL, 0, &resp, req_deadline(deadline_ms),
 	    why, sizeof why) < 0) {
 		/* A refused pod ends the listing; a garbled page or a broken connection is retried. */
-		snprintf(e, elen, "%s%s", pl->js.failed ? "unreadable page: " : "", why);
+		util_fmt(e, elen, "%s%s", pl->js.failed ? "unreadable page: " : "", why);
 		return pl->refused ? PAGE_FATAL : PAGE_RETRY;
 	}
 	if (resp.status == 200) {
 		if (k8s_podlist_end(pl, why, sizeof why) < 0) {
-			snprintf(e, elen, "unreadable page: %s", why);
+			util_fmt(e, elen, "unreadable page: %s", why);
 			return PAGE_RETRY;
 		}
 		return PAGE_OK;
 	}
 	k8s_status_message(resp.body, resp.body_len, msg, sizeof msg);
-	snprintf(e, elen, "%d: %s", resp.status, msg);
+	util_fmt(e, elen, "%d: %s", resp.status, msg);
 	if (resp.status == 410)
 		return PAGE_EXPIRED;
 	if (resp.status == 403 || resp.status == 400)
@@ -1777,30 +1776,30 @@ k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
 	int total = 0, attempt = 0, page = 1;
 
 	if (url_encode(node, strlen(node), enc, sizeof enc, 0) < 0) {
-		snprintf(err, errlen, "node name over %d bytes", K8S_MAX_NAME - 1);
+		util_fmt(err, errlen, "node name over %d bytes", K8S_MAX_NAME - 1);
 		return -1;
 	}
 	cont[0] = '\0';
-	snprintf(e, sizeof e, "no answer yet");
+	util_fmt(e, sizeof e, "no answer yet");
 	for (;;) {
 		int64_t wait;
 		enum page_rc rc;
 
 		if (util_now_ms() >= deadline_ms) {
-			snprintf(err, errlen, "list pods on node %s: deadline passed (last: %s)", node, e);
+			util_fmt(err, errlen, "list pods on node %s: deadline passed (last: %s)", node, e);
 			return -1;
 		}
 		if (cont[0] != '\0' && url_encode(cont, strlen(cont), cenc, sizeof cenc, 0) < 0) {
-			snprintf(err, errlen, "list pods: continue token too long");
+			util_fmt(err, errlen, "list pods: continue token too long");
 			return -1;
 		}
-		snprintf(path, sizeof path, "/api/v1/pods?fieldSelector=spec.nodeName%%3D%s&limit=%d%s%s",
+		util_fmt(path, sizeof path, "/api/v1/pods?fieldSelector=spec.nodeName%%3D%s&limit=%d%s%s",
 		    enc, K8S_LIST_LIMIT, cont[0] ? "&continue=" : "", cont[0] ? cenc : "");
 		k8s_podlist_init(&pl, k->buf, K8S_MAX_POD, k->toks, K8S_POD_MAX_TOKENS,
 		    k->cfg->pod_namespace, k->cfg->pod_name, fn, arg);
 		rc = list_page(k, path, &pl, attempt, deadline_ms, &wait, e, sizeof e);
 		if (rc == PAGE_FATAL) {
-			snprintf(err, errlen, "list pods on node %s: %s", node, e);
+			util_fmt(err, errlen, "list pods on node %s: %s", node, e);
 			return -1;
 		}
 		if (rc == PAGE_OK) {
@@ -1860,16 +1859,16 @@ k8s_vevent(struct k8s *k, int64_t deadline_ms, const char *node, const char *typ
 		log_debug(k->lg, "k8s: event %s about node %s dropped: no time left", reason, node);
 		return;
 	}
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	util_vfmt(msg, sizeof msg, fmt, ap);
 	pthread_mutex_lock(&k->mu);
-	snprintf(uid, sizeof uid, "%s", k->node_uid);
+	util_fmt(uid, sizeof uid, "%s", k->node_uid);
 	pthread_mutex_unlock(&k->mu);
 	/*
 	 * Before the cordon's GET the uid is unknown: the node's name stands in,
 	 * as in the kubelet's own node Events (kubectl describe node finds both).
 	 */
 	if (uid[0] == '\0')
-		snprintf(uid, sizeof uid, "%s", node);
+		util_fmt(uid, sizeof uid, "%s", node);
 	if ((n = k8s_event_body(body, sizeof body, node, uid, type, reason, msg, util_wall_ms())) < 0) {
 		log_warning(k->lg, "k8s: event %s about node %s: too long; not posted", reason, node);
 		return;

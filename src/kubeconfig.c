@@ -2,7 +2,6 @@
 #include "kubeconfig.h"
 
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "util.h"
@@ -24,7 +23,7 @@ kfail(struct kc_ctx *c, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(c->err, c->errlen, fmt, ap);
+	util_vfmt(c->err, c->errlen, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -252,7 +251,7 @@ exec_user(struct kc_ctx *c, const char *user, int ex)
 	if (eks_args(c, user, iam, args, n) < 0 || eks_env(c, user, yaml_get(d, ex, "env")) < 0)
 		return -1;
 	c->kc->auth = KUBECONFIG_EKS;
-	snprintf(c->kc->user_desc, sizeof c->kc->user_desc, "exec %s (native EKS token for cluster %s)",
+	util_fmt(c->kc->user_desc, sizeof c->kc->user_desc, "exec %s (native EKS token for cluster %s)",
 	    iam ? "aws-iam-authenticator token" : "aws eks get-token", c->kc->eks_cluster);
 	return 0;
 }
@@ -278,7 +277,7 @@ cert_user(struct kc_ctx *c, const char *user, int m)
 		return kfail(c, "user \"%s\": give the certificate and the key both as files or both as "
 		    "data", user);
 	kc->auth = KUBECONFIG_CERT;
-	snprintf(kc->user_desc, sizeof kc->user_desc, "client certificate%s",
+	util_fmt(kc->user_desc, sizeof kc->user_desc, "client certificate%s",
 	    kc->cert_file[0] ? " (files, re-read when they change)" : " (data)");
 	return 1;
 }
@@ -303,7 +302,7 @@ user(struct kc_ctx *c, const char *name)
 	ways += r;
 	if ((kc->token = yaml_get_str(c->d, m, "token")) != NULL && kc->token[0] != '\0') {
 		kc->auth = KUBECONFIG_TOKEN;
-		snprintf(kc->user_desc, sizeof kc->user_desc, "token (inline)");
+		util_fmt(kc->user_desc, sizeof kc->user_desc, "token (inline)");
 		ways++;
 	} else {
 		kc->token = NULL;
@@ -312,7 +311,7 @@ user(struct kc_ctx *c, const char *name)
 		return -1;
 	if (kc->token_file[0] != '\0') {
 		kc->auth = KUBECONFIG_TOKEN_FILE;
-		snprintf(kc->user_desc, sizeof kc->user_desc, "tokenFile %.100s", kc->token_file);
+		util_fmt(kc->user_desc, sizeof kc->user_desc, "tokenFile %.100s", kc->token_file);
 		ways++;
 	}
 	if ((ex = yaml_get(c->d, m, "exec")) >= 0) {
@@ -343,9 +342,9 @@ kubeconfig_parse(const char *text, size_t len, const char *dir, struct kubeconfi
 	memset(kc, 0, sizeof *kc);
 	if (yaml_parse(text, len, &d, &line, why, sizeof why) < 0) {
 		if (line > 0)
-			snprintf(err, errlen, "line %d: %s", line, why);
+			util_fmt(err, errlen, "line %d: %s", line, why);
 		else
-			snprintf(err, errlen, "%s", why);
+			util_fmt(err, errlen, "%s", why);
 		return -1;
 	}
 	if (d.nodes[0].type != YAML_MAP)
@@ -377,21 +376,21 @@ kubeconfig_load(const char *path, struct kubeconfig *kc, struct kubeconfig_scrat
 
 	memset(kc, 0, sizeof *kc);
 	if (strchr(path, ':') != NULL) {
-		snprintf(err, errlen, "kubeconfig %s: lists several files; despotify reads one", path);
+		util_fmt(err, errlen, "kubeconfig %s: lists several files; despotify reads one", path);
 		return -1;
 	}
 	if (slash == NULL)
 		util_strlcpy(dir, ".", sizeof dir);
 	else if (util_snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path) < 0) {
-		snprintf(err, errlen, "kubeconfig %s: path too long", path);
+		util_fmt(err, errlen, "kubeconfig %s: path too long", path);
 		return -1;
 	}
 	if (util_read_file(path, sc->text, sizeof sc->text, &len, why, sizeof why) < 0) {
-		snprintf(err, errlen, "kubeconfig: %s", why);
+		util_fmt(err, errlen, "kubeconfig: %s", why);
 		return -1;
 	}
 	if (kubeconfig_parse(sc->text, len, dir, kc, sc, why, sizeof why) < 0) {
-		snprintf(err, errlen, "kubeconfig %s: %s", path, why);
+		util_fmt(err, errlen, "kubeconfig %s: %s", path, why);
 		return -1;
 	}
 	return 0;

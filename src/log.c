@@ -1,7 +1,6 @@
 /* log.c — see log.h. */
 #include "log.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -77,14 +76,14 @@ log_vmsg(const struct log *lg, enum log_level l, const char *fmt, va_list ap)
 
 	if (l < lg->level)
 		return;
-	n = vsnprintf(msg, sizeof msg, fmt, ap);
+	n = util_vfmt(msg, sizeof msg, fmt, ap);
 	if (n < 0)
 		util_strlcpy(msg, "(unformattable log message)", sizeof msg);
 	else if ((size_t)n >= sizeof msg)
 		memcpy(msg + sizeof msg - 4, "...", 4);
 	util_fmt_time_ms(ts, sizeof ts, util_wall_ms());
 	if (lg->json) {
-		n = snprintf(line, sizeof line, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"",
+		n = util_fmt(line, sizeof line, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"",
 		    ts, log_level_name(l));
 		at = json_escape(line, (size_t)n, sizeof line - 4, msg);
 		memcpy(line + at, "\"}\n", 3);
@@ -96,7 +95,7 @@ log_vmsg(const struct log *lg, enum log_level l, const char *fmt, va_list ap)
 		for (p = msg; *p != '\0'; p++)
 			if (*p == '\n' || *p == '\r')
 				*p = ' ';
-		n = snprintf(line, sizeof line, "%s %-7s %s\n", ts, log_level_name(l), msg);
+		n = util_fmt(line, sizeof line, "%s %-7s %s\n", ts, log_level_name(l), msg);
 		at = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
 	}
 	/* A single write keeps lines whole across threads; a failure has nowhere to go. */
@@ -127,7 +126,7 @@ log_limited(const struct log *lg, struct log_limit *ll, int64_t interval_ms,
 		return;
 	}
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	util_vfmt(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	if (ll->suppressed > 0)
 		log_msg(lg, l, "%s (and %u more like it since)", msg, ll->suppressed);

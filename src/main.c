@@ -17,7 +17,6 @@
  */
 #include <pthread.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,9 +158,9 @@ struct app {
 };
 
 static void
-usage(FILE *f)
+usage(int fd)
 {
-	fprintf(f,
+	util_write_fmt(fd,
 	    "usage: despotify [-c FILE] [-n] [--once] [--dry-run] [-V] [-h]\n"
 	    "  -c FILE     config file (default ./despotify.ini; a missing default file means\n"
 	    "              built-in defaults, a missing file given with -c is an error)\n"
@@ -204,10 +203,10 @@ fetch_facts(struct app *a, struct imds_facts *f, unsigned want, int64_t deadline
 	int64_t delay = FACTS_RETRY_MIN_MS;
 	int rc = -1;
 
-	snprintf(err, errlen, "no time left");
+	util_fmt(err, errlen, "no time left");
 	if (m == NULL || imds_init(m, &a->cfg, &a->lg, err, errlen) < 0) {
 		if (m == NULL)
-			snprintf(err, errlen, "out of memory");
+			util_fmt(err, errlen, "out of memory");
 		free(m);
 		return -1;
 	}
@@ -339,7 +338,7 @@ detach_job(void *arg)
 	    ensure_aws(a, region[0] ? region : h->det_facts.region, err, sizeof err) < 0) {
 		h->det.outcome = AWS_FAILED;
 		h->det.ms = util_now_ms() - t0;
-		snprintf(h->det.error, sizeof h->det.error, "%s", err);
+		util_fmt(h->det.error, sizeof h->det.error, "%s", err);
 	} else {
 		aws_detach(&a->aws, h->det_facts.instance_id, deadline_of(h), &h->det);
 		pthread_mutex_lock(&h->mu);
@@ -362,13 +361,13 @@ static void
 notice_cause(const struct imds_notice *n, char *out, size_t cap)
 {
 	if (n->kind == IMDS_KIND_MAINTENANCE)
-		snprintf(out, cap, "maintenance/%s", n->event_id);
+		util_fmt(out, cap, "maintenance/%s", n->event_id);
 	else if (n->kind == IMDS_KIND_REBALANCE)
-		snprintf(out, cap, "rebalance");
+		util_fmt(out, cap, "rebalance");
 	else if (n->action == IMDS_ACTION_UNKNOWN)
-		snprintf(out, cap, "spot-interruption");
+		util_fmt(out, cap, "spot-interruption");
 	else
-		snprintf(out, cap, "spot-%s", imds_action_name(n->action));
+		util_fmt(out, cap, "spot-%s", imds_action_name(n->action));
 }
 
 /* k8s_cordon's first answer: the evictions may start. */
@@ -420,14 +419,14 @@ describe_notice(const struct imds_notice *n, char *out, size_t cap)
 	char from[32], to[32];
 
 	if (n->kind != IMDS_KIND_MAINTENANCE) {
-		snprintf(out, cap, "Spot %s notice (%s)", imds_kind_name(n->kind),
+		util_fmt(out, cap, "Spot %s notice (%s)", imds_kind_name(n->kind),
 		    imds_action_name(n->action));
 		return;
 	}
 	util_fmt_time(from, sizeof from, n->time_s);
 	if (n->event_end_s != 0)
 		util_fmt_time(to, sizeof to, n->event_end_s);
-	snprintf(out, cap, "Scheduled event %s (%s), window %s to %s", n->event_code_name,
+	util_fmt(out, cap, "Scheduled event %s (%s), window %s to %s", n->event_code_name,
 	    n->event_id, from, n->event_end_s != 0 ? to : "(open)");
 }
 
@@ -465,7 +464,7 @@ announce(struct handling *h, struct job *j)
 	    n.kind == IMDS_KIND_MAINTENANCE ? "ScheduledEvent" : "SpotInterruption",
 	    "%s for instance %s, effective %s; despotify is %s", what,
 	    f.instance_id[0] ? f.instance_id : "(unknown)", when, doing);
-	snprintf(text, sizeof text, "%s for %s (%s, node %s) effective %s: %s.", what,
+	util_fmt(text, sizeof text, "%s for %s (%s, node %s) effective %s: %s.", what,
 	    f.instance_id[0] ? f.instance_id : "(instance id unknown)",
 	    f.instance_type[0] ? f.instance_type : "?", h->node, when, doing);
 	if (a->notify.enabled)
@@ -526,7 +525,7 @@ log_notice(struct handling *h, const struct imds_notice *n, const char *what)
 
 	util_fmt_time(when, sizeof when, n->time_s);
 	if (deadline_of(h) < DRAIN_NO_DEADLINE)
-		snprintf(left, sizeof left, "deadline in %lld.%lld s", (long long)(ms / 1000),
+		util_fmt(left, sizeof left, "deadline in %lld.%lld s", (long long)(ms / 1000),
 		    (long long)(ms % 1000 / 100));
 	log_info(&a->lg, "notice: %s %s at %s (from %s%s); %s node %s, %s%s",
 	    imds_kind_name(n->kind), imds_action_name(n->action), when,
@@ -669,18 +668,18 @@ static int
 describe_node(const struct handling *h, char *out, size_t n)
 {
 	if (h->node[0] == '\0') {
-		snprintf(out, n, "name unknown (%s): NOT cordoned", h->node_err);
+		util_fmt(out, n, "name unknown (%s): NOT cordoned", h->node_err);
 		return -1;
 	}
 	if (!h->cr.unschedulable) {
-		snprintf(out, n, "%s NOT cordoned (%s)", h->node, h->cr.err);
+		util_fmt(out, n, "%s NOT cordoned (%s)", h->node, h->cr.err);
 		return -1;
 	}
 	if (h->cr.taint_refused)
-		snprintf(out, n, "%s cordoned, NOT tainted (the API server refused the taint: "
+		util_fmt(out, n, "%s cordoned, NOT tainted (the API server refused the taint: "
 		    "NodeRestriction)", h->node);
 	else
-		snprintf(out, n, "%s cordoned%s", h->node, h->app->cfg.taint[0] ? " and tainted" : "");
+		util_fmt(out, n, "%s cordoned%s", h->node, h->app->cfg.taint[0] ? " and tainted" : "");
 	return 0;
 }
 
@@ -691,18 +690,18 @@ describe_detach(const struct handling *h, char *out, size_t n)
 	size_t at;
 
 	if (!h->app->cfg.detach_from_asg) {
-		snprintf(out, n, "disabled");
+		util_fmt(out, n, "disabled");
 		return 0;
 	}
 	if (!h->detach_wanted) {
-		snprintf(out, n, "not asked (%s)", h->advisory ? "rebalance" :
+		util_fmt(out, n, "not asked (%s)", h->advisory ? "rebalance" :
 		    "a scheduled event the instance comes back from");
 		return 0;
 	}
 	aws_outcome_describe(&h->det, out, n);
 	at = strlen(out);
 	if (at + 1 < n)
-		snprintf(out + at, n - at, " in %lld ms", (long long)h->det.ms);
+		util_fmt(out + at, n - at, " in %lld ms", (long long)h->det.ms);
 	return h->det.outcome == AWS_FAILED ? -1 : 0;
 }
 
@@ -715,12 +714,12 @@ handling_summarise(struct handling *h)
 	int ok = describe_node(h, node, sizeof node) == 0;
 
 	if (!h->drain_wanted) {
-		snprintf(summary, sizeof summary, "summary: node %s in %lld ms", node,
+		util_fmt(summary, sizeof summary, "summary: node %s in %lld ms", node,
 		    (long long)h->cr.ms);
 	} else {
 		ok &= describe_detach(h, det, sizeof det) == 0;
 		ok &= h->drain_rc == 0 && h->node[0] != '\0';
-		snprintf(summary, sizeof summary, "summary: node %s; %s; ASG: %s; cordon %lld ms, "
+		util_fmt(summary, sizeof summary, "summary: node %s; %s; ASG: %s; cordon %lld ms, "
 		    "total %lld ms", node, h->node[0] ? drain_result_summary(&h->dr, drained,
 		    sizeof drained) : "drain: not run", det, (long long)h->cr.ms,
 		    (long long)(util_now_ms() - h->start_ms));
@@ -730,7 +729,7 @@ handling_summarise(struct handling *h)
 		size_t at = strlen(summary);
 
 		describe_notice(&h->notice, what, sizeof what);
-		snprintf(summary + at, sizeof summary - at, "; %s", what);
+		util_fmt(summary + at, sizeof summary - at, "; %s", what);
 	}
 	log_msg(&a->lg, ok ? LV_INFO : LV_ERROR, "%s", summary);
 	metrics_handling(&a->metrics, 0, util_now_ms() - h->start_ms);
@@ -1124,8 +1123,8 @@ parse_args(int argc, char **argv, struct args *o)
 
 		if (strcmp(a, "-c") == 0) {
 			if (++i >= argc) {
-				fprintf(stderr, "despotify: -c needs a file name\n");
-				usage(stderr);
+				util_write_fmt(2, "despotify: -c needs a file name\n");
+				usage(2);
 				return 2;
 			}
 			o->path = argv[i];
@@ -1137,14 +1136,14 @@ parse_args(int argc, char **argv, struct args *o)
 		} else if (strcmp(a, "--dry-run") == 0) {
 			o->dry_run = 1;
 		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
-			printf("despotify %s\n", DESPOTIFY_VERSION);
+			util_write_fmt(1, "despotify %s\n", DESPOTIFY_VERSION);
 			return 0;
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			usage(stdout);
+			usage(1);
 			return 0;
 		} else {
-			fprintf(stderr, "despotify: unknown argument \"%s\"\n", a);
-			usage(stderr);
+			util_write_fmt(2, "despotify: unknown argument \"%s\"\n", a);
+			usage(2);
 			return 2;
 		}
 	}
@@ -1180,16 +1179,16 @@ main(int argc, char **argv)
 	if ((rc = parse_args(argc, argv, &o)) >= 0)
 		return rc;
 	if (config_load(cfg, o.path, o.path_given, environ, err, sizeof err) < 0) {
-		fprintf(stderr, "despotify: %s\n", err);
+		util_write_fmt(2, "despotify: %s\n", err);
 		return 2;
 	}
 	cfg->once = o.once;
 	cfg->dry_run = o.dry_run;
 	if (o.check_only) {
 		for (i = 0; i < cfg->nwarnings; i++)
-			fprintf(stderr, "despotify: warning: %s\n", cfg->warnings[i]);
+			util_write_fmt(2, "despotify: warning: %s\n", cfg->warnings[i]);
 		config_print(cfg, 1);
-		printf("# configuration OK\n");
+		util_write_fmt(1, "# configuration OK\n");
 		return 0;
 	}
 

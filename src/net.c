@@ -8,7 +8,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -58,7 +57,7 @@ connect_one(const struct addrinfo *ai, int64_t deadline_ms, char *why, size_t wh
 
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
 	if (fd < 0) {
-		snprintf(why, whylen, "socket: %s", strerror(errno));
+		util_fmt(why, whylen, "socket: %s", strerror(errno));
 		return -1;
 	}
 	/* Requests are small writes followed by a read: Nagle would only add latency. */
@@ -69,23 +68,23 @@ connect_one(const struct addrinfo *ai, int64_t deadline_ms, char *why, size_t wh
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 		return fd;
 	if (errno != EINPROGRESS && errno != EINTR) {
-		snprintf(why, whylen, "%s", strerror(errno));
+		util_fmt(why, whylen, "%s", strerror(errno));
 		close(fd);
 		return -1;
 	}
 	r = wait_fd(fd, POLLOUT, deadline_ms);
 	if (r == 0) {
-		snprintf(why, whylen, "timed out");
+		util_fmt(why, whylen, "timed out");
 		close(fd);
 		return -1;
 	}
 	if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
-		snprintf(why, whylen, "%s", strerror(errno));
+		util_fmt(why, whylen, "%s", strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if (soerr != 0) {
-		snprintf(why, whylen, "%s", strerror(soerr));
+		util_fmt(why, whylen, "%s", strerror(soerr));
 		close(fd);
 		return -1;
 	}
@@ -216,7 +215,7 @@ net_connect(const char *host, int port, int64_t deadline_ms, char *err, size_t e
 	const char *fmt = strchr(host, ':') != NULL ? "connect [%s]:%d: %s" : "connect %s:%d: %s";
 	int fd = -1, r, n = 0, i = 0;
 
-	snprintf(portstr, sizeof portstr, "%d", port);
+	util_fmt(portstr, sizeof portstr, "%d", port);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -227,11 +226,11 @@ net_connect(const char *host, int port, int64_t deadline_ms, char *err, size_t e
 	if (r == EAI_NONAME)
 		r = resolve(host, portstr, deadline_ms, &res);
 	if (r == RESOLVE_TIMEOUT) {
-		snprintf(err, errlen, "resolve %s: timed out", host);
+		util_fmt(err, errlen, "resolve %s: timed out", host);
 		return -1;
 	}
 	if (r != 0) {
-		snprintf(err, errlen, "resolve %s: %s", host,
+		util_fmt(err, errlen, "resolve %s: %s", host,
 		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
 		return -1;
 	}
@@ -241,7 +240,7 @@ net_connect(const char *host, int port, int64_t deadline_ms, char *err, size_t e
 		int64_t now = util_now_ms(), share;
 
 		if (now >= deadline_ms) {
-			snprintf(why, sizeof why, "timed out");
+			util_fmt(why, sizeof why, "timed out");
 			break;
 		}
 		/*
@@ -256,7 +255,7 @@ net_connect(const char *host, int port, int64_t deadline_ms, char *err, size_t e
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		snprintf(err, errlen, fmt, host, port, why);
+		util_fmt(err, errlen, fmt, host, port, why);
 	return fd;
 }
 
@@ -272,16 +271,16 @@ net_read(int fd, void *buf, size_t n, int64_t deadline_ms, char *err, size_t err
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			snprintf(err, errlen, "read: %s", strerror(errno));
+			util_fmt(err, errlen, "read: %s", strerror(errno));
 			return NET_ERROR;
 		}
 		w = wait_fd(fd, POLLIN, deadline_ms);
 		if (w == 0) {
-			snprintf(err, errlen, "timed out");
+			util_fmt(err, errlen, "timed out");
 			return NET_TIMEOUT;
 		}
 		if (w < 0) {
-			snprintf(err, errlen, "poll: %s", strerror(errno));
+			util_fmt(err, errlen, "poll: %s", strerror(errno));
 			return NET_ERROR;
 		}
 	}
@@ -304,16 +303,16 @@ net_write(int fd, const void *buf, size_t n, int64_t deadline_ms, char *err, siz
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			snprintf(err, errlen, "write: %s", strerror(errno));
+			util_fmt(err, errlen, "write: %s", strerror(errno));
 			return NET_ERROR;
 		}
 		w = wait_fd(fd, POLLOUT, deadline_ms);
 		if (w == 0) {
-			snprintf(err, errlen, "timed out");
+			util_fmt(err, errlen, "timed out");
 			return NET_TIMEOUT;
 		}
 		if (w < 0) {
-			snprintf(err, errlen, "poll: %s", strerror(errno));
+			util_fmt(err, errlen, "poll: %s", strerror(errno));
 			return NET_ERROR;
 		}
 	}

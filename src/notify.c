@@ -1,7 +1,6 @@
 /* notify.c — see notify.h. */
 #include "notify.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,7 +26,7 @@ notify_init(struct notify *n, const struct config *cfg, const struct log *lg,
 		return -1;
 	if (n->url.tls) {
 		if ((n->tls = tls_config_new()) == NULL) {
-			snprintf(err, errlen, "webhook: out of memory");
+			util_fmt(err, errlen, "webhook: out of memory");
 			return -1;
 		}
 		tls_config_add_amazon_roots(n->tls);

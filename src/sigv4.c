@@ -1,7 +1,6 @@
 /* sigv4.c — see sigv4.h. */
 #include "sigv4.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -145,11 +144,11 @@ canonical_path(struct util_buf *b, const char *path, char *err, size_t errlen)
 	int nsegs = 0;
 
 	if (plen == 0 || path[0] != '/') {
-		snprintf(err, errlen, "sigv4: path must start with '/'");
+		util_fmt(err, errlen, "sigv4: path must start with '/'");
 		return -1;
 	}
 	if (plen >= sizeof norm) {
-		snprintf(err, errlen, "sigv4: path longer than %zu bytes", sizeof norm - 1);
+		util_fmt(err, errlen, "sigv4: path longer than %zu bytes", sizeof norm - 1);
 		return -1;
 	}
 	while (p < end) {
@@ -224,13 +223,13 @@ canonical_query(struct util_buf *b, const char *query, char *err, size_t errlen)
 		if (len == 0)
 			continue;
 		if (n == SIGV4_MAX_QUERY_PARAMS) {
-			snprintf(err, errlen, "sigv4: more than %d query parameters", SIGV4_MAX_QUERY_PARAMS);
+			util_fmt(err, errlen, "sigv4: more than %d query parameters", SIGV4_MAX_QUERY_PARAMS);
 			return -1;
 		}
 		eq = memchr(p, '=', len);
 		if (requote(&scratch, p, eq ? (size_t)(eq - p) : len, &qp[n].name) < 0 ||
 		    requote(&scratch, eq ? eq + 1 : amp, eq ? (size_t)(amp - eq - 1) : 0, &qp[n].value) < 0) {
-			snprintf(err, errlen, "sigv4: malformed or oversized query parameter");
+			util_fmt(err, errlen, "sigv4: malformed or oversized query parameter");
 			return -1;
 		}
 		n++;
@@ -271,7 +270,7 @@ collect_headers(const struct sigv4_request *req, const struct sigv4_credentials 
 	int have_host = 0;
 
 	if (req->nheaders > SIGV4_MAX_HEADERS) {
-		snprintf(err, errlen, "sigv4: more than %d headers", SIGV4_MAX_HEADERS);
+		util_fmt(err, errlen, "sigv4: more than %d headers", SIGV4_MAX_HEADERS);
 		return -1;
 	}
 	for (i = 0; i < req->nheaders; i++) {
@@ -279,22 +278,22 @@ collect_headers(const struct sigv4_request *req, const struct sigv4_credentials 
 		const char *c;
 
 		if (name == NULL || *name == '\0' || value == NULL) {
-			snprintf(err, errlen, "sigv4: header %zu has no name or value", i);
+			util_fmt(err, errlen, "sigv4: header %zu has no name or value", i);
 			return -1;
 		}
 		for (c = name; *c != '\0'; c++) {
 			if (!is_token_char((unsigned char)*c)) {
-				snprintf(err, errlen, "sigv4: bad character in a header name");
+				util_fmt(err, errlen, "sigv4: bad character in a header name");
 				return -1;
 			}
 		}
 		if (!value_ok(value)) {
-			snprintf(err, errlen, "sigv4: header %s: control character in the value", name);
+			util_fmt(err, errlen, "sigv4: header %s: control character in the value", name);
 			return -1;
 		}
 		if (strcasecmp(name, "x-amz-date") == 0 || strcasecmp(name, "x-amz-security-token") == 0 ||
 		    strcasecmp(name, "authorization") == 0) {
-			snprintf(err, errlen, "sigv4: header %s is the signer's to add", name);
+			util_fmt(err, errlen, "sigv4: header %s is the signer's to add", name);
 			return -1;
 		}
 		if (strcasecmp(name, "host") == 0)
@@ -304,7 +303,7 @@ collect_headers(const struct sigv4_request *req, const struct sigv4_credentials 
 		n++;
 	}
 	if (!have_host) {
-		snprintf(err, errlen, "sigv4: no Host header");
+		util_fmt(err, errlen, "sigv4: no Host header");
 		return -1;
 	}
 	/* A presigned URL carries the date and the token in its query instead. */
@@ -315,7 +314,7 @@ collect_headers(const struct sigv4_request *req, const struct sigv4_credentials 
 	}
 	if (!presign && cred->session_token != NULL && cred->session_token[0] != '\0') {
 		if (!value_ok(cred->session_token)) {
-			snprintf(err, errlen, "sigv4: control character in the session token");
+			util_fmt(err, errlen, "sigv4: control character in the session token");
 			return -1;
 		}
 		h[n].name = "x-amz-security-token";
@@ -382,7 +381,7 @@ canonical_request(const struct sigv4_request *req, const struct sigv4_credential
 	    payload);
 	util_buf_str(&b, payload);
 	if (b.over || sh->over) {
-		snprintf(err, errlen, "sigv4: canonical request over %d bytes", SIGV4_MAX_CANON);
+		util_fmt(err, errlen, "sigv4: canonical request over %d bytes", SIGV4_MAX_CANON);
 		return -1;
 	}
 	return 0;
@@ -411,26 +410,26 @@ check_inputs(const struct sigv4_request *req, const struct sigv4_credentials *cr
 	size_t slen;
 
 	if (req->method == NULL || req->path == NULL || !scope_ok(req->method)) {
-		snprintf(err, errlen, "sigv4: no method or path");
+		util_fmt(err, errlen, "sigv4: no method or path");
 		return -1;
 	}
 	if (!scope_ok(region) || !scope_ok(service)) {
-		snprintf(err, errlen, "sigv4: bad region or service name");
+		util_fmt(err, errlen, "sigv4: bad region or service name");
 		return -1;
 	}
 	if (cred->access_key_id == NULL || !scope_ok(cred->access_key_id) ||
 	    strlen(cred->access_key_id) >= AWS_MAX_KEY || cred->secret_access_key == NULL ||
 	    cred->secret_access_key[0] == '\0') {
-		snprintf(err, errlen, "sigv4: missing or malformed access key");
+		util_fmt(err, errlen, "sigv4: missing or malformed access key");
 		return -1;
 	}
 	slen = strlen(cred->secret_access_key);
 	if (slen >= AWS_MAX_KEY) {
-		snprintf(err, errlen, "sigv4: secret access key longer than %d bytes", AWS_MAX_KEY - 1);
+		util_fmt(err, errlen, "sigv4: secret access key longer than %d bytes", AWS_MAX_KEY - 1);
 		return -1;
 	}
 	if (epoch_s < 0 || epoch_s > 253402300799LL) {
-		snprintf(err, errlen, "sigv4: time out of range");
+		util_fmt(err, errlen, "sigv4: time out of range");
 		return -1;
 	}
 	return (long)slen;
@@ -463,7 +462,7 @@ sign_canonical(struct sigv4_signature *out, const struct sigv4_credentials *cred
 	util_buf_str(&b, "/aws4_request\n");
 	util_buf_str(&b, creq_hash);
 	if (b.over) {
-		snprintf(err, errlen, "sigv4: string to sign too long");
+		util_fmt(err, errlen, "sigv4: string to sign too long");
 		return -1;
 	}
 
@@ -519,7 +518,7 @@ sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *cred
 	util_buf_str(&b, sig);
 	util_wipe(sig, sizeof sig);
 	if (b.over) {
-		snprintf(err, errlen, "sigv4: Authorization header over %d bytes", SIGV4_MAX_AUTH);
+		util_fmt(err, errlen, "sigv4: Authorization header over %d bytes", SIGV4_MAX_AUTH);
 		sigv4_wipe(out);
 		return -1;
 	}
@@ -550,7 +549,7 @@ sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentials *c
 	if ((slen = check_inputs(req, cred, region, service, epoch_s, err, errlen)) < 0)
 		return -1;
 	if (req->body_len > 0 || expires_s < 1 || expires_s > 604800 || cap == 0) {
-		snprintf(err, errlen, "sigv4: a presigned URL has no body and expires in 1 s to 7 days");
+		util_fmt(err, errlen, "sigv4: a presigned URL has no body and expires in 1 s to 7 days");
 		return -1;
 	}
 	sigv4_amz_date(scratch->amz_date, sizeof scratch->amz_date, epoch_s);
@@ -560,9 +559,9 @@ sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentials *c
 	util_buf_init(&sh, signed_headers, sizeof signed_headers);
 	if (canonical_request(req, cred, scratch->amz_date, 1, scratch, &sh, err, errlen) < 0)
 		goto fail;
-	snprintf(scope, sizeof scope, "%s/%s/%s/%s/aws4_request", cred->access_key_id, date8, region,
+	util_fmt(scope, sizeof scope, "%s/%s/%s/%s/aws4_request", cred->access_key_id, date8, region,
 	    service);
-	snprintf(num, sizeof num, "%d", expires_s);
+	util_fmt(num, sizeof num, "%d", expires_s);
 	util_buf_init(&q, out, cap);
 	util_buf_str(&q, req->query != NULL ? req->query : "");
 	sb_param(&q, "X-Amz-Algorithm", "AWS4-HMAC-SHA256");
@@ -573,7 +572,7 @@ sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentials *c
 	if (cred->session_token != NULL && cred->session_token[0] != '\0')
 		sb_param(&q, "X-Amz-Security-Token", cred->session_token);
 	if (q.over) {
-		snprintf(err, errlen, "sigv4: presigned query over %zu bytes", cap);
+		util_fmt(err, errlen, "sigv4: presigned query over %zu bytes", cap);
 		goto fail;
 	}
 	/* Signed over the whole query but the signature itself. */
@@ -585,7 +584,7 @@ sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentials *c
 	sb_param(&q, "X-Amz-Signature", sig);
 	util_wipe(sig, sizeof sig);
 	if (q.over) {
-		snprintf(err, errlen, "sigv4: presigned query over %zu bytes", cap);
+		util_fmt(err, errlen, "sigv4: presigned query over %zu bytes", cap);
 		goto fail;
 	}
 	if (out[0] == '&')

@@ -2,7 +2,6 @@
 #include "tls.h"
 
 #include <arpa/inet.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -181,7 +180,7 @@ pem_each(const char *pem, size_t len, const char *what,
 					break;
 				inobj = 0;
 				if (v.over) {
-					snprintf(err, errlen, "%s: PEM object too large", what);
+					util_fmt(err, errlen, "%s: PEM object too large", what);
 					goto fail;
 				}
 				if (fn(ctx, name, v.buf, v.len, err, errlen) < 0)
@@ -189,7 +188,7 @@ pem_each(const char *pem, size_t len, const char *what,
 				count++;
 				break;
 			case BR_PEM_ERROR:
-				snprintf(err, errlen, "%s: malformed PEM", what);
+				util_fmt(err, errlen, "%s: malformed PEM", what);
 				goto fail;
 			default:
 				break;
@@ -197,7 +196,7 @@ pem_each(const char *pem, size_t len, const char *what,
 		}
 	}
 	if (inobj) {
-		snprintf(err, errlen, "%s: truncated PEM (no END line)", what);
+		util_fmt(err, errlen, "%s: truncated PEM (no END line)", what);
 		goto fail;
 	}
 	if (v.buf != NULL)
@@ -219,7 +218,7 @@ decode_cert(br_x509_decoder_context *dc, struct vec *dn, const unsigned char *de
 	br_x509_decoder_init(dc, vec_append, dn);
 	br_x509_decoder_push(dc, der, len);
 	if (br_x509_decoder_get_pkey(dc) == NULL || dn->over) {
-		snprintf(err, errlen, "%s: bad certificate (BearSSL error %d)", what,
+		util_fmt(err, errlen, "%s: bad certificate (BearSSL error %d)", what,
 		    br_x509_decoder_last_error(dc));
 		return -1;
 	}
@@ -289,7 +288,7 @@ oom:
 	} else {
 		free(ta.pkey.key.ec.q);
 	}
-	snprintf(err, errlen, "%s: out of memory", ac->what);
+	util_fmt(err, errlen, "%s: out of memory", ac->what);
 	return -1;
 }
 
@@ -305,7 +304,7 @@ add_pem(struct tls_config *tc, const char *pem, size_t len, const char *what, ch
 		return -1;
 	}
 	if (ac.certs == 0) {
-		snprintf(err, errlen, "%s: no certificate found", what);
+		util_fmt(err, errlen, "%s: no certificate found", what);
 		return -1;
 	}
 	return 0;
@@ -334,7 +333,7 @@ read_pem(const char *path, size_t *len, char *err, size_t errlen)
 	buf = malloc(cap);
 
 	if (buf == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
+		util_fmt(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
 	if (util_read_file(path, buf, cap, len, err, errlen) < 0) {
@@ -354,7 +353,7 @@ tls_config_add_pem_file(struct tls_config *tc, const char *path, char *err, size
 
 	if (buf == NULL)
 		return -1;
-	snprintf(what, sizeof what, "ca file %s", path);
+	util_fmt(what, sizeof what, "ca file %s", path);
 	r = add_pem(tc, buf, len, what, err, errlen);
 	free(buf);
 	return r;
@@ -422,13 +421,13 @@ add_chain_cert(void *ctx, const char *name, const unsigned char *der, size_t len
 	c.data = dup_bytes(der, len);
 	c.data_len = len;
 	if (c.data == NULL) {
-		snprintf(err, errlen, "%s: out of memory", cc->what);
+		util_fmt(err, errlen, "%s: out of memory", cc->what);
 		return -1;
 	}
 	vec_append(&cc->certs, &c, sizeof c);
 	if (cc->certs.over) {
 		free(c.data);
-		snprintf(err, errlen, "%s: too many certificates", cc->what);
+		util_fmt(err, errlen, "%s: too many certificates", cc->what);
 		return -1;
 	}
 	return 0;
@@ -446,20 +445,20 @@ decode_key(void *ctx, const char *name, const unsigned char *der, size_t len, ch
 	struct key_ctx *kc = ctx;
 
 	if (strcmp(name, "ENCRYPTED PRIVATE KEY") == 0) {
-		snprintf(err, errlen, "%s: encrypted private keys are not supported", kc->what);
+		util_fmt(err, errlen, "%s: encrypted private keys are not supported", kc->what);
 		return -1;
 	}
 	if (strcmp(name, "PRIVATE KEY") != 0 && strcmp(name, "RSA PRIVATE KEY") != 0 &&
 	    strcmp(name, "EC PRIVATE KEY") != 0)
 		return 0;   /* "EC PARAMETERS" and the like */
 	if (kc->found) {
-		snprintf(err, errlen, "%s: more than one private key", kc->what);
+		util_fmt(err, errlen, "%s: more than one private key", kc->what);
 		return -1;
 	}
 	br_skey_decoder_init(kc->dc);
 	br_skey_decoder_push(kc->dc, der, len);
 	if (br_skey_decoder_last_error(kc->dc) != 0) {
-		snprintf(err, errlen, "%s: unsupported or malformed private key (BearSSL error %d)",
+		util_fmt(err, errlen, "%s: unsupported or malformed private key (BearSSL error %d)",
 		    kc->what, br_skey_decoder_last_error(kc->dc));
 		return -1;
 	}
@@ -524,7 +523,7 @@ client_cert_pem(struct tls_config *tc, const char *cert, size_t clen, const char
 
 	memset(&cc, 0, sizeof cc);
 	if (tc->chain != NULL) {
-		snprintf(err, errlen, "client certificate already set");
+		util_fmt(err, errlen, "client certificate already set");
 		return -1;
 	}
 	cc.what = cwhat;
@@ -532,7 +531,7 @@ client_cert_pem(struct tls_config *tc, const char *cert, size_t clen, const char
 		goto done;
 	n = cc.certs.len / sizeof(br_x509_certificate);
 	if (n == 0) {
-		snprintf(err, errlen, "%s: no certificate found", cwhat);
+		util_fmt(err, errlen, "%s: no certificate found", cwhat);
 		goto done;
 	}
 	/* The issuer's key type of the leaf matters to static ECDH only; BearSSL asks for it. */
@@ -541,7 +540,7 @@ client_cert_pem(struct tls_config *tc, const char *cert, size_t clen, const char
 		goto done;
 	tc->issuer_key_type = (unsigned)br_x509_decoder_get_signer_key_type(&xd);
 	if ((dc = malloc(sizeof *dc)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", kwhat);
+		util_fmt(err, errlen, "%s: out of memory", kwhat);
 		goto done;
 	}
 	kc.dc = dc;
@@ -550,11 +549,11 @@ client_cert_pem(struct tls_config *tc, const char *cert, size_t clen, const char
 	if (pem_each(key, klen, kwhat, decode_key, &kc, err, errlen) < 0)
 		goto done;
 	if (!kc.found) {
-		snprintf(err, errlen, "%s: no private key found", kwhat);
+		util_fmt(err, errlen, "%s: no private key found", kwhat);
 		goto done;
 	}
 	if (keep_key(tc, dc) < 0) {
-		snprintf(err, errlen, "%s: out of memory", kwhat);
+		util_fmt(err, errlen, "%s: out of memory", kwhat);
 		goto done;
 	}
 	tc->chain = (br_x509_certificate *)(void *)cc.certs.buf;
@@ -596,8 +595,8 @@ tls_config_set_client_cert(struct tls_config *tc, const char *cert_path,
 		free(cbuf);
 		return -1;
 	}
-	snprintf(cwhat, sizeof cwhat, "client certificate %s", cert_path);
-	snprintf(kwhat, sizeof kwhat, "client key %s", key_path);
+	util_fmt(cwhat, sizeof cwhat, "client certificate %s", cert_path);
+	util_fmt(kwhat, sizeof kwhat, "client key %s", key_path);
 	r = client_cert_pem(tc, cbuf, clen, cwhat, kbuf, klen, kwhat, err, errlen);
 	memset(cbuf, 0, clen);
 	memset(kbuf, 0, klen);
@@ -1036,14 +1035,14 @@ describe(int e, const char *name, char *err, size_t errlen)
 	size_t i;
 
 	if (e >= BR_ERR_SEND_FATAL_ALERT) {
-		snprintf(err, errlen, "TLS: we sent fatal alert %d (%s)", e - BR_ERR_SEND_FATAL_ALERT,
+		util_fmt(err, errlen, "TLS: we sent fatal alert %d (%s)", e - BR_ERR_SEND_FATAL_ALERT,
 		    alert_name(e - BR_ERR_SEND_FATAL_ALERT));
 		return;
 	}
 	if (e >= BR_ERR_RECV_FATAL_ALERT) {
 		int a = e - BR_ERR_RECV_FATAL_ALERT;
 
-		snprintf(err, errlen, "TLS: server sent fatal alert %d (%s)%s", a, alert_name(a),
+		util_fmt(err, errlen, "TLS: server sent fatal alert %d (%s)%s", a, alert_name(a),
 		    a == 40 || a == 42 || a == 116 ? " — does it want a client certificate?" : "");
 		return;
 	}
@@ -1051,14 +1050,14 @@ describe(int e, const char *name, char *err, size_t errlen)
 		if (errors[i].code != e)
 			continue;
 		if (e == BR_ERR_X509_BAD_SERVER_NAME)
-			snprintf(err, errlen, "TLS: certificate does not match host %s (BearSSL error %d: %s)",
+			util_fmt(err, errlen, "TLS: certificate does not match host %s (BearSSL error %d: %s)",
 			    name, e, errors[i].name);
 		else
-			snprintf(err, errlen, "TLS: %s (BearSSL error %d: %s)", errors[i].text, e,
+			util_fmt(err, errlen, "TLS: %s (BearSSL error %d: %s)", errors[i].text, e,
 			    errors[i].name);
 		return;
 	}
-	snprintf(err, errlen, "TLS: BearSSL error %d", e);
+	util_fmt(err, errlen, "TLS: BearSSL error %d", e);
 }
 
 #define PUMP_EOF 1
@@ -1075,7 +1074,7 @@ pump(struct tls_conn *c, unsigned target, const char *name, int64_t deadline_ms,
 	br_ssl_engine_context *eng = &c->cc.eng;
 
 	if (c->broken) {
-		snprintf(err, errlen, "TLS: connection unusable after an earlier failure");
+		util_fmt(err, errlen, "TLS: connection unusable after an earlier failure");
 		return NET_ERROR;
 	}
 	for (;;) {
@@ -1098,7 +1097,7 @@ pump(struct tls_conn *c, unsigned target, const char *name, int64_t deadline_ms,
 			r = net_write(c->fd, buf, len, deadline_ms, c->ioerr, sizeof c->ioerr);
 			if (r < 0) {
 				c->broken = 1;
-				snprintf(err, errlen, "%s", c->ioerr);
+				util_fmt(err, errlen, "%s", c->ioerr);
 				return (int)r;
 			}
 			br_ssl_engine_sendrec_ack(eng, len);
@@ -1119,7 +1118,7 @@ pump(struct tls_conn *c, unsigned target, const char *name, int64_t deadline_ms,
 			}
 			if (r < 0) {
 				c->broken = 1;
-				snprintf(err, errlen, "%s", c->ioerr);
+				util_fmt(err, errlen, "%s", c->ioerr);
 				return (int)r;
 			}
 			br_ssl_engine_recvrec_ack(eng, (size_t)r);
@@ -1127,7 +1126,7 @@ pump(struct tls_conn *c, unsigned target, const char *name, int64_t deadline_ms,
 		}
 		/* Wants to send application data but the buffer holds unread input: not for HTTP. */
 		c->broken = 1;
-		snprintf(err, errlen, "TLS: engine stuck (state %u)", st);
+		util_fmt(err, errlen, "TLS: engine stuck (state %u)", st);
 		return NET_ERROR;
 	}
 }
@@ -1153,10 +1152,10 @@ tls_handshake(struct tls_conn *c, const struct tls_config *cfg, int fd,
 	int resume, r;
 
 	if (cfg->ntas == 0) {
-		snprintf(err, errlen, "TLS: no trust anchors configured");
+		util_fmt(err, errlen, "TLS: no trust anchors configured");
 		return -1;
 	}
-	snprintf(peer, sizeof peer, "%s:%d", name, port);
+	util_fmt(peer, sizeof peer, "%s:%d", name, port);
 	resume = c->have_session && c->session_cfg == cfg && strcmp(c->session_peer, peer) == 0;
 	engine_setup(c, cfg);
 	c->xc.iplen = ip_literal(name, c->xc.ip);
@@ -1165,7 +1164,7 @@ tls_handshake(struct tls_conn *c, const struct tls_config *cfg, int fd,
 	c->ioerr[0] = '\0';
 	/* BearSSL seeds itself only from RDRAND or /dev/urandom, which a scratch image lacks. */
 	if (util_entropy(seed, sizeof seed) < 0) {
-		snprintf(err, errlen, "TLS: getrandom failed");
+		util_fmt(err, errlen, "TLS: getrandom failed");
 		return -1;
 	}
 	br_ssl_engine_inject_entropy(&c->cc.eng, seed, sizeof seed);
@@ -1184,13 +1183,13 @@ tls_handshake(struct tls_conn *c, const struct tls_config *cfg, int fd,
 		if (e != BR_ERR_OK && e != BR_ERR_IO)
 			describe(e, name, err, errlen);
 		else
-			snprintf(err, errlen, "TLS: server closed the connection during the handshake");
+			util_fmt(err, errlen, "TLS: server closed the connection during the handshake");
 		return -1;
 	}
 	if (r < 0) {
 		/* A transport failure names no TLS reason of its own: say where it happened. */
 		if (c->ioerr[0] != '\0')
-			snprintf(err, errlen, "TLS handshake: %s", c->ioerr);
+			util_fmt(err, errlen, "TLS handshake: %s", c->ioerr);
 		return -1;
 	}
 	br_ssl_engine_get_session_parameters(&c->cc.eng, &c->session);
@@ -1236,7 +1235,7 @@ tls_write(struct tls_conn *c, const void *buf, size_t n, int64_t deadline_ms, ch
 		int r = pump(c, BR_SSL_SENDAPP, "", deadline_ms, err, errlen);
 
 		if (r == PUMP_EOF) {
-			snprintf(err, errlen, "TLS: connection closed by peer");
+			util_fmt(err, errlen, "TLS: connection closed by peer");
 			return NET_ERROR;
 		}
 		if (r < 0)
@@ -1258,13 +1257,13 @@ tls_flush(struct tls_conn *c, int64_t deadline_ms, char *err, size_t errlen)
 	int r;
 
 	if (c->broken) {
-		snprintf(err, errlen, "TLS: connection unusable after an earlier failure");
+		util_fmt(err, errlen, "TLS: connection unusable after an earlier failure");
 		return NET_ERROR;
 	}
 	br_ssl_engine_flush(&c->cc.eng, 0);
 	r = pump(c, BR_SSL_SENDAPP | BR_SSL_RECVAPP, "", deadline_ms, err, errlen);
 	if (r == PUMP_EOF) {
-		snprintf(err, errlen, "TLS: connection closed by peer");
+		util_fmt(err, errlen, "TLS: connection closed by peer");
 		return NET_ERROR;
 	}
 	return r;

@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -22,11 +21,11 @@ fail(char *err, size_t errlen, const char *s, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	n = snprintf(err, errlen, "URL \"%.*s%s\": ", URL_SHOW, s, strlen(s) > URL_SHOW ? "..." : "");
+	n = util_fmt(err, errlen, "URL \"%.*s%s\": ", URL_SHOW, s, strlen(s) > URL_SHOW ? "..." : "");
 	if (n < 0 || (size_t)n >= errlen)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	util_vfmt(err + n, errlen - (size_t)n, fmt, ap);
 	va_end(ap);
 }
 
@@ -161,7 +160,7 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 int
 url_hostport(const struct url *u, char *buf, size_t n)
 {
-	int r = snprintf(buf, n, u->host_is_ipv6 ? "[%s]:%d" : "%s:%d", u->host, u->port);
+	int r = util_fmt(buf, n, u->host_is_ipv6 ? "[%s]:%d" : "%s:%d", u->host, u->port);
 
 	return r < 0 || (size_t)r >= n ? -1 : 0;
 }

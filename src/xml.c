@@ -2,8 +2,9 @@
 #include "xml.h"
 
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
+
+#include "util.h"
 
 enum mode { M_TEXT, M_COUNT, M_ROOT };
 
@@ -41,11 +42,11 @@ fail(struct scan *s, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	n = snprintf(s->err, s->errlen, "XML: ");
+	n = util_fmt(s->err, s->errlen, "XML: ");
 	if (n < 0 || (size_t)n >= s->errlen)
 		return -1;
 	va_start(ap, fmt);
-	vsnprintf(s->err + n, s->errlen - (size_t)n, fmt, ap);
+	util_vfmt(s->err + n, s->errlen - (size_t)n, fmt, ap);
 	va_end(ap);
 	return -1;
 }

@@ -3,7 +3,6 @@
 
 #include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "util.h"
@@ -39,7 +38,7 @@ fail(struct parser *p, const char *fmt, ...)
 
 	*p->bad_line = p->line;
 	va_start(ap, fmt);
-	vsnprintf(p->err, p->errlen, fmt, ap);
+	util_vfmt(p->err, p->errlen, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -567,11 +566,11 @@ yaml_parse(const char *text, size_t len, struct yaml_doc *doc, int *bad_line,
 	doc->n = 0;
 	doc->slen = 0;
 	if (len > YAML_MAX_FILE) {
-		snprintf(err, errlen, "file is larger than %d bytes", YAML_MAX_FILE);
+		util_fmt(err, errlen, "file is larger than %d bytes", YAML_MAX_FILE);
 		return -1;
 	}
 	if (doc->cap < 1 || doc->scap < 1) {
-		snprintf(err, errlen, "no room for the document");
+		util_fmt(err, errlen, "no room for the document");
 		return -1;
 	}
 	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
