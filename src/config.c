@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -209,11 +208,13 @@ find_range(const char *key)
 static void
 range_text(const struct range *r, enum kind kind, char *out, size_t n)
 {
+	char lo[UTIL_SECONDS_LEN], hi[UTIL_SECONDS_LEN];
+
 	if (kind == K_COUNT)
-		snprintf(out, n, "a whole number from %lld to %lld", (long long)r->min, (long long)r->max);
+		util_fmt(out, n, "a whole number from %lld to %lld", (long long)r->min, (long long)r->max);
 	else
-		snprintf(out, n, "%s%g to %g seconds", r->zero ? "0 (never) or " : "",
-		    (double)r->min / 1000, (double)r->max / 1000);
+		util_fmt(out, n, "%s%s to %s seconds", r->zero ? "0 (never) or " : "",
+		    util_fmt_seconds(lo, sizeof lo, r->min), util_fmt_seconds(hi, sizeof hi, r->max));
 }
 
 /* Reads a K_SECONDS (ms) or K_COUNT value of key k into *out, checking its range; else why. */
@@ -231,10 +232,10 @@ parse_number(const struct key *k, const char *v, int64_t *out, char *why, size_t
 	else if (util_parse_seconds(v, &x) < 0)
 		x = -1;
 	if (x < 0)
-		snprintf(why, n, "not a %s (want %s)", k->kind == K_COUNT ? "whole number" :
+		util_fmt(why, n, "not a %s (want %s)", k->kind == K_COUNT ? "whole number" :
 		    "number of seconds", text);
 	else if ((x < r->min || x > r->max) && !(r->zero && x == 0))
-		snprintf(why, n, "out of range (want %s)", text);
+		util_fmt(why, n, "out of range (want %s)", text);
 	else
 		*out = x;
 }
@@ -265,7 +266,7 @@ set_text(const struct key *k, char *field, const char *v, char *why, size_t whyl
 	socklen_t sl;
 
 	if (util_strlcpy(field, v, CONFIG_MAX_STR) < 0) {
-		snprintf(why, whylen, "longer than %d bytes", CONFIG_MAX_STR - 1);
+		util_fmt(why, whylen, "longer than %d bytes", CONFIG_MAX_STR - 1);
 		return;
 	}
 	/* The cordon's own validator: what -n accepts, a notice can use. */
@@ -292,11 +293,11 @@ parse_into(struct loader *ld, size_t i, const char *v, char *why, size_t whylen)
 	case K_URL:
 		/* Validated after {imds_base} expansion, in finish(). */
 		if (util_strlcpy(ld->raw[i], v, CONFIG_MAX_STR) < 0)
-			snprintf(why, whylen, "longer than %d bytes", CONFIG_MAX_STR - 1);
+			util_fmt(why, whylen, "longer than %d bytes", CONFIG_MAX_STR - 1);
 		break;
 	case K_BOOL:
 		if (parse_bool(v, (int *)(void *)field) < 0)
-			snprintf(why, whylen, "expected true or false");
+			util_fmt(why, whylen, "expected true or false");
 		break;
 	case K_SECONDS:
 		parse_number(k, v, (int64_t *)(void *)field, why, whylen);
@@ -309,23 +310,23 @@ parse_into(struct loader *ld, size_t i, const char *v, char *why, size_t whylen)
 		break;
 	case K_LEVEL:
 		if (log_level_parse(v, (enum log_level *)(void *)field) < 0)
-			snprintf(why, whylen, "expected DEBUG, INFO, WARNING or ERROR");
+			util_fmt(why, whylen, "expected DEBUG, INFO, WARNING or ERROR");
 		break;
 	case K_FORMAT:
 		if ((x = choice(v, formats)) < 0)
-			snprintf(why, whylen, "expected text or json");
+			util_fmt(why, whylen, "expected text or json");
 		else
 			*(int *)(void *)field = (int)x;
 		break;
 	case K_IMDSVER:
 		if ((x = choice(v, imds_versions)) < 0)
-			snprintf(why, whylen, "expected auto, v2 or v1");
+			util_fmt(why, whylen, "expected auto, v2 or v1");
 		else
 			*(enum imds_version *)(void *)field = (enum imds_version)x;
 		break;
 	case K_REBAL:
 		if ((x = choice(v, rebalance_actions)) < 0)
-			snprintf(why, whylen, "expected none, cordon or drain");
+			util_fmt(why, whylen, "expected none, cordon or drain");
 		else
 			*(enum rebalance_action *)(void *)field = (enum rebalance_action)x;
 		break;
@@ -345,13 +346,13 @@ set_value(struct loader *ld, size_t i, const char *v, const char *origin,
 	parse_into(ld, i, v, why, sizeof why);
 	if (why[0] != '\0') {
 		if (secret_key(k->name))
-			snprintf(err, errlen, "%s: %s: %s (the value is not shown: it is secret)", origin,
+			util_fmt(err, errlen, "%s: %s: %s (the value is not shown: it is secret)", origin,
 			    k->name, why);
 		else
-			snprintf(err, errlen, "%s: %s: \"%s\": %s", origin, k->name, v, why);
+			util_fmt(err, errlen, "%s: %s: \"%s\": %s", origin, k->name, v, why);
 		return -1;
 	}
-	snprintf(ld->origin[i], sizeof ld->origin[i], "%s", origin);
+	util_fmt(ld->origin[i], sizeof ld->origin[i], "%s", origin);
 	return 0;
 }
 
@@ -359,7 +360,7 @@ static void
 warn(struct config *c, const char *fmt, const char *a, const char *b)
 {
 	if (c->nwarnings < CONFIG_MAX_WARN)
-		snprintf(c->warnings[c->nwarnings++], sizeof c->warnings[0], fmt, a, b);
+		util_fmt(c->warnings[c->nwarnings++], sizeof c->warnings[0], fmt, a, b);
 }
 
 static int
@@ -373,9 +374,9 @@ on_ini_key(void *ctx, const char *section, const char *key, const char *value,
 
 	if (strcmp(section, "DEFAULT") != 0)
 		return 0;  /* reported once per section by the caller */
-	snprintf(origin, sizeof origin, "%s:%d", ld->c->path, line);
+	util_fmt(origin, sizeof origin, "%s:%d", ld->c->path, line);
 	if ((k = find_key(key, &i)) == NULL) {
-		snprintf(err, errlen, "%s: unknown key \"%s\"", origin, key);
+		util_fmt(err, errlen, "%s: unknown key \"%s\"", origin, key);
 		return -1;
 	}
 	if (value[0] == '\0' && falls_back(k->name))
@@ -405,7 +406,7 @@ apply_standard_env(struct loader *ld, char *const *envp, char *err, size_t errle
 		if ((v = env_first(envp, env_map[m].a, env_map[m].b)) == NULL)
 			continue;
 		find_key(env_map[m].key, &i);
-		snprintf(origin, sizeof origin, "environment %s",
+		util_fmt(origin, sizeof origin, "environment %s",
 		    util_env(envp, env_map[m].a) ? env_map[m].a : env_map[m].b);
 		if (set_value(ld, i, v, origin, err, errlen) < 0)
 			return -1;
@@ -415,7 +416,7 @@ apply_standard_env(struct loader *ld, char *const *envp, char *err, size_t errle
 	if (host != NULL) {
 		char url[CONFIG_MAX_STR];
 
-		snprintf(url, sizeof url, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s",
+		util_fmt(url, sizeof url, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s",
 		    host, port ? port : "443");
 		find_key("api_server", &i);
 		if (set_value(ld, i, url, "environment KUBERNETES_SERVICE_HOST", err, errlen) < 0)
@@ -450,7 +451,7 @@ apply_despotify_env(struct loader *ld, char *const *envp, char *err, size_t errl
 			name[j] = (char)(e[sizeof prefix - 1 + j] >= 'A' && e[sizeof prefix - 1 + j] <= 'Z' ?
 			    e[sizeof prefix - 1 + j] - 'A' + 'a' : e[sizeof prefix - 1 + j]);
 		name[nl] = '\0';
-		snprintf(origin, sizeof origin, "environment %.*s", (int)(eq - e), e);
+		util_fmt(origin, sizeof origin, "environment %.*s", (int)(eq - e), e);
 		if (find_key(name, &i) == NULL) {
 			/* Kubernetes service links also make DESPOTIFY_* variables: warn, don't fail. */
 			warn(ld->c, "%s: not a despotify setting, ignored%s", origin, "");
@@ -486,7 +487,7 @@ finish(struct loader *ld, char *err, size_t errlen)
 		if ((ph = strstr(raw, "{imds_base}")) != NULL && i != bi) {
 			if (util_snprintf(field, CONFIG_MAX_STR, "%.*s%s%s", (int)(ph - raw), raw, base,
 			    ph + strlen("{imds_base}")) < 0) {
-				snprintf(err, errlen, "%s: %s: longer than %d bytes once {imds_base} is expanded",
+				util_fmt(err, errlen, "%s: %s: longer than %d bytes once {imds_base} is expanded",
 				    ld->origin[i], keys[i].name, CONFIG_MAX_STR - 1);
 				return -1;
 			}
@@ -496,11 +497,11 @@ finish(struct loader *ld, char *err, size_t errlen)
 		if (field[0] != '\0' && url_parse(field, &u, why, sizeof why) < 0) {
 			/* url_parse quotes the URL: a secret one gets a reason of its own. */
 			if (secret_key(keys[i].name))
-				snprintf(err, errlen, "%s: %s: not a usable http:// or https:// URL (white space, "
+				util_fmt(err, errlen, "%s: %s: not a usable http:// or https:// URL (white space, "
 				    "a fragment or a bad host or port; the value is not shown: it is secret)",
 				    ld->origin[i], keys[i].name);
 			else
-				snprintf(err, errlen, "%s: %s: %s", ld->origin[i], keys[i].name, why);
+				util_fmt(err, errlen, "%s: %s: %s", ld->origin[i], keys[i].name, why);
 			return -1;
 		}
 	}
@@ -526,19 +527,19 @@ check_kubeconfig(struct loader *ld, char *err, size_t errlen)
 	if (c->kubeconfig[0] == '\0')
 		return 0;
 	if (c->eks_cluster_name[0] != '\0') {
-		snprintf(err, errlen, "%s: eks_cluster_name and %s: kubeconfig contradict each other: the "
+		util_fmt(err, errlen, "%s: eks_cluster_name and %s: kubeconfig contradict each other: the "
 		    "kubeconfig's user says how to authenticate", ld->origin[e], ld->origin[i]);
 		return -1;
 	}
 	if ((sc = malloc(sizeof *sc)) == NULL) {
-		snprintf(err, errlen, "out of memory");
+		util_fmt(err, errlen, "out of memory");
 		return -1;
 	}
 	r = kubeconfig_load(c->kubeconfig, &kc, sc, why, sizeof why);
 	if (r < 0)
-		snprintf(err, errlen, "%s: %s", ld->origin[i], why);
+		util_fmt(err, errlen, "%s: %s", ld->origin[i], why);
 	else
-		snprintf(c->kubeconfig_desc, sizeof c->kubeconfig_desc, "context %.60s: server %.200s, %.200s",
+		util_fmt(c->kubeconfig_desc, sizeof c->kubeconfig_desc, "context %.60s: server %.200s, %.200s",
 		    kc.context, kc.server, kc.user_desc);
 	memset(sc, 0, sizeof *sc);   /* it held the kubeconfig's key or token */
 	free(sc);
@@ -551,15 +552,16 @@ static int
 cross_check(struct loader *ld, char *err, size_t errlen)
 {
 	const struct config *c = ld->c;
+	char blocked[UTIL_SECONDS_LEN], grace[UTIL_SECONDS_LEN];
 	size_t d, g;
 
 	find_key("delete_blocked_at", &d);
 	find_key("grace_period", &g);
 	if (c->delete_blocked_at_ms != 0 && c->delete_blocked_at_ms >= c->grace_period_ms) {
-		snprintf(err, errlen, "%s: delete_blocked_at: %g s is not below grace_period (%g s, "
+		util_fmt(err, errlen, "%s: delete_blocked_at: %s s is not below grace_period (%s s, "
 		    "from %s): blocked pods would be deleted before the drain starts (0: never delete)",
-		    ld->origin[d], (double)c->delete_blocked_at_ms / 1000,
-		    (double)c->grace_period_ms / 1000, ld->origin[g]);
+		    ld->origin[d], util_fmt_seconds(blocked, sizeof blocked, c->delete_blocked_at_ms),
+		    util_fmt_seconds(grace, sizeof grace, c->grace_period_ms), ld->origin[g]);
 		return -1;
 	}
 	return 0;
@@ -594,7 +596,7 @@ config_load(struct config *c, const char *path, int path_given,
 	memset(c, 0, sizeof *c);
 	util_strlcpy(c->path, path, sizeof c->path);
 	if ((ld = calloc(1, sizeof *ld)) == NULL) {
-		snprintf(err, errlen, "out of memory");
+		util_fmt(err, errlen, "out of memory");
 		return -1;
 	}
 	ld->c = c;
@@ -610,16 +612,16 @@ config_load(struct config *c, const char *path, int path_given,
 		char why[256];
 
 		if (util_read_file(path, ld->buf, sizeof ld->buf, &len, why, sizeof why) < 0) {
-			snprintf(err, errlen, "%s", why);
+			util_fmt(err, errlen, "%s", why);
 			goto out;
 		}
 		if (ini_parse(ld->buf, len, on_ini_key, ld, &line, why, sizeof why) < 0) {
 			if (line > 0 && strncmp(why, path, strlen(path)) != 0)
-				snprintf(err, errlen, "%s:%d: %s", path, line, why);
+				util_fmt(err, errlen, "%s:%d: %s", path, line, why);
 			else if (line > 0)
-				snprintf(err, errlen, "%s", why);
+				util_fmt(err, errlen, "%s", why);
 			else
-				snprintf(err, errlen, "%s: %s", path, why);
+				util_fmt(err, errlen, "%s: %s", path, why);
 			goto out;
 		}
 		ini_parse(ld->buf, len, on_section_scan, c, &line, why, sizeof why);
@@ -647,32 +649,32 @@ format_value(const struct config *c, const struct key *k, char *out, size_t n)
 	case K_TAINT:
 	case K_URL:
 	case K_LISTEN:
-		snprintf(out, n, "%s", field);
+		util_fmt(out, n, "%s", field);
 		break;
 	case K_BOOL:
-		snprintf(out, n, "%s", *(const int *)(const void *)field ? "true" : "false");
+		util_fmt(out, n, "%s", *(const int *)(const void *)field ? "true" : "false");
 		break;
 	case K_SECONDS:
 		ms = *(const int64_t *)(const void *)field;
 		if (ms % 1000 == 0)
-			snprintf(out, n, "%lld", (long long)(ms / 1000));
+			util_fmt(out, n, "%lld", (long long)(ms / 1000));
 		else
-			snprintf(out, n, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
+			util_fmt(out, n, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
 		break;
 	case K_COUNT:
-		snprintf(out, n, "%d", *(const int *)(const void *)field);
+		util_fmt(out, n, "%d", *(const int *)(const void *)field);
 		break;
 	case K_LEVEL:
-		snprintf(out, n, "%s", log_level_name(*(const enum log_level *)(const void *)field));
+		util_fmt(out, n, "%s", log_level_name(*(const enum log_level *)(const void *)field));
 		break;
 	case K_FORMAT:
-		snprintf(out, n, "%s", *(const int *)(const void *)field ? "json" : "text");
+		util_fmt(out, n, "%s", *(const int *)(const void *)field ? "json" : "text");
 		break;
 	case K_IMDSVER:
-		snprintf(out, n, "%s", imds_versions[*(const enum imds_version *)(const void *)field]);
+		util_fmt(out, n, "%s", imds_versions[*(const enum imds_version *)(const void *)field]);
 		break;
 	case K_REBAL:
-		snprintf(out, n, "%s", rebalance_actions[*(const enum rebalance_action *)(const void *)field]);
+		util_fmt(out, n, "%s", rebalance_actions[*(const enum rebalance_action *)(const void *)field]);
 		break;
 	case K_ALIAS:
 		out[0] = '\0';
@@ -687,7 +689,7 @@ config_print(const struct config *c, int fd)
 	size_t i;
 	int n;
 
-	n = snprintf(line, sizeof line, "# effective settings (%s)\n[DEFAULT]\n",
+	n = util_fmt(line, sizeof line, "# effective settings (%s)\n[DEFAULT]\n",
 	    c->file_loaded ? c->path : "built-in defaults; no config file");
 	if (write(fd, line, (size_t)n) < 0)
 		return;
@@ -701,20 +703,20 @@ config_print(const struct config *c, int fd)
 
 			/* A Slack webhook's path is its secret. */
 			if (url_parse(v, &u, why, sizeof why) == 0)
-				snprintf(v, sizeof v, "%s://%s/<redacted>", u.tls ? "https" : "http", u.host);
+				util_fmt(v, sizeof v, "%s://%s/<redacted>", u.tls ? "https" : "http", u.host);
 		}
-		n = snprintf(line, sizeof line, "%s = %s\n", keys[i].name, v);
+		n = util_fmt(line, sizeof line, "%s = %s\n", keys[i].name, v);
 		if (write(fd, line, (size_t)n) < 0)
 			return;
 	}
 	if (c->kubeconfig_desc[0] != '\0') {
-		n = snprintf(line, sizeof line, "# kubeconfig: %s (api_server, ca_file, tls_server_name "
+		n = util_fmt(line, sizeof line, "# kubeconfig: %s (api_server, ca_file, tls_server_name "
 		    "and the credentials above are not used)\n", c->kubeconfig_desc);
 		if (write(fd, line, (size_t)n) < 0)
 			return;
 	}
 	if (c->pod_name[0] != '\0') {
-		n = snprintf(line, sizeof line, "# own pod (never evicted): %s/%s\n",
+		n = util_fmt(line, sizeof line, "# own pod (never evicted): %s/%s\n",
 		    c->pod_namespace, c->pod_name);
 		if (write(fd, line, (size_t)n) < 0)
 			return;

@@ -1,7 +1,6 @@
 /* metrics.c — see metrics.h. */
 #include "metrics.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,19 +116,19 @@ metrics_health(struct metrics *m, int64_t now_mono, char *reason, size_t n)
 	int ok;
 
 	if (LOAD(&m->handling) || LOAD(&m->handled) > 0) {
-		snprintf(reason, n, "ok: %s", LOAD(&m->handling) ? "handling a notice" :
+		util_fmt(reason, n, "ok: %s", LOAD(&m->handling) ? "handling a notice" :
 		    "notice handled");
 		return 1;
 	}
 	pthread_mutex_lock(&m->mu);
 	ok = now_mono - m->last_ok_mono <= m->window_ms;
 	if (ok)
-		snprintf(reason, n, "ok");
+		util_fmt(reason, n, "ok");
 	else if (m->failing_since_wall != 0)
-		snprintf(reason, n, "imds failing since %s: %s",
+		util_fmt(reason, n, "imds failing since %s: %s",
 		    util_fmt_time(since, sizeof since, m->failing_since_wall / 1000), m->last_err);
 	else
-		snprintf(reason, n, "no IMDS poll for %lld ms (limit %lld ms)",
+		util_fmt(reason, n, "no IMDS poll for %lld ms (limit %lld ms)",
 		    (long long)(now_mono - m->last_ok_mono), (long long)m->window_ms);
 	pthread_mutex_unlock(&m->mu);
 	return ok;
@@ -184,7 +183,7 @@ metrics_parse_proc_stat(const char *buf, size_t len, long ticks_per_s, long page
 	if (s >= buf + len || (*s != ' ' && *s != '\n'))
 		return -1;
 	/* Fields, numbered from 1 as in proc(5): 14 utime, 15 stime, 22 starttime, 23 vsize, 24 rss. */
-	p->cpu_seconds = (double)(v[13] + v[14]) / (double)ticks_per_s;
+	p->cpu_ms = (v[13] + v[14]) * 1000 / (unsigned long long)ticks_per_s;
 	*start_ticks = v[21];
 	p->vsize_bytes = v[22];
 	p->rss_bytes = v[23] * (unsigned long long)page_size;
@@ -279,9 +278,11 @@ int
 metrics_render(struct metrics *m, const struct metrics_proc *p, const char *version,
     char *buf, size_t cap)
 {
-	double v[G_N];
+	/* The gauges in milliseconds, printed as seconds; the others as they are. */
+	static const unsigned in_ms = 1u << G_DURATION | 1u << G_NOTICE | 1u << G_START;
+	int64_t v[G_N];
 	size_t at = 0, i;
-	char why[8];
+	char why[8], num[UTIL_SECONDS_LEN];
 	const char *s;
 
 	if (cap == 0)
@@ -298,22 +299,28 @@ metrics_render(struct metrics *m, const struct metrics_proc *p, const char *vers
 	if (p->have_stat) {
 		head(buf, cap, &at, "process_cpu_seconds_total", "counter",
 		    "Total user and system CPU time spent in seconds.");
-		util_append(buf, cap, &at, "process_cpu_seconds_total %.15g\n", p->cpu_seconds);
+		util_append(buf, cap, &at, "process_cpu_seconds_total %s\n",
+		    util_fmt_seconds(num, sizeof num, (int64_t)p->cpu_ms));
 	}
 	v[G_HEALTHY] = metrics_health(m, util_now_ms(), why, sizeof why);
-	v[G_HANDLING] = (double)LOAD(&m->handling);
-	v[G_DURATION] = (double)LOAD(&m->last_handling_ms) / 1000.0;
-	v[G_NOTICE] = (double)LOAD(&m->last_notice_wall_ms) / 1000.0;
-	v[G_LEFT] = (double)LOAD(&m->pods_left);
-	v[G_RSS] = p->have_stat ? (double)p->rss_bytes : -1;
-	v[G_VSIZE] = p->have_stat ? (double)p->vsize_bytes : -1;
-	v[G_START] = p->start_time_s > 0 ? p->start_time_s : -1;
-	v[G_FDS] = (double)p->open_fds;
-	v[G_MAXFDS] = (double)p->max_fds;
+	v[G_HANDLING] = LOAD(&m->handling);
+	v[G_DURATION] = LOAD(&m->last_handling_ms);
+	v[G_NOTICE] = LOAD(&m->last_notice_wall_ms);
+	v[G_LEFT] = LOAD(&m->pods_left);
+	v[G_RSS] = p->have_stat ? (int64_t)p->rss_bytes : -1;
+	v[G_VSIZE] = p->have_stat ? (int64_t)p->vsize_bytes : -1;
+	v[G_START] = p->start_time_ms > 0 ? p->start_time_ms : -1;
+	v[G_FDS] = p->open_fds;
+	v[G_MAXFDS] = p->max_fds;
 	/* Every despotify_ gauge is known; a process_ one at -1 is unknown and left out. */
 	for (i = 0; i < G_N; i++)
-		if (i < G_RSS || v[i] >= 0)
-			util_append(buf, cap, &at, "# HELP %s %s\n# TYPE %s gauge\n%s %.15g\n", gauges[i][0],
-			    gauges[i][1], gauges[i][0], gauges[i][0], v[i]);
+		if (i < G_RSS || v[i] >= 0) {
+			if (in_ms & 1u << i)
+				util_fmt_seconds(num, sizeof num, v[i]);
+			else
+				util_fmt(num, sizeof num, "%lld", (long long)v[i]);
+			util_append(buf, cap, &at, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", gauges[i][0],
+			    gauges[i][1], gauges[i][0], gauges[i][0], num);
+		}
 	return at >= cap ? -1 : (int)at;
 }

@@ -118,16 +118,16 @@ int metrics_health(struct metrics *m, int64_t now_mono, char *reason, size_t n);
 /* The process's own resources, the standard process_* metrics. */
 struct metrics_proc {
 	int have_stat;                      /* 0: /proc/self/stat unreadable; the next three are unknown */
-	double cpu_seconds;                 /* user + system */
+	unsigned long long cpu_ms;          /* user + system, milliseconds */
 	unsigned long long rss_bytes, vsize_bytes;
 	long open_fds, max_fds;             /* -1: unknown */
-	double start_time_s;                /* epoch seconds */
+	int64_t start_time_ms;              /* epoch milliseconds; 0: unknown */
 };
 
 /*
  * Reads the fields of /proc/self/stat (its text in buf[0..len)): utime and
  * stime (in ticks of ticks_per_s), starttime (ticks after boot), vsize
- * (bytes) and rss (pages of page_size), into p's cpu_seconds, vsize_bytes,
+ * (bytes) and rss (pages of page_size), into p's cpu_ms, vsize_bytes,
  * rss_bytes, and *start_ticks. The command name may hold spaces and
  * parentheses: fields are counted from the last ')'. Returns 0, or -1 if
  * buf is not such a line. Pure.

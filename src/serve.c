@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -29,7 +28,7 @@ serve_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sl,
 
 	memset(ss, 0, sizeof *ss);
 	if (colon == NULL || util_parse_uint(colon + 1, &port) < 0 || port < 1 || port > 65535) {
-		snprintf(err, errlen, "expected ADDR:PORT, a port from 1 to 65535");
+		util_fmt(err, errlen, "expected ADDR:PORT, a port from 1 to 65535");
 		return -1;
 	}
 	hl = (size_t)(colon - s);
@@ -41,7 +40,7 @@ serve_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sl,
 	}
 	if (hl >= sizeof host || inet_pton(v6 ? AF_INET6 : AF_INET, host,
 	    v6 ? (void *)&a6->sin6_addr : (void *)&a4->sin_addr) != 1) {
-		snprintf(err, errlen, "ADDR must be an IPv4 address or an IPv6 one in brackets");
+		util_fmt(err, errlen, "ADDR must be an IPv4 address or an IPv6 one in brackets");
 		return -1;
 	}
 	/* sin_port and sin6_port sit at the same offset. */
@@ -178,7 +177,7 @@ proc_read(struct serve *s, struct metrics_proc *p, unsigned long long *start_tic
 
 	memset(p, 0, sizeof *p);
 	p->open_fds = p->max_fds = -1;
-	p->start_time_s = s->start_time_s;
+	p->start_time_ms = s->start_time_ms;
 	if (util_read_file("/proc/self/stat", buf, sizeof buf, &len, why, sizeof why) == 0)
 		(void)metrics_parse_proc_stat(buf, len, PROC_TICKS_PER_S, getpagesize(), p, start_ticks);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
@@ -210,8 +209,7 @@ start_time_read(struct serve *s)
 	for (i = 0; i < len && buf[i] != ' '; i++)
 		if (buf[i] >= '0' && buf[i] <= '9')
 			up_cs = up_cs * 10 + (unsigned long long)(buf[i] - '0');
-	s->start_time_s = (double)util_wall_ms() / 1000.0 - (double)up_cs / 100.0 +
-	    (double)ticks / PROC_TICKS_PER_S;
+	s->start_time_ms = util_wall_ms() - (int64_t)up_cs * 10 + (int64_t)ticks * 1000 / PROC_TICKS_PER_S;
 }
 
 /* ---- Connections ------------------------------------------------------------------ */
@@ -306,7 +304,7 @@ static void
 conn_text(struct serve_conn *c, int status, const char *msg, int head_only)
 {
 	char b[METRICS_MAX_REASON + 64];
-	int n = snprintf(b, sizeof b, "%s\n", msg != NULL ? msg : reason_phrase(status));
+	int n = util_fmt(b, sizeof b, "%s\n", msg != NULL ? msg : reason_phrase(status));
 
 	conn_answer(c, status, "text/plain; charset=utf-8", b,
 	    n < 0 ? 0 : (size_t)n < sizeof b ? (size_t)n : sizeof b - 1, head_only);
@@ -506,12 +504,12 @@ listen_on(const char *addr, const struct sockaddr_storage *sa, socklen_t sl, cha
 	int fd, one = 1;
 
 	if ((fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
-		snprintf(err, errlen, "listen %s: socket: %s", addr, strerror(errno));
+		util_fmt(err, errlen, "listen %s: socket: %s", addr, strerror(errno));
 		return -1;
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (bind(fd, (const struct sockaddr *)sa, sl) < 0 || listen(fd, SERVE_BACKLOG) < 0) {
-		snprintf(err, errlen, "listen %s: %s", addr, strerror(errno));
+		util_fmt(err, errlen, "listen %s: %s", addr, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -535,7 +533,7 @@ serve_start(struct serve *s, const char *listen_addr, const struct log *lg, stru
 	for (i = 0; i < SERVE_MAX_CONNS; i++)
 		s->conns[i].fd = -1;
 	if (serve_parse_listen(listen_addr, &sa, &sl, why, sizeof why) < 0) {
-		snprintf(err, errlen, "listen %s: %s", listen_addr, why);
+		util_fmt(err, errlen, "listen %s: %s", listen_addr, why);
 		return -1;
 	}
 	if ((s->lfd = listen_on(listen_addr, &sa, sl, err, errlen)) < 0)
@@ -547,7 +545,7 @@ serve_start(struct serve *s, const char *listen_addr, const struct log *lg, stru
 	r = pthread_create(&s->thread, &at, serve_main, s);
 	pthread_attr_destroy(&at);
 	if (r != 0) {
-		snprintf(err, errlen, "listen %s: cannot start its thread: %s", listen_addr, strerror(r));
+		util_fmt(err, errlen, "listen %s: cannot start its thread: %s", listen_addr, strerror(r));
 		close(s->lfd);
 		return -1;
 	}

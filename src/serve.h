@@ -92,7 +92,7 @@ struct serve {
 	int stop;                           /* atomic */
 	pthread_t thread;
 	int64_t accept_pause_until;         /* after EMFILE: stop accepting a moment */
-	double start_time_s;                /* process_start_time_seconds, read once */
+	int64_t start_time_ms;              /* process_start_time_seconds, read once */
 	struct log_limit ll;
 	struct serve_conn conns[SERVE_MAX_CONNS];
 	char body[SERVE_MAX_BODY];

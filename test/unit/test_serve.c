@@ -139,7 +139,7 @@ test_proc_stat(void)
 	memset(&p, 0, sizeof p);
 	CHECK_INT(metrics_parse_proc_stat(stat, len, 100, 4096, &p, &ticks), 0);
 	CHECK_INT(p.have_stat, 1);
-	CHECK(p.cpu_seconds > 0.189 && p.cpu_seconds < 0.191);
+	CHECK_INT(p.cpu_ms, 190);
 	CHECK_INT(ticks, 98765);
 	CHECK_INT(p.vsize_bytes, 1810432);
 	CHECK_INT(p.rss_bytes, 187 * 4096);
@@ -171,8 +171,8 @@ static void
 test_render(void)
 {
 	static struct metrics m;
-	struct metrics_proc p = { .have_stat = 1, .cpu_seconds = 1.5, .rss_bytes = 1048576,
-		.vsize_bytes = 2097152, .open_fds = 7, .max_fds = 1024, .start_time_s = 1700000000.25 };
+	struct metrics_proc p = { .have_stat = 1, .cpu_ms = 1500, .rss_bytes = 1048576,
+		.vsize_bytes = 2097152, .open_fds = 7, .max_fds = 1024, .start_time_ms = 1700000000250 };
 	char buf[SERVE_MAX_BODY], small[512];
 	int n;
 
