@@ -231,8 +231,14 @@ $(VG)/despotify: $(OBJS_VG) $(VG)/obj/main.o build/host/bearssl/libbearssl.a
 demo: build/despotify
 	/usr/bin/python3 test/demo.py
 
+# The release link again without -s, and its link map: `make bench` counts
+# in it the bytes the listener brings (the LTO objects hold no code).
+$(REL)/despotify.unstripped: $(OBJS_REL) $(REL)/obj/main.o $(REL)/bearssl/libbearssl.a
+	@echo "  LD  $@"
+	$(Q)$(CC_REL) $(filter-out -s,$(LDFLAGS_REL)) -Wl,-Map=$@.map -o $@ $^
+
 # `make bench`: size, memory and speed in one table (not a test).
-bench: build/despotify
+bench: build/despotify $(REL)/despotify.unstripped
 	/usr/bin/python3 test/bench/bench.py
 
 clean:
