@@ -149,7 +149,7 @@ parse_termination(const char *p, size_t n, int64_t now_s, const char *instance_i
 	if (n == 0 || p[0] != '{')
 		return 1;
 	if (json_parse(&d, p, n, toks, IMDS_MAX_JSON_TOKENS, jerr, sizeof jerr) < 0) {
-		if (memmem(p, n, "instances_to_terminate", 22) == NULL)
+		if (util_memmem(p, n, "instances_to_terminate", 22) == NULL)
 			return 1;
 		/* A list we cannot read may or may not name us: a fault, not a notice. */
 		util_fmt(err, errlen, "%s: unreadable instances_to_terminate form: %s",

@@ -318,6 +318,17 @@ util_read_file(const char *path, char *buf, size_t cap, size_t *len,
 	return 0;
 }
 
+const char *
+util_memmem(const char *h, size_t hn, const char *needle, size_t n)
+{
+	size_t i;
+
+	for (i = 0; n <= hn && i <= hn - n; i++)
+		if (memcmp(h + i, needle, n) == 0)
+			return h + i;
+	return NULL;
+}
+
 int
 util_strlcpy(char *dst, const char *src, size_t n)
 {

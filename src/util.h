@@ -186,6 +186,13 @@ void util_wipe(void *p, size_t n);
  */
 const char *util_env(char *const *envp, const char *name);
 
+/*
+ * Where the n bytes of needle first occur in h[0..hn), or NULL (needle of 0
+ * bytes: h). memmem's contract in a plain loop: musl's two-way memmem is
+ * 1.2 KB of the binary for a search in a few KB of IMDS text.
+ */
+const char *util_memmem(const char *h, size_t hn, const char *needle, size_t n);
+
 /* Case-insensitive comparison of a length-delimited string with a C string. */
 int util_strncaseeq(const char *a, size_t alen, const char *b);
 

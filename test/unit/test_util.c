@@ -135,6 +135,16 @@ strings(void)
 	CHECK_INT(util_strlcpy(b, "abcd", sizeof b), -1);
 	CHECK_STR(b, "abc");
 	CHECK_INT(util_snprintf(b, sizeof b, "%d", 12345), -1);
+	{
+		static const char h[] = "abcab\0abd";
+
+		CHECK(util_memmem(h, 9, "abd", 3) == h + 6);     /* past a NUL */
+		CHECK(util_memmem(h, 8, "abd", 3) == NULL);      /* not past hn */
+		CHECK(util_memmem(h, 9, "ab", 2) == h);
+		CHECK(util_memmem(h, 9, "", 0) == h);
+		CHECK(util_memmem(h, 2, "abc", 3) == NULL);
+		CHECK(util_memmem(h, 0, "a", 1) == NULL);
+	}
 	CHECK(util_strncaseeq("Content-Length", 14, "content-length"));
 	CHECK(!util_strncaseeq("Content-Length", 13, "content-length"));
 }
