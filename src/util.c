@@ -556,14 +556,8 @@ util_write_fmt(int fd, const char *fmt, ...)
 }
 
 int
-util_snprintf(char *dst, size_t n, const char *fmt, ...)
+util_fitted(int r, size_t n)
 {
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = util_vfmt(dst, n, fmt, ap);
-	va_end(ap);
 	return r < 0 || (size_t)r >= n ? -1 : 0;
 }
 

@@ -117,9 +117,14 @@ int util_fmt(char *buf, size_t cap, const char *fmt, ...)
 int util_write_fmt(int fd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* util_fmt that returns -1 when the output did not fit (or on error), else 0. */
-int util_snprintf(char *dst, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* 0 if util_fmt's result r says its text fitted in n bytes, else -1. */
+int util_fitted(int r, size_t n);
+
+/*
+ * util_fmt that returns -1 when the output did not fit (or on error), else
+ * 0. A macro over util_fmt (so -Wformat checks it); n is evaluated twice.
+ */
+#define util_snprintf(dst, n, ...) util_fitted(util_fmt((dst), (n), __VA_ARGS__), (n))
 
 /*
  * Appends formatted text at buf + *at (buf has cap bytes, kept

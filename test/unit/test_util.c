@@ -135,6 +135,9 @@ strings(void)
 	CHECK_INT(util_strlcpy(b, "abcd", sizeof b), -1);
 	CHECK_STR(b, "abc");
 	CHECK_INT(util_snprintf(b, sizeof b, "%d", 12345), -1);
+	CHECK_STR(b, "123");
+	CHECK_INT(util_snprintf(b, sizeof b, "%d", 123), 0);
+	CHECK_INT(util_snprintf(b, 0, "%s", ""), -1);
 	{
 		static const char h[] = "abcab\0abd";
 
