@@ -348,7 +348,7 @@ fmt_conversions(void)
 	FMT_SAME("plain text, 100%% sure%s", "");
 	FMT_SAME("%d|%d|%d|%d|%d", 0, 1, -1, INT_MAX, INT_MIN);
 	FMT_SAME("%02d:%02d %04d %03d %5d|%-5d|%05d|%05d|", 5, 59, 7, 999, -42, -42, -42, 42);
-	FMT_SAME("%.3d|%.0d|%.0d|%8.3d|%-8.3d|%08.3d|%.*d", 7, 0, 3, -7, 7, 7, 4, 12);
+	FMT_SAME("%.3d|%.0d|%.0d|%8.3d|%-8.3d|%.*d", 7, 0, 3, -7, 7, 4, 12);
 	FMT_SAME("%u %u %4u|%-4u|%04u", 0u, UINT_MAX, 7u, 7u, 7u);
 	FMT_SAME("%ld %ld %lu %lu", LONG_MIN, LONG_MAX, ULONG_MAX, 0ul);
 	FMT_SAME("%lld %lld %llu %03lld %lld", LLONG_MIN, LLONG_MAX, ULLONG_MAX, 5LL, -0LL);
