@@ -1381,6 +1381,20 @@ retry_wait(const struct http_response *resp, int attempt, int64_t deadline_ms)
 	return util_retry_after_cap(ms, deadline_ms - util_now_ms());
 }
 
+/*
+ * Whether a 403 is worth another try (K8S_FORBIDDEN_GRACE_MS): *since holds
+ * the time of the first one (0: none yet) and is set by the first call.
+ */
+static int
+forbidden_may_pass(int64_t *since)
+{
+	int64_t now = util_now_ms();
+
+	if (*since == 0)
+		*since = now;
+	return now - *since < K8S_FORBIDDEN_GRACE_MS;
+}
+
 /* A request deadline: the caller's, but no more than K8S_REQUEST_TIMEOUT_MS from now. */
 static int64_t
 req_deadline(int64_t deadline_ms)
@@ -1401,6 +1415,8 @@ struct cordon {
 	int use_taint;                  /* 0: none configured, or the server refused it */
 	int attempt, conflicts;
 	int changed;                    /* a patch was accepted (not "already cordoned") */
+	int granted;                    /* a GET was answered 200 */
+	int64_t forbidden_since;        /* the first 403 to a GET before that (0: none) */
 	struct http_client hc;
 	struct http_response resp;
 	char *buf, *patch;
@@ -1501,7 +1517,8 @@ cordon_try(struct cordon *c, int64_t *wait)
 		*wait = k8s_backoff_ms(c->attempt);
 		return CORDON_WAIT;
 	}
-	if (c->resp.status == 404 || c->resp.status == 403) {
+	if (c->resp.status == 404 ||
+	    (c->resp.status == 403 && (c->granted || !forbidden_may_pass(&c->forbidden_since)))) {
 		cordon_describe(c, c->r->err, sizeof c->r->err, "GET");
 		return CORDON_FAIL;
 	}
@@ -1510,6 +1527,7 @@ cordon_try(struct cordon *c, int64_t *wait)
 		*wait = retry_wait(&c->resp, c->attempt, cordon_deadline(c));
 		return CORDON_WAIT;
 	}
+	c->granted = 1;
 	r = k8s_cordon_patch_build(c->resp.body, c->resp.body_len, c->toks, K8S_MAX_TOKENS,
 	    c->use_taint ? &c->taint : NULL, c->k->cfg->exclude_from_lb, c->cause, c->patch,
 	    K8S_MAX_REQ_BODY, uid, sizeof uid, msg, sizeof msg);
@@ -1570,7 +1588,8 @@ cordon_report(struct cordon *c, int done)
 	r->tainted = done && (c->use_taint || taint[0] == '\0');
 	if (!c->changed)
 		return;
-	log_info(c->k->lg, "k8s: node %s cordoned (unschedulable%s%s%s)", c->node,
+	log_info(c->k->lg, "k8s: %snode %s %scordoned (unschedulable%s%s%s)",
+	    c->k->cfg->dry_run ? "dry-run: " : "", c->node, c->k->cfg->dry_run ? "would be " : "",
 	    c->use_taint ? ", taint " : "", c->use_taint ? taint : "",
 	    c->k->cfg->exclude_from_lb ? ", excluded from load balancers" : "");
 	event_by(c->k, cordon_deadline(c), c->node, r->taint_refused ? "Warning" : "Normal", "Cordoned",
@@ -1701,7 +1720,9 @@ k8s_uncordon(struct k8s *k, const char *node, int64_t deadline_ms, k8s_undo_fn u
 		return -1;
 	}
 	if (undone) {
-		log_info(k->lg, "k8s: node %s uncordoned: despotify's cordon (%s) undone", node, rec->cause);
+		log_info(k->lg, "k8s: %snode %s %suncordoned: despotify's cordon (%s) %s",
+		    k->cfg->dry_run ? "dry-run: " : "", node, k->cfg->dry_run ? "would be " : "",
+		    rec->cause, k->cfg->dry_run ? "not needed any more" : "undone");
 		k8s_event(k, node, "Normal", "Uncordoned", "Node uncordoned by despotify: its cordon "
 		    "(%s) is no longer needed", rec->cause);
 	}
@@ -1715,21 +1736,22 @@ page_sink(void *arg, const char *p, size_t n, char *err, size_t errlen)
 	return k8s_podlist_feed(arg, p, n, err, errlen) == 0 ? 0 : -1;
 }
 
-enum page_rc { PAGE_OK, PAGE_RETRY, PAGE_EXPIRED, PAGE_FATAL };
+enum page_rc { PAGE_OK, PAGE_RETRY, PAGE_EXPIRED, PAGE_FORBIDDEN, PAGE_FATAL };
 
 /*
  * GETs one page at path, streaming it through pl. Returns PAGE_OK (the page
- * is complete), PAGE_RETRY or PAGE_EXPIRED (410) with the reason in e and
- * the wait in *wait, or PAGE_FATAL with the reason in e.
+ * is complete), PAGE_RETRY, PAGE_EXPIRED (410) or PAGE_FORBIDDEN (403) with
+ * the reason in e and the wait in *wait, or PAGE_FATAL with the reason in e.
  */
 static enum page_rc
 list_page(struct k8s *k, const char *path, struct k8s_podlist *pl, int attempt,
     int64_t deadline_ms, int64_t *wait, char *e, size_t elen)
 {
 	struct http_response resp;
-	char msg[256], why[512];
+	char body[4096], msg[256], why[512];
 
-	resp = (struct http_response){ .body = msg, .body_cap = sizeof msg, .sink = page_sink,
+	/* The sink takes a 200's body; any other answer's (a Status) lands in body. */
+	resp = (struct http_response){ .body = body, .body_cap = sizeof body, .sink = page_sink,
 		.sink_arg = pl, .sink_max = K8S_MAX_PAGE };
 	*wait = k8s_backoff_ms(attempt);
 	if (k8s_request(k, &k->hc, "GET", path, NULL, NULL, 0, &resp, req_deadline(deadline_ms),
@@ -1749,7 +1771,9 @@ list_page(struct k8s *k, const char *path, struct k8s_podlist *pl, int attempt,
 	snprintf(e, elen, "%d: %s", resp.status, msg);
 	if (resp.status == 410)
 		return PAGE_EXPIRED;
-	if (resp.status == 403 || resp.status == 400)
+	if (resp.status == 403)
+		return PAGE_FORBIDDEN;
+	if (resp.status == 400)
 		return PAGE_FATAL;
 	*wait = retry_wait(&resp, attempt, deadline_ms);
 	return PAGE_RETRY;
@@ -1768,13 +1792,14 @@ log_skipped(struct k8s *k, const char *node, int page, const struct k8s_podlist 
 
 int
 k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
-    int64_t deadline_ms, char *err, size_t errlen)
+    int64_t deadline_ms, int *over_cap, char *err, size_t errlen)
 {
 	struct k8s_podlist pl;
 	struct log_limit ll = { 0, 0 };
 	char cont[K8S_MAX_CONTINUE], cenc[3 * K8S_MAX_CONTINUE], enc[3 * K8S_MAX_NAME];
 	char path[sizeof cenc + sizeof enc + 128], e[768];
-	int total = 0, attempt = 0, page = 1;
+	int total = 0, skipped = 0, attempt = 0, page = 1, granted = 0;
+	int64_t forbidden_since = 0;
 
 	if (url_encode(node, strlen(node), enc, sizeof enc, 0) < 0) {
 		snprintf(err, errlen, "node name over %d bytes", K8S_MAX_NAME - 1);
@@ -1799,16 +1824,23 @@ k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
 		k8s_podlist_init(&pl, k->buf, K8S_MAX_POD, k->toks, K8S_POD_MAX_TOKENS,
 		    k->cfg->pod_namespace, k->cfg->pod_name, fn, arg);
 		rc = list_page(k, path, &pl, attempt, deadline_ms, &wait, e, sizeof e);
+		if (rc == PAGE_FORBIDDEN)
+			rc = !granted && forbidden_may_pass(&forbidden_since) ? PAGE_RETRY : PAGE_FATAL;
 		if (rc == PAGE_FATAL) {
 			snprintf(err, errlen, "list pods on node %s: %s", node, e);
 			return -1;
 		}
 		if (rc == PAGE_OK) {
+			granted = 1;
 			log_skipped(k, node, page, &pl);
 			total += pl.pods;
+			skipped += pl.skipped;
 			attempt = 0;
-			if (pl.cont[0] == '\0')
+			if (pl.cont[0] == '\0') {
+				if (over_cap != NULL)
+					*over_cap = skipped;
 				return total;
+			}
 			memcpy(cont, pl.cont, sizeof cont);
 			page++;
 			continue;
@@ -1818,7 +1850,7 @@ k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
 			log_info(k->lg, "k8s: list pods on node %s: continue token expired (%s); listing "
 			    "again from the start", node, e);
 			cont[0] = '\0';
-			total = 0;
+			total = skipped = 0;
 			page = 1;
 		} else {
 			log_limited(k->lg, &ll, 5000, LV_WARNING, "k8s: list pods on node %s: %s; retrying",
