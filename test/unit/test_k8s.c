@@ -702,6 +702,13 @@ test_drain_summary(void)
 	r.terminating = 2;
 	drain_result_summary(&r, buf, sizeof buf);
 	CHECK(strstr(buf, "3 left (2 terminating); last eviction") != NULL);
+	r.over_cap = 1;
+	drain_result_summary(&r, buf, sizeof buf);
+	CHECK(strstr(buf, "3 left (2 terminating, 1 over the size caps, not drained); last") != NULL);
+	r.terminating = 0;
+	drain_result_summary(&r, buf, sizeof buf);
+	CHECK(strstr(buf, "3 left (1 over the size caps, not drained); last") != NULL);
+	r.terminating = 2;
 	/* A short buffer is cut cleanly, NUL-terminated. */
 	drain_result_summary(&r, buf, 30);
 	CHECK_INT(strlen(buf), 29);
