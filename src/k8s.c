@@ -747,7 +747,7 @@ k8s_event_body(char *out, size_t cap, const char *node, const char *uid, const c
 	util_buf_str(&sb, ",\"count\":1,\"reportingComponent\":\"despotify\",\"reportingInstance\":");
 	json_buf_str(&sb, node);
 	util_buf_str(&sb, "}");
-	return sb.over ? -1 : (int)sb.len;
+	return util_buf_done(&sb);
 }
 
 int
@@ -769,7 +769,7 @@ k8s_eviction_body(char *out, size_t cap, const char *ns, const char *name, const
 		util_buf_str(&sb, "}");
 	}
 	util_buf_str(&sb, "}}");
-	return sb.over ? -1 : (int)sb.len;
+	return util_buf_done(&sb);
 }
 
 int
@@ -786,7 +786,7 @@ k8s_delete_body(char *out, size_t cap, const char *uid, int grace)
 		util_buf_str(&sb, "}");
 	}
 	util_buf_str(&sb, "}");
-	return sb.over ? -1 : (int)sb.len;
+	return util_buf_done(&sb);
 }
 
 int64_t

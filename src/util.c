@@ -391,6 +391,12 @@ util_buf_fmt(struct util_buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+int
+util_buf_done(const struct util_buf *b)
+{
+	return b->over ? -1 : (int)b->len;
+}
+
 char *
 util_buf_tail(struct util_buf *b, size_t *room)
 {
