@@ -756,11 +756,22 @@ aws_do(struct aws *a, struct call *c, int64_t deadline_ms, char *err, size_t err
 
 /* ---- Request bodies ---------------------------------------------------------- */
 
+#define AWS_ASG_VERSION "2011-01-01"   /* the Auto Scaling Query API's version */
+
 static void
 form_add(struct util_buf *f, const char *name, const char *value)
 {
 	util_buf_fmt(f, "%s%s=", f->len ? "&" : "", name);
 	url_buf_encode(f, value, strlen(value), 0);
+}
+
+/* Starts a->req_body as the form of a Query API call: its Action and API Version. */
+static void
+form_start(struct aws *a, struct util_buf *f, const char *action, const char *version)
+{
+	util_buf_init(f, a->req_body, sizeof a->req_body);
+	form_add(f, "Action", action);
+	form_add(f, "Version", version);
 }
 
 static int
@@ -779,9 +790,7 @@ build_describe(struct aws *a, const struct call *c, size_t *len, char *err, size
 {
 	struct util_buf f;
 
-	util_buf_init(&f, a->req_body, sizeof a->req_body);
-	form_add(&f, "Action", "DescribeAutoScalingInstances");
-	form_add(&f, "Version", "2011-01-01");
+	form_start(a, &f, "DescribeAutoScalingInstances", AWS_ASG_VERSION);
 	form_add(&f, "InstanceIds.member.1", c->instance);
 	return form_done(&f, len, err, errlen);
 }
@@ -791,9 +800,7 @@ build_detach(struct aws *a, const struct call *c, size_t *len, char *err, size_t
 {
 	struct util_buf f;
 
-	util_buf_init(&f, a->req_body, sizeof a->req_body);
-	form_add(&f, "Action", "DetachInstances");
-	form_add(&f, "Version", "2011-01-01");
+	form_start(a, &f, "DetachInstances", AWS_ASG_VERSION);
 	form_add(&f, "AutoScalingGroupName", c->group);
 	form_add(&f, "InstanceIds.member.1", c->instance);
 	form_add(&f, "ShouldDecrementDesiredCapacity", "false");
@@ -836,9 +843,7 @@ build_assume(struct aws *a, const struct call *c, size_t *len, char *err, size_t
 		util_strlcpy(session, a->session_name, sizeof session);
 	else
 		snprintf(session, sizeof session, "despotify-%lld", (long long)(util_wall_ms() / 1000));
-	util_buf_init(&f, a->req_body, sizeof a->req_body);
-	form_add(&f, "Action", "AssumeRoleWithWebIdentity");
-	form_add(&f, "Version", "2011-06-15");
+	form_start(a, &f, "AssumeRoleWithWebIdentity", "2011-06-15");
 	form_add(&f, "RoleArn", a->role_arn);
 	form_add(&f, "RoleSessionName", session);
 	form_add(&f, "WebIdentityToken", a->file_buf);
