@@ -489,15 +489,8 @@ void
 json_stream_init(struct json_stream *s, const char *list_key, char *buf, size_t cap,
     struct json_tok *toks, int ntoks, json_stream_fn fn, void *arg)
 {
-	memset(s, 0, sizeof *s);
-	s->list_key = list_key;
-	s->buf = buf;
-	s->cap = cap;
-	s->toks = toks;
-	s->ntoks = ntoks;
-	s->fn = fn;
-	s->arg = arg;
-	s->state = ST_ROOT;
+	*s = (struct json_stream){ .list_key = list_key, .buf = buf, .cap = cap, .toks = toks,
+		.ntoks = ntoks, .fn = fn, .arg = arg, .state = ST_ROOT };
 }
 
 /* Fails the stream: err gets "invalid JSON at byte N: what". */

@@ -131,19 +131,16 @@ static void *
 resolve_thread(void *arg)
 {
 	struct resolve_job *j = arg;
-	struct addrinfo hints, *res = NULL;
-	int rc;
-
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
 	/*
 	 * No AI_ADDRCONFIG: it hides IPv4 answers on hosts whose only IPv4
 	 * address is loopback; an address family that cannot be reached fails
 	 * its connect at once and the next address is tried.
 	 */
-	hints.ai_flags = AI_NUMERICSERV;
+	const struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+		.ai_protocol = IPPROTO_TCP, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	int rc;
+
 	rc = getaddrinfo(j->host, j->port, &hints, &res);
 	pthread_mutex_lock(&j->mu);
 	j->rc = rc;

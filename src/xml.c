@@ -503,12 +503,7 @@ set_path(struct scan *s, const char *path)
 static void
 scan_start(struct scan *s, const char *doc, size_t len, enum mode m, char *err, size_t errlen)
 {
-	memset(s, 0, sizeof *s);
-	s->d = doc;
-	s->len = len;
-	s->mode = m;
-	s->err = err;
-	s->errlen = errlen;
+	*s = (struct scan){ .d = doc, .len = len, .mode = m, .err = err, .errlen = errlen };
 }
 
 int

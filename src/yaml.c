@@ -568,13 +568,8 @@ yaml_parse(const char *text, size_t len, struct yaml_doc *doc, int *bad_line,
 	struct parser p;
 	int r;
 
-	memset(&p, 0, sizeof p);
-	p.s = text;
-	p.len = len;
-	p.d = doc;
-	p.bad_line = bad_line;
-	p.err = err;
-	p.errlen = errlen;
+	p = (struct parser){ .s = text, .len = len, .d = doc, .bad_line = bad_line, .err = err,
+		.errlen = errlen };
 	*bad_line = 0;
 	doc->n = 0;
 	doc->slen = 0;
