@@ -345,6 +345,21 @@ find_pod(const struct drain *d, const struct k8s_pod *p)
 	return -1;
 }
 
+/*
+ * A pod that has finished or left the node: done if we evicted or deleted
+ * it, gone (and counted) if we had yet to. Called with d->mu held.
+ */
+static void
+pod_left(struct drain *d, struct dpod *dp)
+{
+	if (dp->state == P_EVICTED || dp->state == P_DELETED) {
+		dp->state = P_DONE;
+	} else if (dp->state == P_PENDING || dp->state == P_WAIT) {
+		dp->state = P_GONE;
+		d->r->gone++;
+	}
+}
+
 /* A pod listed again: a finished one has nothing left to move. Called with d->mu held. */
 static void
 seen_again(struct drain *d, struct dpod *dp, const struct k8s_pod *p)
@@ -352,12 +367,7 @@ seen_again(struct drain *d, struct dpod *dp, const struct k8s_pod *p)
 	dp->seen = 1;
 	if (!(p->flags & K8S_POD_FINISHED))
 		return;
-	if (dp->state == P_EVICTED || dp->state == P_DELETED) {
-		dp->state = P_DONE;
-	} else if (dp->state == P_PENDING || dp->state == P_WAIT) {
-		dp->state = P_GONE;
-		d->r->gone++;
-	}
+	pod_left(d, dp);
 	pthread_cond_broadcast(&d->progress_cv);
 }
 
@@ -747,18 +757,9 @@ relist(struct drain *d, int64_t until)
 	}
 	pthread_mutex_lock(&d->mu);
 	d->over_cap = over_cap;
-	for (i = 0; i < d->npods; i++) {
-		struct dpod *dp = &d->pods[i];
-
-		if (dp->seen)
-			continue;
-		if (dp->state == P_EVICTED || dp->state == P_DELETED) {
-			dp->state = P_DONE;
-		} else if (dp->state == P_PENDING || dp->state == P_WAIT) {
-			dp->state = P_GONE;
-			d->r->gone++;
-		}
-	}
+	for (i = 0; i < d->npods; i++)
+		if (!d->pods[i].seen)
+			pod_left(d, &d->pods[i]);
 	pthread_cond_broadcast(&d->work_cv);
 	pthread_mutex_unlock(&d->mu);
 }

@@ -747,7 +747,20 @@ k8s_event_body(char *out, size_t cap, const char *node, const char *uid, const c
 	util_buf_str(&sb, ",\"count\":1,\"reportingComponent\":\"despotify\",\"reportingInstance\":");
 	json_buf_str(&sb, node);
 	util_buf_str(&sb, "}");
-	return sb.over ? -1 : (int)sb.len;
+	return util_buf_done(&sb);
+}
+
+/* Appends the members of DeleteOptions: the grace period and, given a uid, its precondition. */
+static void
+delete_options(struct util_buf *sb, const char *uid, int grace)
+{
+	util_buf_str(sb, "\"gracePeriodSeconds\":");
+	util_buf_fmt(sb, "%d", grace);
+	if (uid != NULL && uid[0] != '\0') {
+		util_buf_str(sb, ",\"preconditions\":{\"uid\":");
+		json_buf_str(sb, uid);
+		util_buf_str(sb, "}");
+	}
 }
 
 int
@@ -761,15 +774,10 @@ k8s_eviction_body(char *out, size_t cap, const char *ns, const char *name, const
 	json_buf_str(&sb, name);
 	util_buf_str(&sb, ",\"namespace\":");
 	json_buf_str(&sb, ns);
-	util_buf_str(&sb, "},\"deleteOptions\":{\"gracePeriodSeconds\":");
-	util_buf_fmt(&sb, "%d", grace);
-	if (uid != NULL && uid[0] != '\0') {
-		util_buf_str(&sb, ",\"preconditions\":{\"uid\":");
-		json_buf_str(&sb, uid);
-		util_buf_str(&sb, "}");
-	}
+	util_buf_str(&sb, "},\"deleteOptions\":{");
+	delete_options(&sb, uid, grace);
 	util_buf_str(&sb, "}}");
-	return sb.over ? -1 : (int)sb.len;
+	return util_buf_done(&sb);
 }
 
 int
@@ -778,15 +786,10 @@ k8s_delete_body(char *out, size_t cap, const char *uid, int grace)
 	struct util_buf sb;
 
 	util_buf_init(&sb, out, cap);
-	util_buf_str(&sb, "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"gracePeriodSeconds\":");
-	util_buf_fmt(&sb, "%d", grace);
-	if (uid != NULL && uid[0] != '\0') {
-		util_buf_str(&sb, ",\"preconditions\":{\"uid\":");
-		json_buf_str(&sb, uid);
-		util_buf_str(&sb, "}");
-	}
+	util_buf_str(&sb, "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",");
+	delete_options(&sb, uid, grace);
 	util_buf_str(&sb, "}");
-	return sb.over ? -1 : (int)sb.len;
+	return util_buf_done(&sb);
 }
 
 int64_t

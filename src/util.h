@@ -127,6 +127,9 @@ void util_buf_chr(struct util_buf *b, char c);
 void util_buf_fmt(struct util_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The text's length, or -1 if b is over: what a function that fills a caller's buffer returns. */
+int util_buf_done(const struct util_buf *b);
+
 /*
  * For an encoder that writes straight into the free tail: returns where the
  * text ends (NULL once over) and stores the room there, NUL included, in

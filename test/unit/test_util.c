@@ -284,6 +284,23 @@ string_builder_tail(void)
 	CHECK_STR(buf, "");
 }
 
+/* util_buf_done: the length of a text that fit, -1 once anything did not. */
+static void
+string_builder_done(void)
+{
+	char buf[4];
+	struct util_buf b;
+
+	util_buf_init(&b, buf, sizeof buf);
+	CHECK_INT(util_buf_done(&b), 0);
+	util_buf_str(&b, "abc");
+	CHECK_INT(util_buf_done(&b), 3);
+	util_buf_chr(&b, 'd');           /* would leave no room for the NUL */
+	CHECK_INT(util_buf_done(&b), -1);
+	util_buf_init(&b, buf, 0);
+	CHECK_INT(util_buf_done(&b), -1);
+}
+
 /* util_append is the same builder over (buf, cap, *at): sticky, no cut text. */
 static void
 append(void)
@@ -346,6 +363,7 @@ main(void)
 	RUN(retry_after_cap);
 	RUN(string_builder);
 	RUN(string_builder_tail);
+	RUN(string_builder_done);
 	RUN(append);
 	RUN(env);
 	RUN(wipe);
