@@ -115,9 +115,8 @@ all: build/despotify
 
 $(eval $(call bearssl_lib,$(REL)/bearssl,$(CC_REL),$(BEARSSL_CFLAGS_REL),,$(AR_REL)))
 $(REL)/bearssl/libbearssl.a: $(REL)/flags
-# (a comma inside $(call ...) would split the argument: hence $(comma))
-comma := ,
-BEARSSL_CFLAGS_SAN := -W -Wall -O1 -g -fsanitize=address$(comma)undefined
+# In a variable: a comma written inside $(call ...) would split the argument.
+BEARSSL_CFLAGS_SAN := -W -Wall -O1 -g -fsanitize=address,undefined
 $(eval $(call bearssl_lib,$(SAN)/bearssl,$(CC_SAN),$(BEARSSL_CFLAGS_SAN)))
 $(eval $(call flags_stamp,$(SAN)/bearssl-flags,$(BEARSSL_CFLAGS_SAN)))
 $(SAN)/bearssl/libbearssl.a: $(SAN)/bearssl-flags
