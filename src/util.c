@@ -392,27 +392,6 @@ util_buf_done(const struct util_buf *b)
 	return b->over ? -1 : (int)b->len;
 }
 
-char *
-util_buf_tail(struct util_buf *b, size_t *room)
-{
-	*room = b->over ? 0 : b->cap - b->len;
-	return b->over ? NULL : b->p + b->len;
-}
-
-void
-util_buf_wrote(struct util_buf *b, int n)
-{
-	if (b->over)
-		return;
-	if (n < 0 || (size_t)n >= b->cap - b->len) {
-		b->over = 1;
-		b->p[b->len] = '\0';
-		return;
-	}
-	b->len += (size_t)n;
-	b->p[b->len] = '\0';
-}
-
 /* The text of (buf, cap, *at) is a util_buf whose sticky over is *at == cap. */
 int
 util_append(char *buf, size_t cap, size_t *at, const char *fmt, ...)

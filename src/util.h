@@ -131,19 +131,6 @@ void util_buf_fmt(struct util_buf *b, const char *fmt, ...)
 int util_buf_done(const struct util_buf *b);
 
 /*
- * For an encoder that writes straight into the free tail: returns where the
- * text ends (NULL once over) and stores the room there, NUL included, in
- * *room. Call util_buf_wrote with what the encoder returned.
- */
-char *util_buf_tail(struct util_buf *b, size_t *room);
-
-/*
- * Takes n bytes written at the tail (the encoder NUL-terminated them), or,
- * for n < 0 (the encoder's "did not fit"), marks b over.
- */
-void util_buf_wrote(struct util_buf *b, int n);
-
-/*
  * Overwrites n bytes at p with zeros in a way the compiler may not drop as
  * a dead store: the one wipe for secrets.
  */

@@ -271,33 +271,6 @@ string_builder(void)
 	}
 }
 
-/* The tail/wrote pair of an encoder writing straight into the builder. */
-static void
-string_builder_tail(void)
-{
-	char buf[8], *t;
-	size_t room;
-	struct util_buf b;
-
-	util_buf_init(&b, buf, sizeof buf);
-	util_buf_str(&b, "abc");
-	t = util_buf_tail(&b, &room);
-	CHECK(t == buf + 3);
-	CHECK_INT(room, 5);
-	memcpy(t, "de", 3);
-	util_buf_wrote(&b, 2);
-	CHECK_STR(buf, "abcde");
-	util_buf_wrote(&b, 3);           /* would leave no room for the NUL */
-	CHECK(b.over);
-	CHECK_STR(buf, "abcde");
-	CHECK(util_buf_tail(&b, &room) == NULL);
-	CHECK_INT(room, 0);
-	util_buf_init(&b, buf, sizeof buf);
-	util_buf_wrote(&b, -1);          /* the encoder's "did not fit" */
-	CHECK(b.over);
-	CHECK_STR(buf, "");
-}
-
 /* util_buf_done: the length of a text that fit, -1 once anything did not. */
 static void
 string_builder_done(void)
@@ -376,7 +349,6 @@ main(void)
 	RUN(retry_after);
 	RUN(retry_after_cap);
 	RUN(string_builder);
-	RUN(string_builder_tail);
 	RUN(string_builder_done);
 	RUN(append);
 	RUN(env);
