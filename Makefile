@@ -76,8 +76,28 @@ SAN := build/asan
 VG  := build/vg
 TSAN := build/tsan
 
-OBJS_REL := $(SRCS:src/%.c=$(REL)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(REL)/obj/gen_%.o)
-OBJS_SAN := $(SRCS:src/%.c=$(SAN)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(SAN)/obj/gen_%.o)
+# $(call objs,DIR): the objects of a build in DIR, of src/*.c and the generated sources.
+objs = $(SRCS:src/%.c=$(1)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(1)/obj/gen_%.o)
+
+# $(call obj_rules,DIR,CC,CFLAGS[,DEPS[,AR]]): the rules of a build in DIR:
+# DIR/obj/NAME.o from src/NAME.c (with $(WARN)) and DIR/obj/gen_NAME.o from
+# build/gen/NAME.c, compiled by CC with CFLAGS and depending on DEPS too (a
+# flags stamp); DIR/libdespotify.a of them all, archived by AR (default ar).
+define obj_rules
+$(1)/obj/%.o: src/%.c $$(wildcard src/*.h) $$(GEN_SRCS) $(4) | $$(BEARSSL_DIR)/.verified
+	@mkdir -p $$(@D)
+	@echo "  CC  $$@"
+	$$(Q)$(2) $(3) $$(WARN) $$(DEFS) $$(INCS) -c -o $$@ $$<
+$(1)/obj/gen_%.o: build/gen/%.c $(4)
+	@mkdir -p $$(@D)
+	@echo "  CC  $$@"
+	$$(Q)$(2) $(3) $$(DEFS) $$(INCS) -c -o $$@ $$<
+$(1)/libdespotify.a: $$(call objs,$(1))
+	@rm -f $$@
+	$$(Q)$(or $(5),ar) rcs $$@ $$^
+endef
+
+OBJS_REL := $(call objs,$(REL))
 UNIT_BINS := $(UNIT_TESTS:test/unit/%.c=$(SAN)/%)
 
 # `make V=1` shows the whole command lines.
@@ -101,40 +121,25 @@ all: build/despotify
 
 $(eval $(call bearssl_lib,$(REL)/bearssl,$(CC_REL),$(BEARSSL_CFLAGS_REL),,$(AR_REL)))
 $(REL)/bearssl/libbearssl.a: $(REL)/flags
-$(eval $(call bearssl_lib,$(SAN)/bearssl,$(CC_SAN),-W -Wall -O1 -g -fsanitize=address,undefined))
+# In a variable: a comma written inside $(call ...) would split the argument.
+BEARSSL_CFLAGS_SAN := -W -Wall -O1 -g -fsanitize=address,undefined
+$(eval $(call bearssl_lib,$(SAN)/bearssl,$(CC_SAN),$(BEARSSL_CFLAGS_SAN)))
+$(eval $(call flags_stamp,$(SAN)/bearssl-flags,$(BEARSSL_CFLAGS_SAN)))
+$(SAN)/bearssl/libbearssl.a: $(SAN)/bearssl-flags
 
 build/despotify: $(OBJS_REL) $(REL)/obj/main.o $(REL)/bearssl/libbearssl.a
 	@echo "  LD  $@"
 	$(Q)$(CC_REL) $(LDFLAGS_REL) -o $@ $(OBJS_REL) $(REL)/obj/main.o $(REL)/bearssl/libbearssl.a
 	@echo "built $@ ($$(stat -c %s $@) bytes)"
 
-$(REL)/obj/%.o: src/%.c $(wildcard src/*.h) $(GEN_SRCS) $(REL)/flags | $(BEARSSL_DIR)/.verified
-	@mkdir -p $(@D)
-	@echo "  CC  $@"
-	$(Q)$(CC_REL) $(CFLAGS_REL) $(NOFP_REL) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
-$(REL)/obj/gen_%.o: build/gen/%.c $(REL)/flags
-	@mkdir -p $(@D)
-	@echo "  CC  $@"
-	$(Q)$(CC_REL) $(CFLAGS_REL) $(DEFS) $(INCS) -c -o $@ $<
-
-$(SAN)/obj/%.o: src/%.c $(wildcard src/*.h) $(GEN_SRCS) | $(BEARSSL_DIR)/.verified
-	@mkdir -p $(@D)
-	@echo "  CC  $@"
-	$(Q)$(CC_SAN) $(CFLAGS_SAN) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
-$(SAN)/obj/gen_%.o: build/gen/%.c
-	@mkdir -p $(@D)
-	@echo "  CC  $@"
-	$(Q)$(CC_SAN) $(CFLAGS_SAN) $(DEFS) $(INCS) -c -o $@ $<
+$(eval $(call obj_rules,$(REL),$(CC_REL),$(CFLAGS_REL) $(NOFP_REL),$(REL)/flags))
+$(eval $(call obj_rules,$(SAN),$(CC_SAN),$(CFLAGS_SAN)))
 
 # The Amazon trust anchors, from Debian's ca-certificates through `brssl ta`.
 build/gen/amazon_roots.c: tools/gen_amazon_roots.sh build/host/bearssl/brssl $(AMAZON_ROOTS)
 	@mkdir -p $(@D)
 	@echo "  GEN $@"
 	$(Q)tools/gen_amazon_roots.sh build/host/bearssl/brssl $@ $(AMAZON_ROOTS)
-
-$(SAN)/libdespotify.a: $(OBJS_SAN)
-	@rm -f $@
-	$(Q)ar rcs $@ $^
 
 $(SAN)/despotify: $(SAN)/obj/main.o $(SAN)/libdespotify.a $(SAN)/bearssl/libbearssl.a
 	@echo "  LD  $@"
@@ -156,20 +161,10 @@ san: $(SAN)/despotify $(SAN)/probe $(UNIT_BINS)
 # runs the drain and handling end-to-end tests a second time against it.
 CFLAGS_TSAN  := -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=thread -pthread
 LDFLAGS_TSAN := -fsanitize=thread -pthread
-OBJS_TSAN := $(SRCS:src/%.c=$(TSAN)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(TSAN)/obj/gen_%.o)
 
 $(eval $(call bearssl_lib,$(TSAN)/bearssl,$(CC_SAN),-W -Wall -O1 -g -fsanitize=thread))
+$(eval $(call obj_rules,$(TSAN),$(CC_SAN),$(CFLAGS_TSAN)))
 
-$(TSAN)/obj/%.o: src/%.c $(wildcard src/*.h) $(GEN_SRCS) | $(BEARSSL_DIR)/.verified
-	@mkdir -p $(@D)
-	@echo "  CC  $@"
-	$(Q)$(CC_SAN) $(CFLAGS_TSAN) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
-$(TSAN)/obj/gen_%.o: build/gen/%.c
-	@mkdir -p $(@D)
-	$(Q)$(CC_SAN) $(CFLAGS_TSAN) $(DEFS) $(INCS) -c -o $@ $<
-$(TSAN)/libdespotify.a: $(OBJS_TSAN)
-	@rm -f $@
-	$(Q)ar rcs $@ $^
 $(TSAN)/despotify: $(TSAN)/obj/main.o $(TSAN)/libdespotify.a $(TSAN)/bearssl/libbearssl.a
 	@echo "  LD  $@"
 	$(Q)$(CC_SAN) $(LDFLAGS_TSAN) -o $@ $^
@@ -198,20 +193,10 @@ FUZZ_TARGETS := ini json url http imds tls xml sigv4 k8s serve yaml kubeconfig p
 FUZZ := build/fuzz
 CFLAGS_FUZZ := -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined -pthread
-OBJS_FUZZ := $(SRCS:src/%.c=$(FUZZ)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(FUZZ)/obj/gen_%.o)
 
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ)/fuzz_%)
 
-$(FUZZ)/obj/%.o: src/%.c $(wildcard src/*.h) $(GEN_SRCS) | $(BEARSSL_DIR)/.verified
-	@mkdir -p $(@D)
-	@echo "  CC  $@"
-	$(Q)$(CC_SAN) $(CFLAGS_FUZZ) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
-$(FUZZ)/obj/gen_%.o: build/gen/%.c
-	@mkdir -p $(@D)
-	$(Q)$(CC_SAN) $(CFLAGS_FUZZ) $(DEFS) $(INCS) -c -o $@ $<
-$(FUZZ)/libdespotify.a: $(OBJS_FUZZ)
-	@rm -f $@
-	$(Q)ar rcs $@ $^
+$(eval $(call obj_rules,$(FUZZ),$(CC_SAN),$(CFLAGS_FUZZ)))
 $(FUZZ)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ)/libdespotify.a $(SAN)/bearssl/libbearssl.a
 	@echo "  LD  $@"
 	$(Q)$(CC_SAN) $(CFLAGS_FUZZ) -fsanitize=fuzzer $(WARN) $(DEFS) $(INCS) -o $@ $< \
@@ -220,15 +205,9 @@ $(FUZZ)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ)/libdespotify.a $(SAN)/bearssl/libbear
 # Valgrind build: gcc + glibc, dynamically linked, so that memcheck can
 # replace malloc (it cannot in a static binary). For test/e2e/test_soak.py.
 CFLAGS_VG := -std=c11 -O1 -g -fno-omit-frame-pointer -pthread
-OBJS_VG := $(SRCS:src/%.c=$(VG)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(VG)/obj/gen_%.o)
+OBJS_VG := $(call objs,$(VG))
 
-$(VG)/obj/%.o: src/%.c $(wildcard src/*.h) $(GEN_SRCS) | $(BEARSSL_DIR)/.verified
-	@mkdir -p $(@D)
-	@echo "  CC  $@"
-	$(Q)cc $(CFLAGS_VG) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
-$(VG)/obj/gen_%.o: build/gen/%.c
-	@mkdir -p $(@D)
-	$(Q)cc $(CFLAGS_VG) $(DEFS) $(INCS) -c -o $@ $<
+$(eval $(call obj_rules,$(VG),cc,$(CFLAGS_VG)))
 $(VG)/despotify: $(OBJS_VG) $(VG)/obj/main.o build/host/bearssl/libbearssl.a
 	@echo "  LD  $@"
 	$(Q)cc -pthread -o $@ $^
@@ -269,7 +248,6 @@ distclean: clean
 RELEASE_DIR := build/release
 ARM64       := build/arm64
 CC_ARM64    := aarch64-linux-musl-gcc
-OBJS_ARM64  := $(SRCS:src/%.c=$(ARM64)/obj/%.o) $(GEN_SRCS:build/gen/%.c=$(ARM64)/obj/gen_%.o)
 # The unit programs for arm64, run under qemu-aarch64-static by test/e2e/test_arm64.py.
 UNIT_BINS_ARM64 := $(UNIT_TESTS:test/unit/%.c=$(ARM64)/%)
 RELEASE_BINS := $(RELEASE_DIR)/despotify-linux-amd64 $(RELEASE_DIR)/despotify-linux-arm64
@@ -291,17 +269,7 @@ $(eval $(call bearssl_lib,$(ARM64)/bearssl,$(CC_ARM64),$(BEARSSL_CFLAGS_ARM64),,
 $(ARM64)/bearssl/libbearssl.a: $(ARM64)/flags
 
 $(eval $(call flags_stamp,$(ARM64)/flags,$(CFLAGS_ARM64) $(NOFP_REL) $(BEARSSL_CFLAGS_ARM64)))
-$(ARM64)/obj/%.o: src/%.c $(wildcard src/*.h) $(GEN_SRCS) $(ARM64)/flags | $(BEARSSL_DIR)/.verified
-	@mkdir -p $(@D)
-	@echo "  CC  $@"
-	$(Q)$(CC_ARM64) $(CFLAGS_ARM64) $(NOFP_REL) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
-$(ARM64)/obj/gen_%.o: build/gen/%.c $(ARM64)/flags
-	@mkdir -p $(@D)
-	@echo "  CC  $@"
-	$(Q)$(CC_ARM64) $(CFLAGS_ARM64) $(DEFS) $(INCS) -c -o $@ $<
-$(ARM64)/libdespotify.a: $(OBJS_ARM64)
-	@rm -f $@
-	$(Q)$(AR_ARM64) rcs $@ $^
+$(eval $(call obj_rules,$(ARM64),$(CC_ARM64),$(CFLAGS_ARM64) $(NOFP_REL),$(ARM64)/flags,$(AR_ARM64)))
 
 $(ARM64)/despotify: $(ARM64)/obj/main.o $(ARM64)/libdespotify.a $(ARM64)/bearssl/libbearssl.a
 	@echo "  LD  $@"

@@ -755,11 +755,22 @@ aws_do(struct aws *a, struct call *c, int64_t deadline_ms, char *err, size_t err
 
 /* ---- Request bodies ---------------------------------------------------------- */
 
+#define AWS_ASG_VERSION "2011-01-01"   /* the Auto Scaling Query API's version */
+
 static void
 form_add(struct util_buf *f, const char *name, const char *value)
 {
 	util_buf_fmt(f, "%s%s=", f->len ? "&" : "", name);
 	url_buf_encode(f, value, strlen(value), 0);
+}
+
+/* Starts a->req_body as the form of a Query API call: its Action and API Version. */
+static void
+form_start(struct aws *a, struct util_buf *f, const char *action, const char *version)
+{
+	util_buf_init(f, a->req_body, sizeof a->req_body);
+	form_add(f, "Action", action);
+	form_add(f, "Version", version);
 }
 
 static int
@@ -778,9 +789,7 @@ build_describe(struct aws *a, const struct call *c, size_t *len, char *err, size
 {
 	struct util_buf f;
 
-	util_buf_init(&f, a->req_body, sizeof a->req_body);
-	form_add(&f, "Action", "DescribeAutoScalingInstances");
-	form_add(&f, "Version", "2011-01-01");
+	form_start(a, &f, "DescribeAutoScalingInstances", AWS_ASG_VERSION);
 	form_add(&f, "InstanceIds.member.1", c->instance);
 	return form_done(&f, len, err, errlen);
 }
@@ -790,9 +799,7 @@ build_detach(struct aws *a, const struct call *c, size_t *len, char *err, size_t
 {
 	struct util_buf f;
 
-	util_buf_init(&f, a->req_body, sizeof a->req_body);
-	form_add(&f, "Action", "DetachInstances");
-	form_add(&f, "Version", "2011-01-01");
+	form_start(a, &f, "DetachInstances", AWS_ASG_VERSION);
 	form_add(&f, "AutoScalingGroupName", c->group);
 	form_add(&f, "InstanceIds.member.1", c->instance);
 	form_add(&f, "ShouldDecrementDesiredCapacity", "false");
@@ -835,9 +842,7 @@ build_assume(struct aws *a, const struct call *c, size_t *len, char *err, size_t
 		util_strlcpy(session, a->session_name, sizeof session);
 	else
 		util_fmt(session, sizeof session, "despotify-%lld", (long long)(util_wall_ms() / 1000));
-	util_buf_init(&f, a->req_body, sizeof a->req_body);
-	form_add(&f, "Action", "AssumeRoleWithWebIdentity");
-	form_add(&f, "Version", "2011-06-15");
+	form_start(a, &f, "AssumeRoleWithWebIdentity", "2011-06-15");
 	form_add(&f, "RoleArn", a->role_arn);
 	form_add(&f, "RoleSessionName", session);
 	form_add(&f, "WebIdentityToken", a->file_buf);
@@ -1012,42 +1017,43 @@ check_detach(struct aws *a, const struct call *c, char *err, size_t errlen)
 
 /* ---- Credentials ------------------------------------------------------------ */
 
+/*
+ * Runs a credentials call and wipes what it read: the answer and used (the
+ * buffer the request came from). Returns what aws_do returned.
+ */
 static int
-fetch_web_identity(struct aws *a, int64_t deadline_ms, char *err, size_t errlen)
+cred_do(struct aws *a, struct call *c, void *used, size_t used_len, int64_t deadline_ms,
+    char *err, size_t errlen)
 {
-	struct call call;
-	int rc;
+	int rc = aws_do(a, c, deadline_ms, err, errlen);
 
-	memset(&call, 0, sizeof call);
-	call.name = "sts:AssumeRoleWithWebIdentity";
-	call.method = "POST";
-	call.url = &a->sts_url;
-	call.host = a->sts_hostport;
-	call.hc = &a->hc;
-	call.idempotent = 1;
-	call.build = build_assume;
-	call.check = check_assume;
-	rc = aws_do(a, &call, deadline_ms, err, errlen);
-	a->cred_permanent = call.permanent;
-	util_wipe(a->req_body, sizeof a->req_body);
+	a->cred_permanent = c->permanent;
+	util_wipe(used, used_len);
 	util_wipe(a->resp_body, sizeof a->resp_body);
 	return rc;
 }
 
 static int
+fetch_web_identity(struct aws *a, int64_t deadline_ms, char *err, size_t errlen)
+{
+	struct call call = {
+		.name = "sts:AssumeRoleWithWebIdentity", .method = "POST", .url = &a->sts_url,
+		.host = a->sts_hostport, .hc = &a->hc, .idempotent = 1,
+		.build = build_assume, .check = check_assume,
+	};
+
+	return cred_do(a, &call, a->req_body, sizeof a->req_body, deadline_ms, err, errlen);
+}
+
+static int
 fetch_container(struct aws *a, int64_t deadline_ms, char *err, size_t errlen)
 {
-	struct call call;
-	int rc;
+	struct call call = {
+		.name = "container credentials", .method = "GET", .url = &a->container_url,
+		.hc = &a->hc_local, .idempotent = 1,
+		.build = build_nothing, .check = check_container,
+	};
 
-	memset(&call, 0, sizeof call);
-	call.name = "container credentials";
-	call.method = "GET";
-	call.url = &a->container_url;
-	call.hc = &a->hc_local;
-	call.idempotent = 1;
-	call.build = build_nothing;
-	call.check = check_container;
 	if (container_url(a, err, errlen) < 0)
 		return -1;
 	if (a->container_token_file[0] != '\0') {
@@ -1059,11 +1065,7 @@ fetch_container(struct aws *a, int64_t deadline_ms, char *err, size_t errlen)
 	} else if (a->container_token[0] != '\0') {
 		call.auth = a->container_token;
 	}
-	rc = aws_do(a, &call, deadline_ms, err, errlen);
-	a->cred_permanent = call.permanent;
-	util_wipe(a->file_buf, sizeof a->file_buf);
-	util_wipe(a->resp_body, sizeof a->resp_body);
-	return rc;
+	return cred_do(a, &call, a->file_buf, sizeof a->file_buf, deadline_ms, err, errlen);
 }
 
 static int
@@ -1163,18 +1165,11 @@ asg_call(struct aws *a, struct call *c, const char *name,
     int (*check)(struct aws *, const struct call *, char *, size_t),
     int idempotent, const char *instance, struct aws_detach_result *r)
 {
-	memset(c, 0, sizeof *c);
-	c->name = name;
-	c->method = "POST";
-	c->url = &a->asg_url;
-	c->host = a->asg_hostport;
-	c->hc = &a->hc;
-	c->service = "autoscaling";
-	c->idempotent = idempotent;
-	c->build = build;
-	c->check = check;
-	c->instance = instance;
-	c->result = r;
+	*c = (struct call){
+		.name = name, .method = "POST", .url = &a->asg_url, .host = a->asg_hostport,
+		.hc = &a->hc, .service = "autoscaling", .idempotent = idempotent,
+		.build = build, .check = check, .instance = instance, .result = r,
+	};
 }
 
 /*

@@ -63,6 +63,7 @@ struct drain {
 	struct dpod *pods;
 	int npods, cap, nevictable;
 	int stop, open, advisory, first_done;
+	int over_cap;           /* pods the last complete listing left out over the caps */
 	int max_workers, nworkers;
 	/*
 	 * Requests allowed in flight: max_workers, halved (at most once a
@@ -161,7 +162,7 @@ drain_classify(int status, const char *body, size_t len)
 char *
 drain_result_summary(const struct drain_result *r, char *buf, size_t n)
 {
-	char skips[256] = "", term[32] = "";
+	char skips[256] = "", term[96] = "";
 	size_t at;
 	int i;
 
@@ -173,8 +174,13 @@ drain_result_summary(const struct drain_result *r, char *buf, size_t n)
 		}
 	if (skips[0] != '\0')
 		strncat(skips, ")", sizeof skips - strlen(skips) - 1);
-	if (r->terminating > 0)
+	if (r->terminating > 0 && r->over_cap > 0)
+		util_fmt(term, sizeof term, " (%d terminating, %d over the size caps, not drained)",
+		    r->terminating, r->over_cap);
+	else if (r->terminating > 0)
 		util_fmt(term, sizeof term, " (%d terminating)", r->terminating);
+	else if (r->over_cap > 0)
+		util_fmt(term, sizeof term, " (%d over the size caps, not drained)", r->over_cap);
 	util_fmt(buf, n, "drain: %d found, %d evicted, %d deleted, %d gone, %d skipped%s, %d left%s; "
 	    "last eviction at %lld ms, total %lld ms%s%s",
 	    r->found, r->evicted, r->deleted, r->gone, r->skipped, skips, r->left, term,
@@ -338,6 +344,21 @@ find_pod(const struct drain *d, const struct k8s_pod *p)
 	return -1;
 }
 
+/*
+ * A pod that has finished or left the node: done if we evicted or deleted
+ * it, gone (and counted) if we had yet to. Called with d->mu held.
+ */
+static void
+pod_left(struct drain *d, struct dpod *dp)
+{
+	if (dp->state == P_EVICTED || dp->state == P_DELETED) {
+		dp->state = P_DONE;
+	} else if (dp->state == P_PENDING || dp->state == P_WAIT) {
+		dp->state = P_GONE;
+		d->r->gone++;
+	}
+}
+
 /* A pod listed again: a finished one has nothing left to move. Called with d->mu held. */
 static void
 seen_again(struct drain *d, struct dpod *dp, const struct k8s_pod *p)
@@ -345,12 +366,7 @@ seen_again(struct drain *d, struct dpod *dp, const struct k8s_pod *p)
 	dp->seen = 1;
 	if (!(p->flags & K8S_POD_FINISHED))
 		return;
-	if (dp->state == P_EVICTED || dp->state == P_DELETED) {
-		dp->state = P_DONE;
-	} else if (dp->state == P_PENDING || dp->state == P_WAIT) {
-		dp->state = P_GONE;
-		d->r->gone++;
-	}
+	pod_left(d, dp);
 	pthread_cond_broadcast(&d->progress_cv);
 }
 
@@ -728,29 +744,21 @@ static void
 relist(struct drain *d, int64_t until)
 {
 	char err[512];
-	int i;
+	int i, over_cap = 0;
 
 	pthread_mutex_lock(&d->mu);
 	for (i = 0; i < d->npods; i++)
 		d->pods[i].seen = 0;
 	pthread_mutex_unlock(&d->mu);
-	if (k8s_list_pods(d->k, d->node, on_pod, d, until, err, sizeof err) < 0) {
+	if (k8s_list_pods(d->k, d->node, on_pod, d, until, &over_cap, err, sizeof err) < 0) {
 		log_warning(d->lg, "drain: re-listing pods: %s", err);
 		return;
 	}
 	pthread_mutex_lock(&d->mu);
-	for (i = 0; i < d->npods; i++) {
-		struct dpod *dp = &d->pods[i];
-
-		if (dp->seen)
-			continue;
-		if (dp->state == P_EVICTED || dp->state == P_DELETED) {
-			dp->state = P_DONE;
-		} else if (dp->state == P_PENDING || dp->state == P_WAIT) {
-			dp->state = P_GONE;
-			d->r->gone++;
-		}
-	}
+	d->over_cap = over_cap;
+	for (i = 0; i < d->npods; i++)
+		if (!d->pods[i].seen)
+			pod_left(d, &d->pods[i]);
 	pthread_cond_broadcast(&d->work_cv);
 	pthread_mutex_unlock(&d->mu);
 }
@@ -814,13 +822,15 @@ static int
 first_listing(struct drain *d)
 {
 	char err[512];
-	int n;
+	int n, over_cap = 0;
 
 	log_info(d->lg, "drain: node %s: listing its pods (%s)", d->node,
 	    d->advisory ? "advisory: no deadline, every PodDisruptionBudget honoured" : "deadline set");
-	n = k8s_list_pods(d->k, d->node, on_pod, d, list_until(d), err, sizeof err);
+	n = k8s_list_pods(d->k, d->node, on_pod, d, list_until(d), &over_cap, err, sizeof err);
 	pthread_mutex_lock(&d->mu);
 	d->first_done = 1;
+	d->over_cap = over_cap;
+	d->r->found += over_cap;
 	if (n < 0) {
 		util_fmt(d->r->error, sizeof d->r->error, "%s", err);
 		log_error(d->lg, "drain: node %s: %s", d->node, err);
@@ -896,6 +906,8 @@ tally(struct drain *d)
 			    dp->p.ns, dp->p.name);
 		r->left++;
 	}
+	r->over_cap = d->over_cap;
+	r->left += r->over_cap;
 	metrics_pods_left(d->k->metrics, r->left);
 	if (d->last_sent > 0)
 		r->last_eviction_ms = d->last_sent - d->start;

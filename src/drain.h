@@ -76,6 +76,7 @@ struct drain_result {
 	int skips[DRAIN_NACTIONS]; /* skipped, by reason (enum drain_action) */
 	int left;             /* still on the node at the end (blocked, refused, late, or not gone in time) */
 	int terminating;      /* of those, evicted or deleted but not seen gone before the deadline */
+	int over_cap;         /* of those, over K8S_MAX_POD or K8S_POD_MAX_TOKENS: never handled */
 	char left_names[DRAIN_MAX_LEFT][K8S_MAX_NS + K8S_MAX_NAME]; /* "ns/name" of the first ones left */
 	int nleft_names;
 	int64_t last_eviction_ms;   /* from the start of the drain to the sending of the last eviction or

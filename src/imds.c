@@ -176,6 +176,29 @@ parse_termination(const char *p, size_t n, int64_t now_s, const char *instance_i
 	return 1;
 }
 
+/*
+ * Parses p[0..n) into d over toks (IMDS_MAX_JSON_TOKENS) and checks that
+ * its root is a want. Returns 0, or -1 with "what: " and jsmn's reason, or
+ * "what: " and not_want, in err. jsmn's positions say nothing about the
+ * content, so its errors are safe to pass on.
+ */
+static int
+parse_root(struct json_doc *d, struct json_tok *toks, const char *p, size_t n, const char *what,
+    enum json_type want, const char *not_want, char *err, size_t errlen)
+{
+	char jerr[128];
+
+	if (json_parse(d, p, n, toks, IMDS_MAX_JSON_TOKENS, jerr, sizeof jerr) < 0) {
+		util_fmt(err, errlen, "%s: %s", what, jerr);
+		return -1;
+	}
+	if (d->toks[0].type != want) {
+		util_fmt(err, errlen, "%s: %s", what, not_want);
+		return -1;
+	}
+	return 0;
+}
+
 int
 imds_parse_notice(enum imds_source src, const char *body, size_t len, int64_t now_s,
     const char *instance_id, const char *private_ip, struct imds_notice *out,
@@ -183,7 +206,6 @@ imds_parse_notice(enum imds_source src, const char *body, size_t len, int64_t no
 {
 	struct json_tok toks[IMDS_MAX_JSON_TOKENS];
 	struct json_doc d;
-	char jerr[128];
 	const char *p;
 	size_t n = len;
 	int64_t t;
@@ -195,14 +217,9 @@ imds_parse_notice(enum imds_source src, const char *body, size_t len, int64_t no
 		util_fmt(err, errlen, "unknown notice source %d", (int)src);
 		return -1;
 	}
-	if (json_parse(&d, p, n, toks, IMDS_MAX_JSON_TOKENS, jerr, sizeof jerr) < 0) {
-		util_fmt(err, errlen, "%s: %s", imds_source_name(src), jerr);
+	if (parse_root(&d, toks, p, n, imds_source_name(src), JSON_OBJECT, "the JSON is not an object",
+	    err, errlen) < 0)
 		return -1;
-	}
-	if (d.toks[0].type != JSON_OBJECT) {
-		util_fmt(err, errlen, "%s: the JSON is not an object", imds_source_name(src));
-		return -1;
-	}
 	if (src == IMDS_SRC_ACTION)
 		return parse_action_doc(&d, src, now_s, out, err, errlen);
 	notice_set(out, src, IMDS_KIND_REBALANCE, IMDS_ACTION_UNKNOWN, now_s);
@@ -255,16 +272,9 @@ imds_parse_identity(const char *body, size_t len, struct imds_facts *f,
 	static const char what[] = "instance identity document";
 	struct json_tok toks[IMDS_MAX_JSON_TOKENS];
 	struct json_doc d;
-	char jerr[128];
 
-	if (json_parse(&d, body, len, toks, IMDS_MAX_JSON_TOKENS, jerr, sizeof jerr) < 0) {
-		util_fmt(err, errlen, "%s: %s", what, jerr);
+	if (parse_root(&d, toks, body, len, what, JSON_OBJECT, "not a JSON object", err, errlen) < 0)
 		return -1;
-	}
-	if (d.toks[0].type != JSON_OBJECT) {
-		util_fmt(err, errlen, "%s: not a JSON object", what);
-		return -1;
-	}
 	if (str_field(&d, what, "region", f->region, sizeof f->region, err, errlen) < 0 ||
 	    str_field(&d, what, "availabilityZone", f->availability_zone,
 		sizeof f->availability_zone, err, errlen) < 0 ||
@@ -285,18 +295,11 @@ imds_parse_creds(const char *body, size_t len, struct imds_creds *c,
 	static const char what[] = "role credentials";
 	struct json_tok toks[IMDS_MAX_JSON_TOKENS];
 	struct json_doc d;
-	char jerr[128], code[64], exp[64];
+	char code[64], exp[64];
 	int i, n;
 
-	/* jsmn's positions say nothing about the content, so its errors are safe to pass on. */
-	if (json_parse(&d, body, len, toks, IMDS_MAX_JSON_TOKENS, jerr, sizeof jerr) < 0) {
-		util_fmt(err, errlen, "%s: %s", what, jerr);
+	if (parse_root(&d, toks, body, len, what, JSON_OBJECT, "not a JSON object", err, errlen) < 0)
 		return -1;
-	}
-	if (d.toks[0].type != JSON_OBJECT) {
-		util_fmt(err, errlen, "%s: not a JSON object", what);
-		return -1;
-	}
 	if ((i = json_get(&d, 0, "Code")) >= 0 && !json_str_eq(&d, i, "Success")) {
 		n = json_str(&d, i, code, sizeof code);
 		util_fmt(err, errlen, "%s: Code is \"%s\"", what, n >= 0 ? code : "(unreadable)");
@@ -426,7 +429,6 @@ imds_parse_events(const char *body, size_t len, struct imds_event *ev, int cap,
 {
 	struct json_tok toks[IMDS_MAX_JSON_TOKENS];
 	struct json_doc d;
-	char jerr[128];
 	const char *p;
 	size_t n = len;
 	int i, e;
@@ -434,14 +436,9 @@ imds_parse_events(const char *body, size_t len, struct imds_event *ev, int cap,
 	p = util_trim(body, &n);
 	if (n == 0)
 		return 0;
-	if (json_parse(&d, p, n, toks, IMDS_MAX_JSON_TOKENS, jerr, sizeof jerr) < 0) {
-		util_fmt(err, errlen, "scheduled events: %s", jerr);
+	if (parse_root(&d, toks, p, n, "scheduled events", JSON_ARRAY, "the JSON is not an array",
+	    err, errlen) < 0)
 		return -1;
-	}
-	if (d.toks[0].type != JSON_ARRAY) {
-		util_fmt(err, errlen, "scheduled events: the JSON is not an array");
-		return -1;
-	}
 	if (d.toks[0].size > cap) {
 		util_fmt(err, errlen, "scheduled events: %d events, more than the %d understood",
 		    d.toks[0].size, cap);

@@ -418,11 +418,11 @@ json_is_null(const struct json_doc *d, int i)
 	return t->end - t->start == 4 && memcmp(d->text + t->start, "null", 4) == 0;
 }
 
-int
-json_escape(const char *s, char *out, size_t cap)
+/* Appends s to b escaped as the contents of a JSON string. */
+static void
+buf_escape(struct util_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t at = 0;
 
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
@@ -436,39 +436,34 @@ json_escape(const char *s, char *out, size_t cap)
 		case '\t': e = 't'; break;
 		}
 		if (e != 0) {
-			if (at + 2 >= cap)
-				return -1;
-			out[at++] = '\\';
-			out[at++] = e;
+			util_buf_chr(b, '\\');
+			util_buf_chr(b, e);
 		} else if (c < 0x20) {
-			if (at + 6 >= cap)
-				return -1;
-			memcpy(out + at, "\\u00", 4);
-			out[at + 4] = hex[c >> 4];
-			out[at + 5] = hex[c & 15];
-			at += 6;
+			util_buf_str(b, "\\u00");
+			util_buf_chr(b, hex[c >> 4]);
+			util_buf_chr(b, hex[c & 15]);
 		} else {
-			if (at + 1 >= cap)
-				return -1;
-			out[at++] = (char)c;
+			util_buf_chr(b, (char)c);
 		}
 	}
-	if (at >= cap)
-		return -1;
-	out[at] = '\0';
-	return (int)at;
+}
+
+int
+json_escape(const char *s, char *out, size_t cap)
+{
+	struct util_buf b;
+
+	util_buf_init(&b, out, cap);
+	buf_escape(&b, s);
+	return util_buf_done(&b);
 }
 
 /* see json.h */
 void
 json_buf_str(struct util_buf *b, const char *s)
 {
-	char *tail;
-	size_t room;
-
 	util_buf_chr(b, '"');
-	if ((tail = util_buf_tail(b, &room)) != NULL)
-		util_buf_wrote(b, json_escape(s, tail, room));
+	buf_escape(b, s);
 	util_buf_chr(b, '"');
 }
 
@@ -493,15 +488,8 @@ void
 json_stream_init(struct json_stream *s, const char *list_key, char *buf, size_t cap,
     struct json_tok *toks, int ntoks, json_stream_fn fn, void *arg)
 {
-	memset(s, 0, sizeof *s);
-	s->list_key = list_key;
-	s->buf = buf;
-	s->cap = cap;
-	s->toks = toks;
-	s->ntoks = ntoks;
-	s->fn = fn;
-	s->arg = arg;
-	s->state = ST_ROOT;
+	*s = (struct json_stream){ .list_key = list_key, .buf = buf, .cap = cap, .toks = toks,
+		.ntoks = ntoks, .fn = fn, .arg = arg, .state = ST_ROOT };
 }
 
 /* Fails the stream: err gets "invalid JSON at byte N: what". */

@@ -746,7 +746,20 @@ k8s_event_body(char *out, size_t cap, const char *node, const char *uid, const c
 	util_buf_str(&sb, ",\"count\":1,\"reportingComponent\":\"despotify\",\"reportingInstance\":");
 	json_buf_str(&sb, node);
 	util_buf_str(&sb, "}");
-	return sb.over ? -1 : (int)sb.len;
+	return util_buf_done(&sb);
+}
+
+/* Appends the members of DeleteOptions: the grace period and, given a uid, its precondition. */
+static void
+delete_options(struct util_buf *sb, const char *uid, int grace)
+{
+	util_buf_str(sb, "\"gracePeriodSeconds\":");
+	util_buf_fmt(sb, "%d", grace);
+	if (uid != NULL && uid[0] != '\0') {
+		util_buf_str(sb, ",\"preconditions\":{\"uid\":");
+		json_buf_str(sb, uid);
+		util_buf_str(sb, "}");
+	}
 }
 
 int
@@ -760,15 +773,10 @@ k8s_eviction_body(char *out, size_t cap, const char *ns, const char *name, const
 	json_buf_str(&sb, name);
 	util_buf_str(&sb, ",\"namespace\":");
 	json_buf_str(&sb, ns);
-	util_buf_str(&sb, "},\"deleteOptions\":{\"gracePeriodSeconds\":");
-	util_buf_fmt(&sb, "%d", grace);
-	if (uid != NULL && uid[0] != '\0') {
-		util_buf_str(&sb, ",\"preconditions\":{\"uid\":");
-		json_buf_str(&sb, uid);
-		util_buf_str(&sb, "}");
-	}
+	util_buf_str(&sb, "},\"deleteOptions\":{");
+	delete_options(&sb, uid, grace);
 	util_buf_str(&sb, "}}");
-	return sb.over ? -1 : (int)sb.len;
+	return util_buf_done(&sb);
 }
 
 int
@@ -777,15 +785,10 @@ k8s_delete_body(char *out, size_t cap, const char *uid, int grace)
 	struct util_buf sb;
 
 	util_buf_init(&sb, out, cap);
-	util_buf_str(&sb, "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"gracePeriodSeconds\":");
-	util_buf_fmt(&sb, "%d", grace);
-	if (uid != NULL && uid[0] != '\0') {
-		util_buf_str(&sb, ",\"preconditions\":{\"uid\":");
-		json_buf_str(&sb, uid);
-		util_buf_str(&sb, "}");
-	}
+	util_buf_str(&sb, "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",");
+	delete_options(&sb, uid, grace);
 	util_buf_str(&sb, "}");
-	return sb.over ? -1 : (int)sb.len;
+	return util_buf_done(&sb);
 }
 
 int64_t
@@ -1380,6 +1383,20 @@ retry_wait(const struct http_response *resp, int attempt, int64_t deadline_ms)
 	return util_retry_after_cap(ms, deadline_ms - util_now_ms());
 }
 
+/*
+ * Whether a 403 is worth another try (K8S_FORBIDDEN_GRACE_MS): *since holds
+ * the time of the first one (0: none yet) and is set by the first call.
+ */
+static int
+forbidden_may_pass(int64_t *since)
+{
+	int64_t now = util_now_ms();
+
+	if (*since == 0)
+		*since = now;
+	return now - *since < K8S_FORBIDDEN_GRACE_MS;
+}
+
 /* A request deadline: the caller's, but no more than K8S_REQUEST_TIMEOUT_MS from now. */
 static int64_t
 req_deadline(int64_t deadline_ms)
@@ -1400,6 +1417,8 @@ struct cordon {
 	int use_taint;                  /* 0: none configured, or the server refused it */
 	int attempt, conflicts;
 	int changed;                    /* a patch was accepted (not "already cordoned") */
+	int granted;                    /* a GET was answered 200 */
+	int64_t forbidden_since;        /* the first 403 to a GET before that (0: none) */
 	struct http_client hc;
 	struct http_response resp;
 	char *buf, *patch;
@@ -1500,7 +1519,8 @@ cordon_try(struct cordon *c, int64_t *wait)
 		*wait = k8s_backoff_ms(c->attempt);
 		return CORDON_WAIT;
 	}
-	if (c->resp.status == 404 || c->resp.status == 403) {
+	if (c->resp.status == 404 ||
+	    (c->resp.status == 403 && (c->granted || !forbidden_may_pass(&c->forbidden_since)))) {
 		cordon_describe(c, c->r->err, sizeof c->r->err, "GET");
 		return CORDON_FAIL;
 	}
@@ -1509,6 +1529,7 @@ cordon_try(struct cordon *c, int64_t *wait)
 		*wait = retry_wait(&c->resp, c->attempt, cordon_deadline(c));
 		return CORDON_WAIT;
 	}
+	c->granted = 1;
 	r = k8s_cordon_patch_build(c->resp.body, c->resp.body_len, c->toks, K8S_MAX_TOKENS,
 	    c->use_taint ? &c->taint : NULL, c->k->cfg->exclude_from_lb, c->cause, c->patch,
 	    K8S_MAX_REQ_BODY, uid, sizeof uid, msg, sizeof msg);
@@ -1569,7 +1590,8 @@ cordon_report(struct cordon *c, int done)
 	r->tainted = done && (c->use_taint || taint[0] == '\0');
 	if (!c->changed)
 		return;
-	log_info(c->k->lg, "k8s: node %s cordoned (unschedulable%s%s%s)", c->node,
+	log_info(c->k->lg, "k8s: %snode %s %scordoned (unschedulable%s%s%s)",
+	    c->k->cfg->dry_run ? "dry-run: " : "", c->node, c->k->cfg->dry_run ? "would be " : "",
 	    c->use_taint ? ", taint " : "", c->use_taint ? taint : "",
 	    c->k->cfg->exclude_from_lb ? ", excluded from load balancers" : "");
 	event_by(c->k, cordon_deadline(c), c->node, r->taint_refused ? "Warning" : "Normal", "Cordoned",
@@ -1700,7 +1722,9 @@ k8s_uncordon(struct k8s *k, const char *node, int64_t deadline_ms, k8s_undo_fn u
 		return -1;
 	}
 	if (undone) {
-		log_info(k->lg, "k8s: node %s uncordoned: despotify's cordon (%s) undone", node, rec->cause);
+		log_info(k->lg, "k8s: %snode %s %suncordoned: despotify's cordon (%s) %s",
+		    k->cfg->dry_run ? "dry-run: " : "", node, k->cfg->dry_run ? "would be " : "",
+		    rec->cause, k->cfg->dry_run ? "not needed any more" : "undone");
 		k8s_event(k, node, "Normal", "Uncordoned", "Node uncordoned by despotify: its cordon "
 		    "(%s) is no longer needed", rec->cause);
 	}
@@ -1714,21 +1738,22 @@ page_sink(void *arg, const char *p, size_t n, char *err, size_t errlen)
 	return k8s_podlist_feed(arg, p, n, err, errlen) == 0 ? 0 : -1;
 }
 
-enum page_rc { PAGE_OK, PAGE_RETRY, PAGE_EXPIRED, PAGE_FATAL };
+enum page_rc { PAGE_OK, PAGE_RETRY, PAGE_EXPIRED, PAGE_FORBIDDEN, PAGE_FATAL };
 
 /*
  * GETs one page at path, streaming it through pl. Returns PAGE_OK (the page
- * is complete), PAGE_RETRY or PAGE_EXPIRED (410) with the reason in e and
- * the wait in *wait, or PAGE_FATAL with the reason in e.
+ * is complete), PAGE_RETRY, PAGE_EXPIRED (410) or PAGE_FORBIDDEN (403) with
+ * the reason in e and the wait in *wait, or PAGE_FATAL with the reason in e.
  */
 static enum page_rc
 list_page(struct k8s *k, const char *path, struct k8s_podlist *pl, int attempt,
     int64_t deadline_ms, int64_t *wait, char *e, size_t elen)
 {
 	struct http_response resp;
-	char msg[256], why[512];
+	char body[4096], msg[256], why[512];
 
-	resp = (struct http_response){ .body = msg, .body_cap = sizeof msg, .sink = page_sink,
+	/* The sink takes a 200's body; any other answer's (a Status) lands in body. */
+	resp = (struct http_response){ .body = body, .body_cap = sizeof body, .sink = page_sink,
 		.sink_arg = pl, .sink_max = K8S_MAX_PAGE };
 	*wait = k8s_backoff_ms(attempt);
 	if (k8s_request(k, &k->hc, "GET", path, NULL, NULL, 0, &resp, req_deadline(deadline_ms),
@@ -1748,7 +1773,9 @@ list_page(struct k8s *k, const char *path, struct k8s_podlist *pl, int attempt,
 	util_fmt(e, elen, "%d: %s", resp.status, msg);
 	if (resp.status == 410)
 		return PAGE_EXPIRED;
-	if (resp.status == 403 || resp.status == 400)
+	if (resp.status == 403)
+		return PAGE_FORBIDDEN;
+	if (resp.status == 400)
 		return PAGE_FATAL;
 	*wait = retry_wait(&resp, attempt, deadline_ms);
 	return PAGE_RETRY;
@@ -1767,13 +1794,14 @@ log_skipped(struct k8s *k, const char *node, int page, const struct k8s_podlist 
 
 int
 k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
-    int64_t deadline_ms, char *err, size_t errlen)
+    int64_t deadline_ms, int *over_cap, char *err, size_t errlen)
 {
 	struct k8s_podlist pl;
 	struct log_limit ll = { 0, 0 };
 	char cont[K8S_MAX_CONTINUE], cenc[3 * K8S_MAX_CONTINUE], enc[3 * K8S_MAX_NAME];
 	char path[sizeof cenc + sizeof enc + 128], e[768];
-	int total = 0, attempt = 0, page = 1;
+	int total = 0, skipped = 0, attempt = 0, page = 1, granted = 0;
+	int64_t forbidden_since = 0;
 
 	if (url_encode(node, strlen(node), enc, sizeof enc, 0) < 0) {
 		util_fmt(err, errlen, "node name over %d bytes", K8S_MAX_NAME - 1);
@@ -1798,16 +1826,23 @@ k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
 		k8s_podlist_init(&pl, k->buf, K8S_MAX_POD, k->toks, K8S_POD_MAX_TOKENS,
 		    k->cfg->pod_namespace, k->cfg->pod_name, fn, arg);
 		rc = list_page(k, path, &pl, attempt, deadline_ms, &wait, e, sizeof e);
+		if (rc == PAGE_FORBIDDEN)
+			rc = !granted && forbidden_may_pass(&forbidden_since) ? PAGE_RETRY : PAGE_FATAL;
 		if (rc == PAGE_FATAL) {
 			util_fmt(err, errlen, "list pods on node %s: %s", node, e);
 			return -1;
 		}
 		if (rc == PAGE_OK) {
+			granted = 1;
 			log_skipped(k, node, page, &pl);
 			total += pl.pods;
+			skipped += pl.skipped;
 			attempt = 0;
-			if (pl.cont[0] == '\0')
+			if (pl.cont[0] == '\0') {
+				if (over_cap != NULL)
+					*over_cap = skipped;
 				return total;
+			}
 			memcpy(cont, pl.cont, sizeof cont);
 			page++;
 			continue;
@@ -1817,7 +1852,7 @@ k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
 			log_info(k->lg, "k8s: list pods on node %s: continue token expired (%s); listing "
 			    "again from the start", node, e);
 			cont[0] = '\0';
-			total = 0;
+			total = skipped = 0;
 			page = 1;
 		} else {
 			log_limited(k->lg, &ll, 5000, LV_WARNING, "k8s: list pods on node %s: %s; retrying",

@@ -368,6 +368,16 @@ struct k8s_cordon_result {
 	char err[512];            /* why the node is not cordoned, else "" */
 };
 
+/*
+ * A kube-apiserver that has just started answers 403 to everyone for a few
+ * seconds, until its authorizer's caches are filled; clients that reach it
+ * directly (a single control plane, a load balancer that checks only the
+ * port) see that. So a 403 to the first kind of request of an operation (the
+ * cordon's GET of the Node, the pod LIST), before the server has granted one,
+ * is retried with backoff for this long after the first such 403, then final.
+ */
+#define K8S_FORBIDDEN_GRACE_MS 10000
+
 /* Called by k8s_cordon, once, on its own thread. */
 typedef void (*k8s_cordon_fn)(void *arg);
 
@@ -386,7 +396,9 @@ typedef void (*k8s_cordon_fn)(void *arg);
  * termination notice that follows). A 403 on a patch that carries the
  * taint is NodeRestriction refusing a node's own identity to taint itself:
  * logged once at WARNING and sent again at once without the taint
- * (r->taint_refused). 404, 400, 415, 422 and any other 403 end it.
+ * (r->taint_refused). 404, 400, 415, 422 and any other 403 end it, but
+ * for a 403 to the GET before the server has granted any (see
+ * K8S_FORBIDDEN_GRACE_MS).
  *
  * answered(arg) is called once, as soon as the first try has an answer
  * (accepted, refused, or a fault; the 403 of a refused taint does not count,
@@ -426,13 +438,17 @@ int k8s_uncordon(struct k8s *k, const char *node, int64_t deadline_ms, k8s_undo_
  * naming it (by page, index and size) and the listing goes on. Transient
  * faults (transport, 5xx, 429, a page cut short or garbled) retry the page
  * with backoff until deadline_ms; an expired continue token (410) restarts
- * the listing from the start with backoff. A page retried or restarted
+ * the listing from the start with backoff; a 403 before a first page has
+ * been granted is retried as K8S_FORBIDDEN_GRACE_MS says, any other 403 or
+ * a 400 ends it. A page retried or restarted
  * hands fn again the pods it had already seen: fn must dedup (by uid).
  * Uses k->hc: one caller thread at a time. Returns the number of pods
- * handed to fn by the pages that completed, or -1 with the reason in err.
+ * handed to fn by the pages that completed, or -1 with the reason in err;
+ * *over_cap (if not NULL) gets the number of pods those pages left out
+ * over the caps.
  */
 int k8s_list_pods(struct k8s *k, const char *node, k8s_pod_fn fn, void *arg,
-    int64_t deadline_ms, char *err, size_t errlen);
+    int64_t deadline_ms, int *over_cap, char *err, size_t errlen);
 
 /*
  * Posts an Event about node (reason e.g. "SpotInterruption", "Draining",

@@ -130,19 +130,16 @@ static void *
 resolve_thread(void *arg)
 {
 	struct resolve_job *j = arg;
-	struct addrinfo hints, *res = NULL;
-	int rc;
-
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
 	/*
 	 * No AI_ADDRCONFIG: it hides IPv4 answers on hosts whose only IPv4
 	 * address is loopback; an address family that cannot be reached fails
 	 * its connect at once and the next address is tried.
 	 */
-	hints.ai_flags = AI_NUMERICSERV;
+	const struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+		.ai_protocol = IPPROTO_TCP, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	int rc;
+
 	rc = getaddrinfo(j->host, j->port, &hints, &res);
 	pthread_mutex_lock(&j->mu);
 	j->rc = rc;
@@ -259,6 +256,35 @@ net_connect(const char *host, int port, int64_t deadline_ms, char *err, size_t e
 	return fd;
 }
 
+/*
+ * After recv or send (op, for messages) on fd returned r without moving
+ * data: 0 to try again (interrupted, or fd is now ready for events), or
+ * NET_ERROR or NET_TIMEOUT with err. errno is judged only when r < 0.
+ */
+static int
+io_wait(int fd, ssize_t r, short events, const char *op, int64_t deadline_ms, char *err,
+    size_t errlen)
+{
+	int w;
+
+	if (r < 0 && errno == EINTR)
+		return 0;
+	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		util_fmt(err, errlen, "%s: %s", op, strerror(errno));
+		return NET_ERROR;
+	}
+	w = wait_fd(fd, events, deadline_ms);
+	if (w == 0) {
+		util_fmt(err, errlen, "timed out");
+		return NET_TIMEOUT;
+	}
+	if (w < 0) {
+		util_fmt(err, errlen, "poll: %s", strerror(errno));
+		return NET_ERROR;
+	}
+	return 0;
+}
+
 ssize_t
 net_read(int fd, void *buf, size_t n, int64_t deadline_ms, char *err, size_t errlen)
 {
@@ -268,21 +294,8 @@ net_read(int fd, void *buf, size_t n, int64_t deadline_ms, char *err, size_t err
 
 		if (r >= 0)
 			return r;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			util_fmt(err, errlen, "read: %s", strerror(errno));
-			return NET_ERROR;
-		}
-		w = wait_fd(fd, POLLIN, deadline_ms);
-		if (w == 0) {
-			util_fmt(err, errlen, "timed out");
-			return NET_TIMEOUT;
-		}
-		if (w < 0) {
-			util_fmt(err, errlen, "poll: %s", strerror(errno));
-			return NET_ERROR;
-		}
+		if ((w = io_wait(fd, r, POLLIN, "read", deadline_ms, err, errlen)) < 0)
+			return w;
 	}
 }
 
@@ -300,21 +313,8 @@ net_write(int fd, const void *buf, size_t n, int64_t deadline_ms, char *err, siz
 			n -= (size_t)r;
 			continue;
 		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			util_fmt(err, errlen, "write: %s", strerror(errno));
-			return NET_ERROR;
-		}
-		w = wait_fd(fd, POLLOUT, deadline_ms);
-		if (w == 0) {
-			util_fmt(err, errlen, "timed out");
-			return NET_TIMEOUT;
-		}
-		if (w < 0) {
-			util_fmt(err, errlen, "poll: %s", strerror(errno));
-			return NET_ERROR;
-		}
+		if ((w = io_wait(fd, r, POLLOUT, "write", deadline_ms, err, errlen)) < 0)
+			return w;
 	}
 	return 0;
 }

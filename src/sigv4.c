@@ -435,6 +435,18 @@ check_inputs(const struct sigv4_request *req, const struct sigv4_credentials *cr
 	return (long)slen;
 }
 
+/* Appends the credential scope "date8/region/service/aws4_request". */
+static void
+buf_scope(struct util_buf *b, const char *date8, const char *region, const char *service)
+{
+	util_buf_str(b, date8);
+	util_buf_chr(b, '/');
+	util_buf_str(b, region);
+	util_buf_chr(b, '/');
+	util_buf_str(b, service);
+	util_buf_str(b, "/aws4_request");
+}
+
 /*
  * From out->canonical_request: the string to sign (into out) and the hex
  * signature (into sig) under the key derived from the secret for date8,
@@ -454,12 +466,8 @@ sign_canonical(struct sigv4_signature *out, const struct sigv4_credentials *cred
 	util_buf_str(&b, "AWS4-HMAC-SHA256\n");
 	util_buf_str(&b, out->amz_date);
 	util_buf_chr(&b, '\n');
-	util_buf_str(&b, date8);
-	util_buf_chr(&b, '/');
-	util_buf_str(&b, region);
-	util_buf_chr(&b, '/');
-	util_buf_str(&b, service);
-	util_buf_str(&b, "/aws4_request\n");
+	buf_scope(&b, date8, region, service);
+	util_buf_chr(&b, '\n');
 	util_buf_str(&b, creq_hash);
 	if (b.over) {
 		util_fmt(err, errlen, "sigv4: string to sign too long");
@@ -507,12 +515,8 @@ sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *cred
 	util_buf_str(&b, "AWS4-HMAC-SHA256 Credential=");
 	util_buf_str(&b, cred->access_key_id);
 	util_buf_chr(&b, '/');
-	util_buf_str(&b, date8);
-	util_buf_chr(&b, '/');
-	util_buf_str(&b, region);
-	util_buf_chr(&b, '/');
-	util_buf_str(&b, service);
-	util_buf_str(&b, "/aws4_request, SignedHeaders=");
+	buf_scope(&b, date8, region, service);
+	util_buf_str(&b, ", SignedHeaders=");
 	util_buf_str(&b, signed_headers);
 	util_buf_str(&b, ", Signature=");
 	util_buf_str(&b, sig);

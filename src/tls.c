@@ -466,6 +466,17 @@ decode_key(void *ctx, const char *name, const unsigned char *der, size_t len, ch
 	return 0;
 }
 
+/* Copies n bytes of src to *p and moves *p past them; returns where they went. */
+static unsigned char *
+put(unsigned char **p, const unsigned char *src, size_t n)
+{
+	unsigned char *at = *p;
+
+	memcpy(at, src, n);
+	*p += n;
+	return at;
+}
+
 /* Stores the private key the decoder holds into tc (deep copy). Returns 0 or -1 (out of memory). */
 static int
 keep_key(struct tls_config *tc, const br_skey_decoder_context *dc)
@@ -478,20 +489,11 @@ keep_key(struct tls_config *tc, const br_skey_decoder_context *dc)
 		if ((tc->key_buf = p = malloc(tot)) == NULL)
 			return -1;
 		tc->rsa = *k;
-		memcpy(p, k->p, k->plen);
-		tc->rsa.p = p;
-		p += k->plen;
-		memcpy(p, k->q, k->qlen);
-		tc->rsa.q = p;
-		p += k->qlen;
-		memcpy(p, k->dp, k->dplen);
-		tc->rsa.dp = p;
-		p += k->dplen;
-		memcpy(p, k->dq, k->dqlen);
-		tc->rsa.dq = p;
-		p += k->dqlen;
-		memcpy(p, k->iq, k->iqlen);
-		tc->rsa.iq = p;
+		tc->rsa.p = put(&p, k->p, k->plen);
+		tc->rsa.q = put(&p, k->q, k->qlen);
+		tc->rsa.dp = put(&p, k->dp, k->dplen);
+		tc->rsa.dq = put(&p, k->dq, k->dqlen);
+		tc->rsa.iq = put(&p, k->iq, k->iqlen);
 		tc->key_type = BR_KEYTYPE_RSA;
 	} else {
 		const br_ec_private_key *k = br_skey_decoder_get_ec(dc);

@@ -168,47 +168,41 @@ url_hostport(const struct url *u, char *buf, size_t n)
 int
 url_encode(const char *s, size_t len, char *out, size_t cap, int keep_slash)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t i, at = 0;
+	struct util_buf b;
 
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
-		    (keep_slash && c == '/')) {
-			if (at + 1 >= cap)
-				return -1;
-			out[at++] = (char)c;
-		} else {
-			if (at + 3 >= cap)
-				return -1;
-			out[at++] = '%';
-			out[at++] = hex[c >> 4];
-			out[at++] = hex[c & 15];
-		}
-	}
-	if (at >= cap)
-		return -1;
-	out[at] = '\0';
-	return (int)at;
+	util_buf_init(&b, out, cap);
+	url_buf_encode(&b, s, len, keep_slash);
+	return util_buf_done(&b);
 }
 
 /* see url.h */
 void
 url_buf_encode(struct util_buf *b, const char *s, size_t len, int keep_slash)
 {
-	char *tail;
-	size_t room;
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i;
 
-	if ((tail = util_buf_tail(b, &room)) != NULL)
-		util_buf_wrote(b, url_encode(s, len, tail, room, keep_slash));
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+		    (keep_slash && c == '/')) {
+			util_buf_chr(b, (char)c);
+		} else {
+			util_buf_chr(b, '%');
+			util_buf_chr(b, hex[c >> 4]);
+			util_buf_chr(b, hex[c & 15]);
+		}
+	}
 }
 
 int
 url_decode(const char *s, size_t len, char *out, size_t cap, int plus_space)
 {
-	size_t i, at = 0;
+	struct util_buf b;
+	size_t i;
 
+	util_buf_init(&b, out, cap);
 	for (i = 0; i < len; i++) {
 		int c = (unsigned char)s[i];
 
@@ -223,12 +217,7 @@ url_decode(const char *s, size_t len, char *out, size_t cap, int plus_space)
 		} else if (c == '+' && plus_space) {
 			c = ' ';
 		}
-		if (at + 1 >= cap)
-			return -1;
-		out[at++] = (char)c;
+		util_buf_chr(&b, (char)c);
 	}
-	if (at >= cap)
-		return -1;
-	out[at] = '\0';
-	return (int)at;
+	return util_buf_done(&b);
 }

@@ -46,12 +46,16 @@ util_sleep_ms(int64_t ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Civil date from days since the epoch (Howard Hinnant's algorithm). */
-static void
-civil_from_days(int64_t z, int *y, int *m, int *d)
+/* Civil date of epoch_s (Howard Hinnant's algorithm); returns the second of that day. */
+static int64_t
+civil_from_secs(int64_t epoch_s, int *y, int *m, int *d)
 {
-	int64_t era, doe, yoe, doy, mp;
+	int64_t z = epoch_s / 86400, rem = epoch_s % 86400, era, doe, yoe, doy, mp;
 
+	if (rem < 0) {
+		rem += 86400;
+		z--;
+	}
 	z += 719468;
 	era = (z >= 0 ? z : z - 146096) / 146097;
 	doe = z - era * 146097;
@@ -61,6 +65,7 @@ civil_from_days(int64_t z, int *y, int *m, int *d)
 	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
 	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
 	*y = (int)(yoe + era * 400 + (*m <= 2));
+	return rem;
 }
 
 int64_t
@@ -79,14 +84,9 @@ util_timegm(int year, int mon, int day, int hour, int min, int sec)
 char *
 util_fmt_time_ms(char *buf, size_t n, int64_t epoch_ms)
 {
-	int64_t s = epoch_ms / 1000, days = s / 86400, rem = s % 86400;
 	int y, m, d;
+	int64_t rem = civil_from_secs(epoch_ms / 1000, &y, &m, &d);
 
-	if (rem < 0) {
-		rem += 86400;
-		days--;
-	}
-	civil_from_days(days, &y, &m, &d);
 	util_fmt(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
 	    (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60),
 	    (int)(epoch_ms % 1000 < 0 ? 0 : epoch_ms % 1000));
@@ -96,14 +96,9 @@ util_fmt_time_ms(char *buf, size_t n, int64_t epoch_ms)
 char *
 util_fmt_time(char *buf, size_t n, int64_t epoch_s)
 {
-	int64_t days = epoch_s / 86400, rem = epoch_s % 86400;
 	int y, m, d;
+	int64_t rem = civil_from_secs(epoch_s, &y, &m, &d);
 
-	if (rem < 0) {
-		rem += 86400;
-		days--;
-	}
-	civil_from_days(days, &y, &m, &d);
 	util_fmt(buf, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d,
 	    (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
 	return buf;
@@ -623,25 +618,10 @@ util_buf_fmt(struct util_buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-char *
-util_buf_tail(struct util_buf *b, size_t *room)
+int
+util_buf_done(const struct util_buf *b)
 {
-	*room = b->over ? 0 : b->cap - b->len;
-	return b->over ? NULL : b->p + b->len;
-}
-
-void
-util_buf_wrote(struct util_buf *b, int n)
-{
-	if (b->over)
-		return;
-	if (n < 0 || (size_t)n >= b->cap - b->len) {
-		b->over = 1;
-		b->p[b->len] = '\0';
-		return;
-	}
-	b->len += (size_t)n;
-	b->p[b->len] = '\0';
+	return b->over ? -1 : (int)b->len;
 }
 
 /* The text of (buf, cap, *at) is a util_buf whose sticky over is *at == cap. */

@@ -164,18 +164,8 @@ void util_buf_chr(struct util_buf *b, char c);
 void util_buf_fmt(struct util_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/*
- * For an encoder that writes straight into the free tail: returns where the
- * text ends (NULL once over) and stores the room there, NUL included, in
- * *room. Call util_buf_wrote with what the encoder returned.
- */
-char *util_buf_tail(struct util_buf *b, size_t *room);
-
-/*
- * Takes n bytes written at the tail (the encoder NUL-terminated them), or,
- * for n < 0 (the encoder's "did not fit"), marks b over.
- */
-void util_buf_wrote(struct util_buf *b, int n);
+/* The text's length, or -1 if b is over: what a function that fills a caller's buffer returns. */
+int util_buf_done(const struct util_buf *b);
 
 /*
  * Overwrites n bytes at p with zeros in a way the compiler may not drop as

@@ -500,20 +500,22 @@ set_path(struct scan *s, const char *path)
 	}
 }
 
+/* Starts a pass over doc[0..len) in mode m; its errors go to err. */
+static void
+scan_start(struct scan *s, const char *doc, size_t len, enum mode m, char *err, size_t errlen)
+{
+	*s = (struct scan){ .d = doc, .len = len, .mode = m, .err = err, .errlen = errlen };
+}
+
 int
 xml_text(const char *doc, size_t len, const char *path, char *out, size_t cap,
     char *err, size_t errlen)
 {
 	struct scan s;
 
-	memset(&s, 0, sizeof s);
-	s.d = doc;
-	s.len = len;
-	s.mode = M_TEXT;
+	scan_start(&s, doc, len, M_TEXT, err, errlen);
 	s.out = out;
 	s.cap = cap;
-	s.err = err;
-	s.errlen = errlen;
 	if (cap == 0)
 		return fail(&s, "no room for the text");
 	out[0] = '\0';
@@ -529,12 +531,7 @@ xml_count(const char *doc, size_t len, const char *path, char *err, size_t errle
 {
 	struct scan s;
 
-	memset(&s, 0, sizeof s);
-	s.d = doc;
-	s.len = len;
-	s.mode = M_COUNT;
-	s.err = err;
-	s.errlen = errlen;
+	scan_start(&s, doc, len, M_COUNT, err, errlen);
 	if (set_path(&s, path) < 0 || scan(&s) < 0)
 		return -1;
 	return s.count;
@@ -547,12 +544,7 @@ xml_root(const char *doc, size_t len, char *out, size_t cap, char *err, size_t e
 	const char *l;
 	size_t ll;
 
-	memset(&s, 0, sizeof s);
-	s.d = doc;
-	s.len = len;
-	s.mode = M_ROOT;
-	s.err = err;
-	s.errlen = errlen;
+	scan_start(&s, doc, len, M_ROOT, err, errlen);
 	if (scan(&s) < 0)
 		return -1;
 	local_name(s.root, s.rootlen, &l, &ll);

@@ -446,6 +446,23 @@ entry(struct parser *p, int col, int map)
 	return 0;
 }
 
+/*
+ * Makes the next line of the block at column col current: returns 1 (a
+ * line at col), 0 (the block has ended: the document did, or the line is
+ * to its left), or -1 (a line indented deeper, or an error).
+ */
+static int
+block_line(struct parser *p, int col)
+{
+	int r = peek(p);
+
+	if (r != 1 || p->indent < col)
+		return r < 0 ? -1 : 0;
+	if (p->indent > col)
+		return fail(p, "unexpected indentation (multi-line scalars are not supported)");
+	return 1;
+}
+
 /* The mapping whose entries start at column col, from the current line. */
 static int
 mapping(struct parser *p, int col, int parent, const char *key)
@@ -454,12 +471,9 @@ mapping(struct parser *p, int col, int parent, const char *key)
 
 	if (idx < 0)
 		return -1;
-	while ((r = peek(p)) == 1 && p->indent >= col) {
-		if (p->indent > col)
-			return fail(p, "unexpected indentation (multi-line scalars are not supported)");
+	while ((r = block_line(p, col)) == 1)
 		if (entry(p, col, idx) < 0)
 			return -1;
-	}
 	return r < 0 ? -1 : idx;
 }
 
@@ -471,12 +485,10 @@ sequence(struct parser *p, int col, int parent, const char *key)
 
 	if (idx < 0)
 		return -1;
-	while ((r = peek(p)) == 1 && p->indent >= col) {
+	while ((r = block_line(p, col)) == 1) {
 		const char *rest, *key_probe;
 		size_t skip = 1, rest_len, mark;
 
-		if (p->indent > col)
-			return fail(p, "unexpected indentation (multi-line scalars are not supported)");
 		if (!is_item(p->c, p->clen))
 			break;   /* the next entry of a mapping at the same column */
 		while (skip < p->clen && (p->c[skip] == ' ' || p->c[skip] == '\t'))
@@ -555,13 +567,8 @@ yaml_parse(const char *text, size_t len, struct yaml_doc *doc, int *bad_line,
 	struct parser p;
 	int r;
 
-	memset(&p, 0, sizeof p);
-	p.s = text;
-	p.len = len;
-	p.d = doc;
-	p.bad_line = bad_line;
-	p.err = err;
-	p.errlen = errlen;
+	p = (struct parser){ .s = text, .len = len, .d = doc, .bad_line = bad_line, .err = err,
+		.errlen = errlen };
 	*bad_line = 0;
 	doc->n = 0;
 	doc->slen = 0;

@@ -8,7 +8,6 @@ SigV4Auth; the tests also assert it (signature_ok on every call)."""
 import calendar
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -18,6 +17,7 @@ import pki
 from awsfake import FakeAWS
 from httpfakes import ProxyServer
 from imdsfake import FakeIMDS
+from proberun import ProbeRun
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -30,12 +30,11 @@ AK, SK = "AKIDDESPOTIFYTEST01", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYTESTKEY0"
 ROLE_ARN = "arn:aws:iam::123456789012:role/despotify"
 
 
-class Result:
+class Result(ProbeRun):
+    tail = 3000
+
     def __init__(self, p, elapsed):
-        self.rc = p.returncode
-        self.out = p.stdout.decode(errors="replace")
-        self.err = p.stderr.decode(errors="replace")
-        self.elapsed = elapsed
+        super().__init__(p, elapsed)
         self.fields = {}
         for line in self.out.splitlines():
             if line.startswith("outcome="):
@@ -45,24 +44,12 @@ class Result:
         self.attempts = int(self.fields.get("attempts", "-1"))
 
     def line(self, prefix):
-        for l in self.out.splitlines():
-            if l.startswith(prefix):
-                return l[len(prefix):]
-        return None
-
-    def __repr__(self):
-        return f"rc={self.rc} out={self.out[-3000:]!r} err={self.err[-3000:]!r}"
+        found = self.lines(prefix)
+        return found[0] if found else None
 
 
-class AwsBase(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="despotify-aws-")
-        cls.pki = pki.make_pki(os.path.join(cls.tmp, "pki"))
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+class AwsBase(pki.PkiTestCase):
+    tmp_prefix = "despotify-aws-"
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(dir=self.tmp)

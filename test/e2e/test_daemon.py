@@ -295,6 +295,8 @@ class Faults(DaemonTest):
         self.assertRegex(log, r"dry.run: would call DetachInstances .*ShouldDecrementDesiredCapacity=false")
         self.assertRegex(log, r"dry-run: would PATCH")
         self.assertRegex(log, r"dry-run: would POST .*eviction")
+        self.assertRegex(log, r"k8s: dry-run: node \S+ would be cordoned \(unschedulable")
+        self.assertNotRegex(log, r"k8s: node \S+ cordoned")
 
 
 class APIServerDown(DaemonTest):

@@ -11,6 +11,7 @@ moved, what the node looks like, what the summary says.
   7 one long Retry-After slows the drain and never stops it
   8 values that make no sense are config errors (file, line, key; exit 2)
   9 a webhook URL's secret never shows; plain-HTTP credentials only to an IP literal
+ 10 403s while a kube-apiserver starts are retried, for a few seconds only
 """
 import os
 import re
@@ -97,6 +98,66 @@ class TaintRefused(DaemonTest):
             self.assertEqual(rc, 0, log)
         self.assertRegex(log, r"already cordoned")
         self.assertTrue(c.k8s.state(c.node)["node"]["spec"].get("unschedulable"))
+
+
+class ForbiddenAtStart(DaemonTest):
+    """A kube-apiserver that has just started answers 403 for a few seconds,
+    until its authorizer's caches are filled (seen with the real one)."""
+
+    FORBIDDEN = "nodes is forbidden: User cannot get resource (RBAC: not yet filled)"
+
+    def test_10_forbidden_while_the_api_server_starts_is_retried(self):
+        c = self.c
+        made = c.k8s.generate(c.node, 8, mix=False)
+        c.k8s.faults([{"method": "GET", "path": "^/api/v1/nodes/", "count": 3,
+                       "action": "status", "status": 403, "message": self.FORBIDDEN},
+                      {"method": "GET", "path": "^/api/v1/pods", "count": 3,
+                       "action": "status", "status": 403, "message": self.FORBIDDEN}])
+        c.notice_in(100)
+        rc, log = c.run_once()
+        self.assertEqual(rc, 0, log)
+        st = c.k8s.state(c.node)
+        self.assertTrue(st["node"]["spec"].get("unschedulable"))
+        self.assertEqual(set(made["evictable"]), evicted(st))
+        self.assertEqual(len(requests(st, "GET", r"^/api/v1/nodes/")), 4)
+        self.assertGreaterEqual(len(requests(st, "GET", r"^/api/v1/pods")), 4)  # then re-lists
+        self.assertRegex(log, r"cordon node \S+: GET node \S+: 403: " + re.escape(self.FORBIDDEN) +
+                         "; retrying")
+        self.assertRegex(log, r"list pods on node \S+: 403: " + re.escape(self.FORBIDDEN) + "; retrying")
+        self.assertRegex(log, r"summary: node \S+ cordoned.*; drain: .* 0 left")
+
+    def test_10_forbidden_for_good_ends_within_the_grace_not_at_the_deadline(self):
+        c = self.c
+        c.k8s.generate(c.node, 4, mix=False)
+        c.k8s.faults([{"method": "GET", "path": "^/api/v1/(nodes/|pods)", "count": -1,
+                       "action": "status", "status": 403, "message": self.FORBIDDEN}])
+        c.notice_in(100)
+        t0 = time.monotonic()
+        rc, log = c.run_once()
+        elapsed = time.monotonic() - t0
+        self.assertEqual(rc, 1, log)
+        # K8S_FORBIDDEN_GRACE_MS (10 s) and a last backoff, far from the 100 s notice.
+        self.assertGreater(elapsed, 9, log)
+        self.assertLess(elapsed, 45, log)
+        self.assertRegex(log, r"summary: node \S+ NOT cordoned \(GET node \S+: 403: " +
+                         re.escape(self.FORBIDDEN) + r"\)")
+        self.assertRegex(log, r"list pods on node \S+: 403: " + re.escape(self.FORBIDDEN))
+        st = c.k8s.state(c.node)
+        self.assertFalse(st["node"]["spec"].get("unschedulable"))
+        self.assertEqual(evicted(st), set())
+
+    def test_10_forbidden_after_a_grant_is_final(self):
+        """The GET was granted: a 403 on the PATCH is the server's answer, not its start-up."""
+        c = self.c
+        c.k8s.generate(c.node, 2, mix=False)
+        c.k8s.faults([{"method": "PATCH", "path": "^/api/v1/nodes/", "count": -1,
+                       "action": "status", "status": 403, "message": "denied by policy"}])
+        c.notice_in(100)
+        rc, log = c.run_once(taint="")
+        self.assertEqual(rc, 1, log)
+        st = c.k8s.state(c.node)
+        self.assertEqual(len(requests(st, "PATCH", r"^/api/v1/nodes/")), 1)
+        self.assertRegex(log, r"summary: node \S+ NOT cordoned \(PATCH node \S+: 403: denied by policy\)")
 
 
 class RebalanceAdvisory(DaemonTest):

@@ -2,29 +2,21 @@
 `probe http`, against servers on 127.0.0.1 started here (test/lib/httpfakes.py)
 with the test PKI of test/lib/pki.py."""
 import os
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 import unittest
 
 import pki
+from fakeproc import free_port
 from httpfakes import HttpServer, ProxyServer, RawServer, read_request
+from proberun import ProbeRun
 
 ROOT = os.environ["DESPOTIFY_ROOT"]
 PROBE = os.path.join(ROOT, "build", "asan", "probe")
 VERSION = open(os.path.join(ROOT, "VERSION")).read().strip()
 PROXY_VARS = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY",
               "all_proxy", "ALL_PROXY")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_port(port, proc, timeout=10):
@@ -39,27 +31,22 @@ def wait_port(port, proc, timeout=10):
     return False
 
 
-class Result:
+class Result(ProbeRun):
     def __init__(self, p, elapsed):
-        self.rc = p.returncode
-        self.out = p.stdout.decode(errors="replace")
-        self.err = p.stderr.decode(errors="replace")
-        self.elapsed = elapsed
-        self.statuses = [int(l.split()[1]) for l in self.out.splitlines() if l.startswith("status ")]
-        self.bodies = [l[5:] for l in self.out.splitlines() if l.startswith("body ")]
-        self.body_lens = [int(l.split()[1]) for l in self.out.splitlines() if l.startswith("body_len ")]
-        c = [int(l.split()[1]) for l in self.out.splitlines() if l.startswith("connects ")]
+        super().__init__(p, elapsed)
+        self.statuses = [int(l.split()[0]) for l in self.lines("status ")]
+        self.bodies = self.lines("body ")
+        self.body_lens = [int(l.split()[0]) for l in self.lines("body_len ")]
+        c = [int(l.split()[0]) for l in self.lines("connects ")]
         self.connects = c[0] if c else None
 
-    def __repr__(self):
-        return f"rc={self.rc} out={self.out[-2000:]!r} err={self.err[-2000:]!r}"
 
+class HttpTestBase(pki.PkiTestCase):
+    tmp_prefix = "despotify-http-"
 
-class HttpTestBase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="despotify-http-")
-        cls.pki = pki.make_pki(os.path.join(cls.tmp, "pki"))
+        super().setUpClass()
         d = cls.pki["dir"]
         # Certificates the shared PKI lacks: an IP SAN for another address,
         # an expired one, and the keys in their traditional PEM forms.
@@ -82,10 +69,6 @@ class HttpTestBase(unittest.TestCase):
             subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=60)
         with open(os.path.join(d, "empty.pem"), "w") as f:
             f.write("no certificates here\n")
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def setUp(self):
         self.servers = []

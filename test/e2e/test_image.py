@@ -143,14 +143,14 @@ class RunInRunc(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="despotify-runc-")
         os.chmod(self.tmp, 0o755)
         self.c = None
-        self.id = f"despotify-test-{os.getpid()}"
+        self.container = f"despotify-test-{os.getpid()}"
         self.state = os.path.join(self.tmp, "runc-state")
         build(os.path.join(self.tmp, "img"))
 
     def tearDown(self):
         if self.c:
             self.c.stop()
-        subprocess.run([RUNC, "--root", self.state, "delete", "--force", self.id],
+        subprocess.run([RUNC, "--root", self.state, "delete", "--force", self.container],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -203,21 +203,12 @@ class RunInRunc(unittest.TestCase):
             "DESPOTIFY_LOG_FORMAT": "text",
         }
         bundle = self.bundle(env)
-        d = cluster.Despotify([RUNC, "--root", self.state, "run", "--bundle", bundle, self.id],
+        d = cluster.Despotify([RUNC, "--root", self.state, "run", "--bundle", bundle, self.container],
                               {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, os.path.join(self.tmp, "runc.log"))
         c.procs.append(d)
-        d.wait_for(r"watching instance", 60)
-        c.notice_in(100)
-        d.wait_for(r"summary: ", 90)
-        st = c.k8s.state(c.node)
-        self.assertTrue(st["node"]["spec"].get("unschedulable"))
-        want = set(made["evictable"] + made["bare"] + made["emptydir"] + made["statefulset"])
-        got = {f"{e['namespace']}/{e['name']}" for e in st["evictions"] if e["status"] in (200, 201)}
-        self.assertEqual(want, got & want)
-        self.assertEqual(len(c.aws.calls("DetachInstances")), 1)
-        self.assertRegex(d.text(), r"summary: .* 0 left.*ASG: detached")
+        c.check_drain(self, d, made)
         # It ran as the image's user, in the container.
-        ps = sh(RUNC, "--root", self.state, "ps", "--format", "json", self.id)
+        ps = sh(RUNC, "--root", self.state, "ps", "--format", "json", self.container)
         pids = json.loads(ps)
         self.assertTrue(pids, "no process in the container")
         with open(f"/proc/{pids[0]}/status") as f:

@@ -12,10 +12,8 @@ says so loudly.
 """
 import json
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
@@ -23,6 +21,7 @@ import urllib.parse
 
 import realk8s
 import test_k8s
+from fakeproc import class_tmpdir
 from k8sfake import FakeK8s
 from realk8s import RealK8s, Unavailable
 from test_k8s import ENV, NODE, PROBE, rs_pod
@@ -47,6 +46,19 @@ def skip_real(reason):
 NEEDS_FAULTS = "needs the fake's fault injection"
 
 
+def real_server(cls, prefix, **kwargs):
+    """For the setUpClass of cls: skips the class without a real API server;
+    else starts one (RealK8s(**kwargs)) in a new temporary directory cls.tmp
+    and returns it. The class clean-ups stop it and remove the directory, even
+    when setUpClass fails half-way."""
+    if UNAVAILABLE:
+        raise unittest.SkipTest(SKIP_REASON)
+    cls.tmp = class_tmpdir(cls, prefix)
+    server = RealK8s(cls.tmp, **kwargs)
+    cls.addClassCleanup(server.stop)
+    return server
+
+
 class RealServer:
     """Mixin before a test_k8s.Base subclass: the same test bodies, against
     one real API server for the class, emptied before each test."""
@@ -54,16 +66,7 @@ class RealServer:
 
     @classmethod
     def setUpClass(cls):
-        if UNAVAILABLE:
-            raise unittest.SkipTest(SKIP_REASON)
-        cls.tmp = tempfile.mkdtemp(prefix="despotify-k8s-real-")
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
-        cls.fk = RealK8s(cls.tmp, **cls.server_kwargs)
-        cls.addClassCleanup(cls.fk.stop)
-
-    @classmethod
-    def tearDownClass(cls):
-        pass   # the class cleanups stop the server, even when setUpClass failed half-way
+        cls.fk = real_server(cls, "despotify-k8s-real-", **cls.server_kwargs)
 
     def setUp(self):
         self.fk.reset()
@@ -287,12 +290,7 @@ class TestFidelity(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if UNAVAILABLE:
-            raise unittest.SkipTest(SKIP_REASON)
-        cls.tmp = tempfile.mkdtemp(prefix="despotify-k8s-fidelity-")
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
-        cls.real = RealK8s(cls.tmp)
-        cls.addClassCleanup(cls.real.stop)
+        cls.real = real_server(cls, "despotify-k8s-fidelity-")
         cls.fake = FakeK8s(cls.tmp, token="fidelity-token-0123456789")   # the same PKI directory
         cls.addClassCleanup(cls.fake.stop)
         cls.apis = (realk8s.Api(cls.real.port, cls.real.pki["ca"], token=cls.real.admin_token),

@@ -10,6 +10,7 @@ import time
 import unittest
 
 from cluster import Cluster
+from test_daemon import deleted, event_reasons
 
 RECORD = "despotify.io/cordoned"
 LB = "node.kubernetes.io/exclude-from-external-load-balancers"
@@ -151,6 +152,34 @@ class ScheduledEvents(MaintenanceTest):
         d.wait_for(r"WARNING .*maintenance: GET \S+: scheduled event 0: no \"State\" string", 30)
         self.c.notice_in(60)
         d.wait_for(r"summary: ", 90)
+
+    def test_termination_takes_over_the_scheduled_events_drain(self):
+        """A system-reboot drain (no detach, NotBefore far off) blocked by a PDB;
+        then a spot termination notice: it takes over with its own deadline."""
+        c = self.c
+        c.k8s.pods(c.node, [{"name": "db-0", "owner": "StatefulSet", "owner_name": "db",
+                             "labels": {"app": "db"}, "grace": 90}])
+        c.k8s.pdbs([{"name": "db", "namespace": "default", "selector": {"app": "db"}, "minAvailable": 1}])
+        c.imds.events([self.event(in_s=600, eid="instance-event-4")])
+        d = self.start(grace_period="40", delete_blocked_at="8")
+        d.wait_for(r"drain: eviction of pod default/db-0 blocked", 60)
+        time.sleep(1)
+        st = c.k8s.state(c.node)
+        self.assertEqual(deleted(st), set())
+        self.assertEqual(c.aws.calls("DetachInstances"), [])
+        self.assertNotIn("summary:", d.text())
+        c.notice_in(30)
+        d.wait_for(r"notice: termination terminate .* it takes over the scheduled event's handling of node", 30)
+        m = d.wait_for(r"summary: .*", 60)
+        st = c.k8s.state(c.node)
+        # Now the instance ends: detached, and the PDB-blocked pod deleted before the notice's deadline.
+        self.assertEqual(len(c.aws.calls("DetachInstances")), 1)
+        self.assertEqual(deleted(st), {"default/db-0"})
+        self.assertRegex(m.group(0), r"cordoned and tainted; drain: 7 found, 6 evicted, 1 deleted, .* 0 left"
+                                     r".*ASG: detached from spot-workers")
+        self.assertIn("SpotInterruption", event_reasons(st))
+        # The drain was taken over, not redone: each pod evicted once.
+        self.assertEqual(len([e for e in st["evictions"] if e["status"] in (200, 201)]), 6)
 
 
 class SpotStop(MaintenanceTest):

@@ -19,8 +19,10 @@ import urllib.request
 from unittest import mock
 
 from awsfake import FakeAWS
+from fakeproc import class_tmpdir
 from k8sfake import FakeK8s
 from pki import make_pki, node_cert
+from test_k8s import Out
 
 ROOT = os.environ.get("DESPOTIFY_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROBE = os.path.join(ROOT, "build", "asan", "probe")
@@ -44,28 +46,13 @@ def rs_pod(name, **kw):
     return dict({"name": name, "owner": "ReplicaSet", "labels": {"app": name.rsplit("-", 1)[0]}}, **kw)
 
 
-class Out:
-    def __init__(self, p):
-        self.rc, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
-        self.result = {}
-        for line in p.stdout.splitlines():
-            if line.startswith("result "):
-                self.result = {k: int(v) for k, v in (kv.split("=", 1) for kv in line.split()[1:])}
-
-    def __getitem__(self, k):
-        return self.result[k]
-
-    def __repr__(self):
-        return f"rc={self.rc}\n--- stdout\n{self.stdout}\n--- stderr (tail)\n{self.stderr[-4000:]}"
-
-
 class Base(unittest.TestCase):
     def probe(self, *args, env=None, timeout=120):
         p = subprocess.run([PROBE, "k8s", "--level", "DEBUG", *args], capture_output=True, text=True,
                            timeout=timeout, env=env or ENV, cwd=ROOT)
         self.assertNotIn("AddressSanitizer", p.stderr)
         self.assertNotIn("runtime error", p.stderr)
-        return Out(p)
+        return Out(p.returncode, p.stdout, p.stderr, None)
 
     def seed(self, fk):
         fk.node(NODE, labels={"kubernetes.io/hostname": NODE})
@@ -107,21 +94,15 @@ class TestKubeadmIdentity(Base):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="despotify-nodeid-")
+        cls.tmp = class_tmpdir(cls, "despotify-nodeid-")
         cls.fk = FakeK8s(cls.tmp, token=None, client_ca=True)
+        cls.addClassCleanup(cls.fk.stop)
         cls.pki_dir = cls.fk.pki["dir"]
         cls.pem1 = node_cert(cls.pki_dir, NODE, "kubelet-client-1")
         cls.pem2 = node_cert(cls.pki_dir, NODE, "kubelet-client-2")
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.fk.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
     def setUp(self):
-        self.fk.ctl("reset")
-        self.fk.config(terminate_s=0, replace_delay_s=-1)
-        self.fk.faults([], clear=True)
+        self.fk.reset(terminate_s=0, replace_delay_s=-1)
         self.seed(self.fk)
         # /etc/kubernetes/kubelet.conf and /var/lib/kubelet/pki/kubelet-client-current.pem,
         # the latter a symlink the kubelet swaps when it rotates its certificate.
@@ -222,7 +203,7 @@ users:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        o = Out(subprocess.CompletedProcess(p.args, p.returncode, out, err))
+        o = Out(p.returncode, out, err, None)
         st = self.assert_drained(self.fk, o)
         self.assertEqual(o["cert_loads"], 2, o)
         self.assertIn("client certificate", err)
@@ -240,14 +221,16 @@ class TestEksIdentity(Base):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="despotify-eksid-")
+        cls.tmp = class_tmpdir(cls, "despotify-eksid-")
         pki = make_pki(os.path.join(cls.tmp, "pki"))
         cls.fa = FakeAWS(cls.tmp, access_key=AK, secret_key=SECRET, session_token=SESSION, region=REGION,
                          pki_dir=pki["dir"], args=["--caller-arn",
                                                    "arn:aws:sts::123456789012:assumed-role/eks-node-role/i-0abc"])
+        cls.addClassCleanup(cls.fa.stop)
         cls.fk = FakeK8s(cls.tmp, token=None, pki_dir=pki["dir"], args=[
             "--sts-url", cls.fa.url, "--sts-ca", pki["ca"], "--eks-cluster", CLUSTER,
             "--eks-role", f"{ROLE}={NODE}"])
+        cls.addClassCleanup(cls.fk.stop)
         cls.kubeconfig = os.path.join(cls.tmp, "kubeconfig")
         with open(cls.kubeconfig, "w") as f:
             f.write(f"""---
@@ -281,16 +264,8 @@ users:
         cls.env = dict(ENV, AWS_ACCESS_KEY_ID=AK, AWS_SECRET_ACCESS_KEY=SECRET, AWS_SESSION_TOKEN=SESSION)
         cls.common = ["--kubeconfig", cls.kubeconfig, "--sts", cls.fa.url, "--aws-ca", pki["ca"]]
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.fk.stop()
-        cls.fa.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
     def setUp(self):
-        self.fk.ctl("reset")
-        self.fk.config(terminate_s=0, replace_delay_s=-1)
-        self.fk.faults([], clear=True)
+        self.fk.reset(terminate_s=0, replace_delay_s=-1)
         self.fa.reset()
         self.seed(self.fk)
 

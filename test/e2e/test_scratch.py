@@ -94,16 +94,7 @@ class ScratchRoot(unittest.TestCase):
         d = cluster.Despotify([CHROOT, "--userspec", USER, self.root, "/despotify",
                                "-c", "/" + INI], env, os.path.join(self.tmp, "scratch.log"))
         c.procs.append(d)
-        d.wait_for(r"watching instance", 60)
-        c.notice_in(100)
-        d.wait_for(r"summary: ", 90)
-        st = c.k8s.state(c.node)
-        self.assertTrue(st["node"]["spec"].get("unschedulable"))
-        want = set(made["evictable"] + made["bare"] + made["emptydir"] + made["statefulset"])
-        got = {f"{e['namespace']}/{e['name']}" for e in st["evictions"] if e["status"] in (200, 201)}
-        self.assertEqual(want, got & want)
-        self.assertEqual(len(c.aws.calls("DetachInstances")), 1)
-        self.assertRegex(d.text(), r"summary: .* 0 left.*ASG: detached")
+        c.check_drain(self, d, made)
         self.assertTrue(d.alive())
 
 

@@ -17,17 +17,10 @@ import unittest
 import urllib.request
 
 from cluster import ROOT, Cluster
+from fakeproc import free_port, stop_process
 
 PROMTOOL = "/usr/bin/promtool"
 PROMETHEUS = "/usr/bin/prometheus"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def exchange(port, data, timeout=15, shut=False):
@@ -358,12 +351,7 @@ class Tools(ServeCase):
             self.assertIn('"value":[', last)
             self.assertRegex(last, r'"value":\[[0-9.]+,"1"\]')
         finally:
-            p.terminate()
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=20)
+            stop_process(p, 20)
             log.close()
 
 

@@ -147,6 +147,19 @@ def amz(t):
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(t))
 
 
+def amz_time(xdate, date8, bad_code, scope_msg):
+    """The X-Amz-Date xdate in seconds since the epoch. AwsError 400 bad_code
+    when it is no such date; 403 SignatureDoesNotMatch with scope_msg when its
+    day is not date8, the credential scope's."""
+    try:
+        t = calendar.timegm(time.strptime(xdate, "%Y%m%dT%H%M%SZ"))
+    except ValueError:
+        raise AwsError(400, bad_code, "Invalid X-Amz-Date")
+    if xdate[:8] != date8:
+        raise AwsError(403, "SignatureDoesNotMatch", scope_msg)
+    return t
+
+
 def xml_escape(s):
     return (str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("'", "&apos;"))
@@ -497,6 +510,36 @@ class Handler(fakeserver.Handler):
             e.ns = STS_NS
             self.send_body(e.status, self.error_xml(e))
 
+    def check_signature(self, req, cred, service, region, given, call, advice=""):
+        """Signs req (an AWSRequest with its timestamp) again with botocore as
+        cred would for service in region; returns cred. AwsError 403 when that
+        is not the signature given (call["signature_ok"] says whether it is),
+        with advice after the first sentence of AWS's answer; 400 ExpiredToken
+        when cred has expired."""
+        signer = SigV4Auth(Credentials(cred.ak, cred.secret, cred.token), service, region)
+        creq = signer.canonical_request(req)
+        sts = signer.string_to_sign(req, creq)
+        call["signature_ok"] = signer.signature(sts, req) == given
+        if not call["signature_ok"]:
+            raise AwsError(403, "SignatureDoesNotMatch",
+                           "The request signature we calculated does not match the signature you provided. "
+                           f"{advice}\n\nThe Canonical String for this request should have been\n'{creq}'\n\n"
+                           f"The String-to-Sign should have been\n'{sts}'\n")
+        if cred.is_expired(time.time()):
+            raise AwsError(400, "ExpiredToken", "The security token included in the request is expired")
+        return cred
+
+    def signed_headers(self, names):
+        """The request's headers called names, each with its values joined by
+        commas as SigV4 signs them; AwsError 403 when one is missing."""
+        headers = {}
+        for h in names:
+            vals = self.headers.get_all(h)
+            if vals is None:
+                raise AwsError(403, "SignatureDoesNotMatch", f"Signed header {h} is missing from the request")
+            headers[h] = ",".join(vals)
+        return headers
+
     def verify_presigned(self, u, params, call):
         """Checks a presigned URL as STS would; the signature with botocore."""
         st = self.st
@@ -518,12 +561,8 @@ class Handler(fakeserver.Handler):
             raise AwsError(403, "SignatureDoesNotMatch", f"Credential should be scoped to a valid region and "
                            f"service, not '{region}/{svc}'.")
         xdate = params.get("X-Amz-Date", "")
-        try:
-            t = calendar.timegm(time.strptime(xdate, "%Y%m%dT%H%M%SZ"))
-        except ValueError:
-            raise AwsError(400, "AuthorizationQueryParametersError", "Invalid X-Amz-Date")
-        if xdate[:8] != date8:
-            raise AwsError(403, "SignatureDoesNotMatch", "Date in Credential scope does not match X-Amz-Date")
+        t = amz_time(xdate, date8, "AuthorizationQueryParametersError",
+                     "Date in Credential scope does not match X-Amz-Date")
         if now > t + 900:
             raise AwsError(403, "SignatureDoesNotMatch", f"Signature expired: {xdate} is now earlier than "
                            f"{amz(now - 900)} ({amz(now)} - 15 min.)")
@@ -533,28 +572,13 @@ class Handler(fakeserver.Handler):
         signed_list = params.get("X-Amz-SignedHeaders", "").split(";")
         if "host" not in signed_list:
             raise AwsError(403, "SignatureDoesNotMatch", "'Host' must be a signed header")
-        headers = {}
-        for h in signed_list:
-            if self.headers.get(h) is None:
-                raise AwsError(403, "SignatureDoesNotMatch", f"Signed header {h} is missing from the request")
-            headers[h] = ",".join(self.headers.get_all(h))
+        headers = self.signed_headers(signed_list)
         # The URL as received, minus the signature, signed again by botocore.
         query = "&".join(p for p in u.query.split("&") if not p.startswith("X-Amz-Signature="))
         req = AWSRequest(method="GET", url=f"https://{self.headers.get('Host', '')}{u.path}?{query}",
                          headers=headers)
         req.context["timestamp"] = xdate
-        signer = SigV4Auth(Credentials(cred.ak, cred.secret, cred.token), "sts", region_want)
-        creq = signer.canonical_request(req)
-        sts = signer.string_to_sign(req, creq)
-        call["signature_ok"] = signer.signature(sts, req) == params["X-Amz-Signature"]
-        if not call["signature_ok"]:
-            raise AwsError(403, "SignatureDoesNotMatch",
-                           "The request signature we calculated does not match the signature you provided. "
-                           f"\n\nThe Canonical String for this request should have been\n'{creq}'\n\n"
-                           f"The String-to-Sign should have been\n'{sts}'\n")
-        if cred.is_expired(time.time()):
-            raise AwsError(400, "ExpiredToken", "The security token included in the request is expired")
-        return cred
+        return self.check_signature(req, cred, "sts", region_want, params["X-Amz-Signature"], call)
 
     def verify(self, body, service, call, ns):
         st = self.st
@@ -590,12 +614,8 @@ class Handler(fakeserver.Handler):
             raise AwsError(403, "SignatureDoesNotMatch",
                            f"Credential should be scoped to correct service: '{service}'. ")
         xdate = self.headers.get("X-Amz-Date", "")
-        try:
-            t = calendar.timegm(time.strptime(xdate, "%Y%m%dT%H%M%SZ"))
-        except ValueError:
-            raise AwsError(400, "IncompleteSignature", "Invalid X-Amz-Date")
-        if xdate[:8] != date8:
-            raise AwsError(403, "SignatureDoesNotMatch", "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP")
+        t = amz_time(xdate, date8, "IncompleteSignature",
+                     "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP")
         if abs(t - now) > SKEW_LIMIT_S:
             if skew_code == "SignatureDoesNotMatch":
                 if t < now:
@@ -607,29 +627,13 @@ class Handler(fakeserver.Handler):
                                f"({amz(now)} + 5 min.)")
             raise AwsError(400, "RequestExpired", f"Request has expired. Timestamp date is {xdate}")
         # Rebuild the request as received and sign it with botocore.
-        headers = {}
-        for h in signed_list:
-            vals = self.headers.get_all(h)
-            if vals is None:
-                raise AwsError(403, "SignatureDoesNotMatch", f"Signed header {h} is missing from the request")
-            headers[h] = ",".join(vals)
+        headers = self.signed_headers(signed_list)
         host = self.headers.get("Host", "")
         req = AWSRequest(method=self.command, url=f"https://{host}{self.path}", data=body, headers=headers)
         req.context["timestamp"] = xdate
-        signer = SigV4Auth(Credentials(cred.ak, cred.secret, cred.token), service, region_want)
-        creq = signer.canonical_request(req)
-        sts = signer.string_to_sign(req, creq)
-        want = signer.signature(sts, req)
-        call["signature_ok"] = want == sig
-        if want != sig:
-            raise AwsError(403, "SignatureDoesNotMatch",
-                           "The request signature we calculated does not match the signature you provided. "
-                           "Check your AWS Secret Access Key and signing method. Consult the service documentation "
-                           f"for details.\n\nThe Canonical String for this request should have been\n'{creq}'\n\n"
-                           f"The String-to-Sign should have been\n'{sts}'\n")
-        if cred.is_expired(time.time()):
-            raise AwsError(400, "ExpiredToken", "The security token included in the request is expired")
-        return cred
+        return self.check_signature(req, cred, service, region_want, sig, call,
+                                    "Check your AWS Secret Access Key and signing method. Consult the service "
+                                    "documentation for details.")
 
     def answer(self, api, params, ns, dry=False):
         if params.get("Version") not in ("2011-01-01", "2011-06-15"):

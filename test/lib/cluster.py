@@ -18,6 +18,7 @@ import subprocess
 import time
 
 from awsfake import FakeAWS
+from fakeproc import stop_process
 from imdsfake import FakeIMDS
 from k8sfake import FakeK8s
 
@@ -89,13 +90,7 @@ class Despotify:
             self.proc.send_signal(sig)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc)
         self.log.close()
 
 
@@ -179,6 +174,23 @@ class Cluster:
         t = utc(time.time() + seconds)
         self.imds.notice(instance_action={"action": action, "time": t}, termination_time=t)
         return t
+
+    def check_drain(self, tc, d, made):
+        """For the packaged forms (image, scratch root): d, a despotify just
+        started against this cluster, whose pods generate() made; sends a
+        notice and has the unittest.TestCase tc check the whole answer: the
+        node cordoned, every pod a drain moves evicted, the instance detached
+        once, a summary with nothing left."""
+        d.wait_for(r"watching instance", 60)
+        self.notice_in(100)
+        d.wait_for(r"summary: ", 90)
+        st = self.k8s.state(self.node)
+        tc.assertTrue(st["node"]["spec"].get("unschedulable"))
+        want = set(made["evictable"] + made["bare"] + made["emptydir"] + made["statefulset"])
+        got = {f"{e['namespace']}/{e['name']}" for e in st["evictions"] if e["status"] in (200, 201)}
+        tc.assertEqual(want, got & want)
+        tc.assertEqual(len(self.aws.calls("DetachInstances")), 1)
+        tc.assertRegex(d.text(), r"summary: .* 0 left.*ASG: detached")
 
     def stop(self):
         for d in self.procs:

@@ -1,10 +1,14 @@
 """What the drivers of the fakes (imdsfake, awsfake, k8sfake) share: start
 one of test/fakes/*.py as a process, wait for the ports it picked, send it
-control requests, stop it."""
+control requests, stop it; and what they share with the tests and the real
+API server's driver (realk8s): a free port, a process stopped, a kubeconfig."""
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -46,14 +50,62 @@ class FakeProcess:
             return f.read().decode(errors="replace").strip() or "(empty)"
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc)
         self.errlog.close()
+
+
+def stop_process(proc, timeout=10):
+    """Ends proc if it still runs: SIGTERM, then SIGKILL after timeout seconds; reaps it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+
+
+def class_tmpdir(cls, prefix):
+    """A new temporary directory for the unittest class cls, removed by its
+    class clean-ups: after those added later (servers started in it), and
+    even when setUpClass fails half-way."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    cls.addClassCleanup(shutil.rmtree, d, True)
+    return d
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listened on a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_kubeconfig(path, name, server, ca, user):
+    """Writes a kubeconfig with one cluster and context called name (server, CA
+    file ca) and one user "tester" whose credentials are the lines user, each
+    indented four spaces ("token: T", or "client-certificate: C" and
+    "client-key: K"); returns path."""
+    creds = "".join(f"    {l}\n" for l in user)
+    with open(path, "w") as f:
+        f.write(f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {name}
+  cluster:
+    server: {server}
+    certificate-authority: {ca}
+users:
+- name: tester
+  user:
+{creds}contexts:
+- name: {name}
+  context:
+    cluster: {name}
+    user: tester
+current-context: {name}
+""")
+    return path
 
 
 def control(base_url, method, path, body=None, timeout=30, context=None):

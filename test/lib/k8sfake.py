@@ -14,7 +14,7 @@ import os
 import ssl
 import time
 
-from fakeproc import FakeProcess, control
+from fakeproc import FakeProcess, control, write_kubeconfig
 from pki import make_pki
 
 
@@ -94,25 +94,15 @@ class FakeK8s(FakeProcess):
     def tokens(self, tokens):
         return self.ctl("tokens", {"tokens": tokens})
 
+    def reset(self, tokens=None, **config):
+        """Back to a fresh fake between tests: no objects, no fault rules, the
+        bearer tokens given (when not None) and the config keywords set."""
+        self.ctl("reset")
+        if tokens is not None:
+            self.tokens(tokens)
+        self.config(**config)
+        self.faults([], clear=True)
+
     def kubeconfig(self, path, token):
         """Writes a kubeconfig for kubectl pointing at the fake with a bearer token."""
-        with open(path, "w") as f:
-            f.write(f"""apiVersion: v1
-kind: Config
-clusters:
-- name: fake
-  cluster:
-    server: {self.url}
-    certificate-authority: {self.pki['ca']}
-users:
-- name: tester
-  user:
-    token: {token}
-contexts:
-- name: fake
-  context:
-    cluster: fake
-    user: tester
-current-context: fake
-""")
-        return path
+        return write_kubeconfig(path, "fake", self.url, self.pki["ca"], [f"token: {token}"])

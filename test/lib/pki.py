@@ -3,6 +3,9 @@
 certificate (RSA and EC keys). Nothing here is committed or long-lived."""
 import os
 import subprocess
+import unittest
+
+from fakeproc import class_tmpdir
 
 OPENSSL = "openssl"
 
@@ -83,3 +86,15 @@ def node_cert(d, node, name, key="ec"):
             with open(os.path.join(d, part)) as g:
                 f.write(g.read())
     return out
+
+
+class PkiTestCase(unittest.TestCase):
+    """A test class whose tests share one temporary directory cls.tmp (named
+    after tmp_prefix) holding make_pki's PKI (cls.pki); the directory goes
+    with the class."""
+    tmp_prefix = "despotify-pki-"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = class_tmpdir(cls, cls.tmp_prefix)
+        cls.pki = make_pki(os.path.join(cls.tmp, "pki"))

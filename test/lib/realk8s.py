@@ -40,6 +40,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from fakeproc import free_port, stop_process, write_kubeconfig
 from pki import make_pki, node_cert
 
 ROOT = os.environ.get("DESPOTIFY_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -110,12 +111,6 @@ def apiserver_binary():
     os.rename(tmp, out)
     open(stamp, "w").close()
     return out
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def parse_ts(s):
@@ -495,13 +490,7 @@ class RealK8s:
         p = self.procs.pop(name, None)
         if p is None:
             return
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=15)
+        stop_process(p, 15)
 
     def _apply_rbac(self):
         """deploy/rbac.yaml as shipped: with kubectl when there is one, else
@@ -570,27 +559,8 @@ class RealK8s:
 
     def kubeconfig(self, path, token=None, cert=None):
         """Writes a kubeconfig for this server with a bearer token or a client certificate (crt, key)."""
-        user = f"    token: {token}\n" if token else \
-            f"    client-certificate: {cert[0]}\n    client-key: {cert[1]}\n"
-        with open(path, "w") as f:
-            f.write(f"""apiVersion: v1
-kind: Config
-clusters:
-- name: real
-  cluster:
-    server: {self.url}
-    certificate-authority: {self.pki['ca']}
-users:
-- name: tester
-  user:
-{user}contexts:
-- name: real
-  context:
-    cluster: real
-    user: tester
-current-context: real
-""")
-        return path
+        user = [f"token: {token}"] if token else [f"client-certificate: {cert[0]}", f"client-key: {cert[1]}"]
+        return write_kubeconfig(path, "real", self.url, self.pki["ca"], user)
 
     def node_cert(self, node):
         """The kubelet identity of node: a client certificate CN=system:node:NODE, O=system:nodes."""

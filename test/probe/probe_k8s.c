@@ -285,7 +285,7 @@ probe_k8s(int argc, char **argv)
 			printf("error %s\n", err);
 	} else if (strcmp(cmd, "list") == 0) {
 		n = 0;
-		rc = k8s_list_pods(&k, node, print_pod, &n, deadline, err, sizeof err) < 0;
+		rc = k8s_list_pods(&k, node, print_pod, &n, deadline, NULL, err, sizeof err) < 0;
 		printf("count=%d\n", n);
 		if (rc != 0)
 			printf("error %s\n", err);

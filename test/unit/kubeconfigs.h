@@ -33,26 +33,31 @@ static const char kc_kubeadm[] =
     "    client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem\n"
     "    client-key: /var/lib/kubelet/pki/kubelet-client-current.pem\n";
 
-/* EKS on Amazon Linux 2: /var/lib/kubelet/kubeconfig as bootstrap.sh fills it in. */
-static const char kc_eks_al2[] =
-    "apiVersion: v1\n"
-    "kind: Config\n"
-    "clusters:\n"
-    "- cluster:\n"
-    "    certificate-authority: /etc/kubernetes/pki/ca.crt\n"
-    "    server: https://0123456789ABCDEF0123456789ABCDEF.gr7.eu-west-1.eks.amazonaws.com\n"
-    "  name: kubernetes\n"
-    "contexts:\n"
-    "- context:\n"
-    "    cluster: kubernetes\n"
-    "    user: kubelet\n"
-    "  name: kubelet\n"
-    "current-context: kubelet\n"
-    "users:\n"
-    "- name: kubelet\n"
-    "  user:\n"
-    "    exec:\n"
+/* EKS on Amazon Linux 2: /var/lib/kubelet/kubeconfig as bootstrap.sh fills it in,
+ * up to the exec plug-in's command, which the two kinds below differ in. */
+#define KC_EKS_AL2_HEAD \
+    "apiVersion: v1\n" \
+    "kind: Config\n" \
+    "clusters:\n" \
+    "- cluster:\n" \
+    "    certificate-authority: /etc/kubernetes/pki/ca.crt\n" \
+    "    server: https://0123456789ABCDEF0123456789ABCDEF.gr7.eu-west-1.eks.amazonaws.com\n" \
+    "  name: kubernetes\n" \
+    "contexts:\n" \
+    "- context:\n" \
+    "    cluster: kubernetes\n" \
+    "    user: kubelet\n" \
+    "  name: kubelet\n" \
+    "current-context: kubelet\n" \
+    "users:\n" \
+    "- name: kubelet\n" \
+    "  user:\n" \
+    "    exec:\n" \
     "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+
+/* EKS on Amazon Linux 2 with aws-iam-authenticator. */
+static const char kc_eks_al2[] =
+    KC_EKS_AL2_HEAD
     "      command: /usr/bin/aws-iam-authenticator\n"
     "      args:\n"
     "        - \"token\"\n"
@@ -63,24 +68,7 @@ static const char kc_eks_al2[] =
 
 /* EKS on Amazon Linux 2 with the aws CLI instead of aws-iam-authenticator. */
 static const char kc_eks_al2_cli[] =
-    "apiVersion: v1\n"
-    "kind: Config\n"
-    "clusters:\n"
-    "- cluster:\n"
-    "    certificate-authority: /etc/kubernetes/pki/ca.crt\n"
-    "    server: https://0123456789ABCDEF0123456789ABCDEF.gr7.eu-west-1.eks.amazonaws.com\n"
-    "  name: kubernetes\n"
-    "contexts:\n"
-    "- context:\n"
-    "    cluster: kubernetes\n"
-    "    user: kubelet\n"
-    "  name: kubelet\n"
-    "current-context: kubelet\n"
-    "users:\n"
-    "- name: kubelet\n"
-    "  user:\n"
-    "    exec:\n"
-    "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+    KC_EKS_AL2_HEAD
     "      command: /usr/bin/aws\n"
     "      args:\n"
     "        - eks\n"

@@ -8,32 +8,33 @@
 static void
 test_endpoints(void)
 {
-	char host[256];
-
-	CHECK_INT(aws_endpoint_host("autoscaling", "us-east-1", host, sizeof host), 0);
-	CHECK_STR(host, "autoscaling.us-east-1.amazonaws.com");
-	CHECK_INT(aws_endpoint_host("sts", "eu-west-3", host, sizeof host), 0);
-	CHECK_STR(host, "sts.eu-west-3.amazonaws.com");
-	/* China has its own partition and domain. */
-	CHECK_INT(aws_endpoint_host("autoscaling", "cn-north-1", host, sizeof host), 0);
-	CHECK_STR(host, "autoscaling.cn-north-1.amazonaws.com.cn");
-	CHECK_INT(aws_endpoint_host("sts", "cn-northwest-1", host, sizeof host), 0);
-	CHECK_STR(host, "sts.cn-northwest-1.amazonaws.com.cn");
-	/* GovCloud is its own partition, but under amazonaws.com. */
-	CHECK_INT(aws_endpoint_host("autoscaling", "us-gov-west-1", host, sizeof host), 0);
-	CHECK_STR(host, "autoscaling.us-gov-west-1.amazonaws.com");
-	CHECK_INT(aws_endpoint_host("sts", "us-gov-east-1", host, sizeof host), 0);
-	CHECK_STR(host, "sts.us-gov-east-1.amazonaws.com");
-	CHECK_INT(aws_endpoint_host("autoscaling", "us-iso-east-1", host, sizeof host), 0);
-	CHECK_STR(host, "autoscaling.us-iso-east-1.c2s.ic.gov");
-	CHECK_INT(aws_endpoint_host("autoscaling", "us-isob-east-1", host, sizeof host), 0);
-	CHECK_STR(host, "autoscaling.us-isob-east-1.sc2s.sgov.gov");
+	/* China has its own partition and domain; GovCloud is its own partition,
+	 * but under amazonaws.com; the ISO partitions have domains of their own. */
+	static const struct { const char *service, *region, *host; } good[] = {
+		{ "autoscaling", "us-east-1", "autoscaling.us-east-1.amazonaws.com" },
+		{ "sts", "eu-west-3", "sts.eu-west-3.amazonaws.com" },
+		{ "autoscaling", "cn-north-1", "autoscaling.cn-north-1.amazonaws.com.cn" },
+		{ "sts", "cn-northwest-1", "sts.cn-northwest-1.amazonaws.com.cn" },
+		{ "autoscaling", "us-gov-west-1", "autoscaling.us-gov-west-1.amazonaws.com" },
+		{ "sts", "us-gov-east-1", "sts.us-gov-east-1.amazonaws.com" },
+		{ "autoscaling", "us-iso-east-1", "autoscaling.us-iso-east-1.c2s.ic.gov" },
+		{ "autoscaling", "us-isob-east-1", "autoscaling.us-isob-east-1.sc2s.sgov.gov" },
+	};
 	/* A region goes into a host name: nothing but [a-z0-9-]. */
-	CHECK_INT(aws_endpoint_host("sts", "", host, sizeof host), -1);
-	CHECK_INT(aws_endpoint_host("sts", "US-EAST-1", host, sizeof host), -1);
-	CHECK_INT(aws_endpoint_host("sts", "us-east-1.evil.com", host, sizeof host), -1);
-	CHECK_INT(aws_endpoint_host("sts", "us-east-1/x", host, sizeof host), -1);
-	CHECK_INT(aws_endpoint_host("sts", "-x", host, sizeof host), -1);
+	static const char *const bad_regions[] = { "", "US-EAST-1", "us-east-1.evil.com", "us-east-1/x", "-x" };
+	char host[256];
+	size_t i;
+
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		t_case = good[i].region;
+		CHECK_INT(aws_endpoint_host(good[i].service, good[i].region, host, sizeof host), 0);
+		CHECK_STR(host, good[i].host);
+	}
+	for (i = 0; i < sizeof bad_regions / sizeof bad_regions[0]; i++) {
+		t_case = bad_regions[i];
+		CHECK_INT(aws_endpoint_host("sts", bad_regions[i], host, sizeof host), -1);
+	}
+	t_case = NULL;
 	CHECK_INT(aws_endpoint_host("autoscaling", "us-east-1", host, 20), -1);
 }
 

@@ -416,21 +416,23 @@ test_proxy_env(void)
 static void
 test_host_header(void)
 {
+	static const struct { const char *url, *host; } cases[] = {
+		{ "https://sts.amazonaws.com/", "sts.amazonaws.com" },
+		{ "https://10.0.0.1:6443/api", "10.0.0.1:6443" },
+		{ "http://[fd00:ec2::254]/latest", "[fd00:ec2::254]" },
+		{ "http://h:443/", "h:443" },
+	};
 	struct url u;
 	char err[128], buf[300];
+	size_t i;
 
-	CHECK_INT(url_parse("https://sts.amazonaws.com/", &u, err, sizeof err), 0);
-	CHECK_INT(http_host_header(&u, buf, sizeof buf), 0);
-	CHECK_STR(buf, "sts.amazonaws.com");
-	CHECK_INT(url_parse("https://10.0.0.1:6443/api", &u, err, sizeof err), 0);
-	CHECK_INT(http_host_header(&u, buf, sizeof buf), 0);
-	CHECK_STR(buf, "10.0.0.1:6443");
-	CHECK_INT(url_parse("http://[fd00:ec2::254]/latest", &u, err, sizeof err), 0);
-	CHECK_INT(http_host_header(&u, buf, sizeof buf), 0);
-	CHECK_STR(buf, "[fd00:ec2::254]");
-	CHECK_INT(url_parse("http://h:443/", &u, err, sizeof err), 0);
-	CHECK_INT(http_host_header(&u, buf, sizeof buf), 0);
-	CHECK_STR(buf, "h:443");
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		t_case = cases[i].url;
+		CHECK_INT(url_parse(cases[i].url, &u, err, sizeof err), 0);
+		CHECK_INT(http_host_header(&u, buf, sizeof buf), 0);
+		CHECK_STR(buf, cases[i].host);
+	}
+	/* "h:443" and its NUL do not fit in 3 bytes. */
 	CHECK_INT(http_host_header(&u, buf, 3), -1);
 }
 

@@ -12,6 +12,15 @@
 #define ME_ID "i-0abc"
 #define ME_IP "10.0.0.12"
 
+/* Checks every field of the notice n but its url, each as a check of its own at the caller's line. */
+#define CHECK_NOTICE(n, kind_, action_, time_s_, time_given_, source_) do { \
+	CHECK_INT((n).kind, kind_); \
+	CHECK_INT((n).action, action_); \
+	CHECK_INT((n).time_s, time_s_); \
+	CHECK_INT((n).time_given, time_given_); \
+	CHECK_INT((n).source, source_); \
+} while (0)
+
 static int
 parse(enum imds_source src, const char *body, struct imds_notice *n, char *err)
 {
@@ -27,11 +36,7 @@ termination_time_with_time(void)
 	char err[256];
 
 	CHECK_INT(parse(IMDS_SRC_TERMINATION, "2017-09-18T08:22:00Z", &n, err), 1);
-	CHECK_INT(n.kind, IMDS_KIND_TERMINATION);
-	CHECK_INT(n.action, IMDS_ACTION_UNKNOWN);
-	CHECK_INT(n.time_s, T0822);
-	CHECK_INT(n.time_given, 1);
-	CHECK_INT(n.source, IMDS_SRC_TERMINATION);
+	CHECK_NOTICE(n, IMDS_KIND_TERMINATION, IMDS_ACTION_UNKNOWN, T0822, 1, IMDS_SRC_TERMINATION);
 	CHECK(n.url == NULL);
 	/* White space around it, a newline at the end, fractions and offsets. */
 	CHECK_INT(parse(IMDS_SRC_TERMINATION, "  2017-09-18T08:22:00.000Z\n", &n, err), 1);
@@ -96,11 +101,7 @@ instance_action_forms(void)
 
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		CHECK_INT(parse(IMDS_SRC_ACTION, cases[i].body, &n, err), 1);
-		CHECK_INT(n.kind, IMDS_KIND_TERMINATION);
-		CHECK_INT(n.action, cases[i].action);
-		CHECK_INT(n.time_s, T0822);
-		CHECK_INT(n.time_given, 1);
-		CHECK_INT(n.source, IMDS_SRC_ACTION);
+		CHECK_NOTICE(n, IMDS_KIND_TERMINATION, cases[i].action, T0822, 1, IMDS_SRC_ACTION);
 	}
 	/* No usable time: still a notice, due in 120 s. */
 	CHECK_INT(parse(IMDS_SRC_ACTION, "{\"action\":\"stop\"}", &n, err), 1);
@@ -139,11 +140,7 @@ rebalance(void)
 	char err[256];
 
 	CHECK_INT(parse(IMDS_SRC_REBALANCE, "{\"noticeTime\": \"2017-09-18T08:22:00Z\"}", &n, err), 1);
-	CHECK_INT(n.kind, IMDS_KIND_REBALANCE);
-	CHECK_INT(n.action, IMDS_ACTION_UNKNOWN);
-	CHECK_INT(n.time_s, T0822);
-	CHECK_INT(n.time_given, 1);
-	CHECK_INT(n.source, IMDS_SRC_REBALANCE);
+	CHECK_NOTICE(n, IMDS_KIND_REBALANCE, IMDS_ACTION_UNKNOWN, T0822, 1, IMDS_SRC_REBALANCE);
 	CHECK_INT(parse(IMDS_SRC_REBALANCE, "{}", &n, err), 1);
 	CHECK_INT(n.kind, IMDS_KIND_REBALANCE);
 	CHECK_INT(n.time_s, NOW);

@@ -19,25 +19,24 @@ static char pbuf[64 * 1024];   /* one pod of a streamed list */
 static void
 test_taint_parse_good(void)
 {
+	/* The last: an empty value after '=' is allowed, as kubectl allows it. */
+	static const struct { const char *spec, *key, *value, *effect; } cases[] = {
+		{ "despotify/spot-termination:NoSchedule", "despotify/spot-termination", "", "NoSchedule" },
+		{ "spot=true:NoExecute", "spot", "true", "NoExecute" },
+		{ "example.com/a_b.c-d=v-1.2_x:PreferNoSchedule", "example.com/a_b.c-d", "v-1.2_x", "PreferNoSchedule" },
+		{ "k=:NoSchedule", "k", "", "NoSchedule" },
+	};
 	struct k8s_taint t;
 	char err[256];
+	size_t i;
 
-	CHECK_INT(k8s_taint_parse("despotify/spot-termination:NoSchedule", &t, err, sizeof err), 0);
-	CHECK_STR(t.key, "despotify/spot-termination");
-	CHECK_STR(t.value, "");
-	CHECK_STR(t.effect, "NoSchedule");
-	CHECK_INT(k8s_taint_parse("spot=true:NoExecute", &t, err, sizeof err), 0);
-	CHECK_STR(t.key, "spot");
-	CHECK_STR(t.value, "true");
-	CHECK_STR(t.effect, "NoExecute");
-	CHECK_INT(k8s_taint_parse("example.com/a_b.c-d=v-1.2_x:PreferNoSchedule", &t, err, sizeof err), 0);
-	CHECK_STR(t.key, "example.com/a_b.c-d");
-	CHECK_STR(t.value, "v-1.2_x");
-	CHECK_STR(t.effect, "PreferNoSchedule");
-	/* An empty value after '=' is allowed, as kubectl allows it. */
-	CHECK_INT(k8s_taint_parse("k=:NoSchedule", &t, err, sizeof err), 0);
-	CHECK_STR(t.key, "k");
-	CHECK_STR(t.value, "");
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		t_case = cases[i].spec;
+		CHECK_INT(k8s_taint_parse(cases[i].spec, &t, err, sizeof err), 0);
+		CHECK_STR(t.key, cases[i].key);
+		CHECK_STR(t.value, cases[i].value);
+		CHECK_STR(t.effect, cases[i].effect);
+	}
 }
 
 static void
@@ -702,6 +701,13 @@ test_drain_summary(void)
 	r.terminating = 2;
 	drain_result_summary(&r, buf, sizeof buf);
 	CHECK(strstr(buf, "3 left (2 terminating); last eviction") != NULL);
+	r.over_cap = 1;
+	drain_result_summary(&r, buf, sizeof buf);
+	CHECK(strstr(buf, "3 left (2 terminating, 1 over the size caps, not drained); last") != NULL);
+	r.terminating = 0;
+	drain_result_summary(&r, buf, sizeof buf);
+	CHECK(strstr(buf, "3 left (1 over the size caps, not drained); last") != NULL);
+	r.terminating = 2;
 	/* A short buffer is cut cleanly, NUL-terminated. */
 	drain_result_summary(&r, buf, 30);
 	CHECK_INT(strlen(buf), 29);

@@ -23,6 +23,20 @@ parse(const char *text)
 	return parse_in(text, "/etc/kubernetes");
 }
 
+/* Parses text, which must be refused with the message given; checks at the caller's line. */
+#define CHECK_REFUSED(text, message) do { \
+	CHECK_INT(parse(text), -1); \
+	CHECK_STR(err, message); \
+} while (0)
+
+/* Parses text, which must give EKS auth for the cluster and region given; checks at the caller's line. */
+#define CHECK_EKS(text, cluster, region) do { \
+	CHECK_INT(parse(text), 0); \
+	CHECK_INT(kc.auth, KUBECONFIG_EKS); \
+	CHECK_STR(kc.eks_cluster, cluster); \
+	CHECK_STR(kc.eks_region, region); \
+} while (0)
+
 /* A kubeconfig with one cluster, one context and the user body given (indented 4). */
 static const char *
 with_user(const char *cluster_extra, const char *user_body)
@@ -51,22 +65,13 @@ shipped(void)
 	CHECK_STR(kc.key_file, "/var/lib/kubelet/pki/kubelet-client-current.pem");
 	CHECK(kc.cert_data == NULL && kc.key_data == NULL);
 
-	CHECK_INT(parse(kc_eks_al2), 0);
-	CHECK_INT(kc.auth, KUBECONFIG_EKS);
-	CHECK_STR(kc.eks_cluster, "prod-eu");
-	CHECK_STR(kc.eks_region, "eu-west-1");
+	CHECK_EKS(kc_eks_al2, "prod-eu", "eu-west-1");
 	CHECK_STR(kc.ca_file, "/etc/kubernetes/pki/ca.crt");
 	CHECK_STR(kc.user_desc, "exec aws-iam-authenticator token (native EKS token for cluster prod-eu)");
 
-	CHECK_INT(parse(kc_eks_al2_cli), 0);
-	CHECK_INT(kc.auth, KUBECONFIG_EKS);
-	CHECK_STR(kc.eks_cluster, "prod-eu");
-	CHECK_STR(kc.eks_region, "eu-west-1");
+	CHECK_EKS(kc_eks_al2_cli, "prod-eu", "eu-west-1");
 
-	CHECK_INT(parse(kc_eks_al2023), 0);
-	CHECK_INT(kc.auth, KUBECONFIG_EKS);
-	CHECK_STR(kc.eks_cluster, "my-cluster");
-	CHECK_STR(kc.eks_region, "us-west-2");
+	CHECK_EKS(kc_eks_al2023, "my-cluster", "us-west-2");
 	CHECK_STR(kc.server, "https://EXAMPLE1234.gr7.us-west-2.eks.amazonaws.com");
 	CHECK_STR(kc.user_desc, "exec aws eks get-token (native EKS token for cluster my-cluster)");
 
@@ -119,13 +124,13 @@ paths_and_options(void)
 static void
 refusals(void)
 {
-	CHECK_INT(parse(with_user("    insecure-skip-tls-verify: true\n", "    token: t\n")), -1);
-	CHECK_STR(err, "cluster \"k\": insecure-skip-tls-verify is refused: despotify always verifies "
+	CHECK_REFUSED(with_user("    insecure-skip-tls-verify: true\n", "    token: t\n"),
+	    "cluster \"k\": insecure-skip-tls-verify is refused: despotify always verifies "
 	    "the API server (give certificate-authority or certificate-authority-data)");
-	CHECK_INT(parse(with_user("    proxy-url: http://p:3128\n", "    token: t\n")), -1);
-	CHECK_STR(err, "cluster \"k\": proxy-url is not supported (set HTTPS_PROXY instead)");
-	CHECK_INT(parse(with_user("", "    exec:\n      command: gke-gcloud-auth-plugin\n")), -1);
-	CHECK_STR(err, "user \"u\": exec command \"gke-gcloud-auth-plugin\" is not run; despotify makes "
+	CHECK_REFUSED(with_user("    proxy-url: http://p:3128\n", "    token: t\n"),
+	    "cluster \"k\": proxy-url is not supported (set HTTPS_PROXY instead)");
+	CHECK_REFUSED(with_user("", "    exec:\n      command: gke-gcloud-auth-plugin\n"),
+	    "user \"u\": exec command \"gke-gcloud-auth-plugin\" is not run; despotify makes "
 	    "the EKS token itself and understands \"aws eks get-token --cluster-name C [--region R]\" and "
 	    "\"aws-iam-authenticator token -i C [--region R]\"");
 	CHECK_INT(parse(with_user("", "    exec:\n      command: aws\n      args:\n      - eks\n"
@@ -138,36 +143,30 @@ refusals(void)
 	    "      - get-token\n      - --cluster-name\n      - c\n      env:\n      - name: AWS_PROFILE\n"
 	    "        value: admin\n")), -1);
 	CHECK(strstr(err, "exec env AWS_PROFILE is not understood") != NULL);
-	CHECK_INT(parse(with_user("", "    token: secret-token-value\n    client-certificate: c\n"
-	    "    client-key: k\n")), -1);
-	CHECK_STR(err, "user \"u\": more than one kind of credential; despotify uses exactly one");
+	CHECK_REFUSED(with_user("", "    token: secret-token-value\n    client-certificate: c\n"
+	    "    client-key: k\n"),
+	    "user \"u\": more than one kind of credential; despotify uses exactly one");
 	CHECK(strstr(err, "secret-token-value") == NULL);
 	CHECK_INT(parse(with_user("", "    client-certificate: c\n")), -1);
 	CHECK_INT(parse(with_user("", "    client-certificate: c\n    client-key-data: " KC_KEY_B64 "\n")), -1);
-	CHECK_INT(parse(with_user("", "    username: a\n    password: b\n")), -1);
-	CHECK_STR(err, "user \"u\": username is not supported (use a client certificate, a token, a "
+	CHECK_REFUSED(with_user("", "    username: a\n    password: b\n"),
+	    "user \"u\": username is not supported (use a client certificate, a token, a "
 	    "tokenFile or the EKS exec)");
 	CHECK_INT(parse(with_user("", "    {}\n")), -1);
 	CHECK_INT(parse(with_user("", "    as: admin\n    token: t\n")), -1);
-	CHECK_INT(parse(with_user("", "    extensions: []\n")), -1);
-	CHECK_STR(err, "user \"u\": no credentials (client certificate, token, tokenFile or exec)");
-	CHECK_INT(parse(with_user("    certificate-authority-data: not*base64\n", "    token: t\n")), -1);
-	CHECK_STR(err, "line 8: certificate-authority-data is not base64 (or over 258048 bytes)");
-	CHECK_INT(parse(with_user("    certificate-authority: /ca\n    certificate-authority-data: "
-	    KC_CA_B64 "\n", "    token: t\n")), -1);
-	CHECK_STR(err, "cluster \"k\": both certificate-authority and certificate-authority-data");
-	CHECK_INT(parse("apiVersion: v1\nkind: Config\n"), -1);
-	CHECK_STR(err, "no current-context");
-	CHECK_INT(parse("current-context: x\n"), -1);
-	CHECK_STR(err, "no context named \"x\" in contexts");
-	CHECK_INT(parse("kind: Pod\n"), -1);
-	CHECK_STR(err, "not a kubeconfig (kind is \"Pod\", not Config)");
-	CHECK_INT(parse("- a\n"), -1);
-	CHECK_STR(err, "not a kubeconfig (the document is not a mapping)");
-	CHECK_INT(parse("a:\n\tb\n"), -1);
-	CHECK_STR(err, "line 2: tab in indentation (YAML indents with spaces)");
-	CHECK_INT(parse("current-context: c\ncontexts: x\n"), -1);
-	CHECK_STR(err, "line 2: contexts is not a list");
+	CHECK_REFUSED(with_user("", "    extensions: []\n"),
+	    "user \"u\": no credentials (client certificate, token, tokenFile or exec)");
+	CHECK_REFUSED(with_user("    certificate-authority-data: not*base64\n", "    token: t\n"),
+	    "line 8: certificate-authority-data is not base64 (or over 258048 bytes)");
+	CHECK_REFUSED(with_user("    certificate-authority: /ca\n    certificate-authority-data: "
+	    KC_CA_B64 "\n", "    token: t\n"),
+	    "cluster \"k\": both certificate-authority and certificate-authority-data");
+	CHECK_REFUSED("apiVersion: v1\nkind: Config\n", "no current-context");
+	CHECK_REFUSED("current-context: x\n", "no context named \"x\" in contexts");
+	CHECK_REFUSED("kind: Pod\n", "not a kubeconfig (kind is \"Pod\", not Config)");
+	CHECK_REFUSED("- a\n", "not a kubeconfig (the document is not a mapping)");
+	CHECK_REFUSED("a:\n\tb\n", "line 2: tab in indentation (YAML indents with spaces)");
+	CHECK_REFUSED("current-context: c\ncontexts: x\n", "line 2: contexts is not a list");
 }
 
 static void

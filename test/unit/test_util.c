@@ -10,28 +10,47 @@
 #include "t.h"
 #include "util.h"
 
+struct date_case {
+	const char *s;
+	int64_t t;      /* what s is, in seconds since the epoch */
+};
+
+/* Checks a date parser: each of good gives its time, each of bad is refused. */
+static void
+check_dates(int (*parse)(const char *, size_t, int64_t *), const struct date_case *good, size_t ngood,
+    const char *const *bad, size_t nbad)
+{
+	int64_t t;
+	size_t i;
+
+	for (i = 0; i < ngood; i++) {
+		t_case = good[i].s;
+		CHECK_INT(parse(good[i].s, strlen(good[i].s), &t), 0);
+		CHECK_INT(t, good[i].t);
+	}
+	for (i = 0; i < nbad; i++) {
+		t_case = bad[i];
+		CHECK_INT(parse(bad[i], strlen(bad[i]), &t), -1);
+	}
+	t_case = NULL;
+}
+
 static void
 time_parse(void)
 {
-	int64_t t;
+	static const struct date_case good[] = {
+		{ "2017-09-18T08:22:00Z", 1505722920 },
+		{ " 2017-09-18T08:22:00.123Z\n", 1505722920 },
+		{ "2017-09-18T10:22:00+02:00", 1505722920 },
+		{ "1970-01-01T00:00:00Z", 0 },
+		{ "2024-02-29T23:59:59Z", 1709251199 },
+	};
+	static const char *const bad[] = {
+		"2023-02-29T00:00:00Z", "2017-09-18T08:22:00", "2017-13-18T08:22:00Z", "yes", "",
+		"2017-09-18T08:22:00Zjunk", "2017-09-18T08:22:00.Z",
+	};
 
-	CHECK_INT(util_parse_time("2017-09-18T08:22:00Z", 20, &t), 0);
-	CHECK_INT(t, 1505722920);
-	CHECK_INT(util_parse_time(" 2017-09-18T08:22:00.123Z\n", 26, &t), 0);
-	CHECK_INT(t, 1505722920);
-	CHECK_INT(util_parse_time("2017-09-18T10:22:00+02:00", 25, &t), 0);
-	CHECK_INT(t, 1505722920);
-	CHECK_INT(util_parse_time("1970-01-01T00:00:00Z", 20, &t), 0);
-	CHECK_INT(t, 0);
-	CHECK_INT(util_parse_time("2024-02-29T23:59:59Z", 20, &t), 0);
-	CHECK_INT(t, 1709251199);
-	CHECK_INT(util_parse_time("2023-02-29T00:00:00Z", 20, &t), -1);
-	CHECK_INT(util_parse_time("2017-09-18T08:22:00", 19, &t), -1);
-	CHECK_INT(util_parse_time("2017-13-18T08:22:00Z", 20, &t), -1);
-	CHECK_INT(util_parse_time("yes", 3, &t), -1);
-	CHECK_INT(util_parse_time("", 0, &t), -1);
-	CHECK_INT(util_parse_time("2017-09-18T08:22:00Zjunk", 24, &t), -1);
-	CHECK_INT(util_parse_time("2017-09-18T08:22:00.Z", 21, &t), -1);
+	check_dates(util_parse_time, good, sizeof good / sizeof good[0], bad, sizeof bad / sizeof bad[0]);
 }
 
 static void
@@ -48,34 +67,28 @@ time_format(void)
 static void
 http_date(void)
 {
-	int64_t t;
+	static const struct date_case good[] = { { "Sun, 06 Nov 1994 08:49:37 GMT", 784111777 } };
+	static const char *const bad[] = { "Sun, 06 Foo 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT" };
 
-	CHECK_INT(util_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT", 29, &t), 0);
-	CHECK_INT(t, 784111777);
-	CHECK_INT(util_parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT", 29, &t), -1);
-	CHECK_INT(util_parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT", 30, &t), -1);
+	check_dates(util_parse_http_date, good, 1, bad, sizeof bad / sizeof bad[0]);
 }
 
 /* EC2 scheduled events' dates: a day of one or two digits, no day name. */
 static void
 gmt_date(void)
 {
+	static const struct date_case good[] = {
+		{ "21 Jan 2019 09:00:43 GMT", 1548061243 },
+		{ " 6 Feb 2019 23:59:59 GMT\n", 1549497599 },
+		{ "06 Feb 2019 23:59:59 GMT", 1549497599 },
+	};
 	static const char *const bad[] = {
 		"21 Jan 2019 09:00:43", "21 Jan 2019 09:00:43 UTC", "32 Jan 2019 09:00:43 GMT",
 		"29 Feb 2019 09:00:43 GMT", "21 Jan 2019 24:00:43 GMT", "021 Jan 2019 09:00:43 GMT",
 		"21 jan 2019 09:00:43 GMT", "21 Jan 19 09:00:43 GMT", " 1 Jan 2019 09:00:43 GMTx", "",
 	};
-	int64_t t;
-	size_t i;
 
-	CHECK_INT(util_parse_gmt_date("21 Jan 2019 09:00:43 GMT", 24, &t), 0);
-	CHECK_INT(t, 1548061243);
-	CHECK_INT(util_parse_gmt_date(" 6 Feb 2019 23:59:59 GMT\n", 25, &t), 0);
-	CHECK_INT(t, 1549497599);
-	CHECK_INT(util_parse_gmt_date("06 Feb 2019 23:59:59 GMT", 24, &t), 0);
-	CHECK_INT(t, 1549497599);
-	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		CHECK_INT(util_parse_gmt_date(bad[i], strlen(bad[i]), &t), -1);
+	check_dates(util_parse_gmt_date, good, sizeof good / sizeof good[0], bad, sizeof bad / sizeof bad[0]);
 }
 
 static void
@@ -187,26 +200,27 @@ log_lines(void)
 static void
 retry_after(void)
 {
+	/* Sun, 06 Nov 1994 08:49:37 GMT is 784111777. A date years ahead counts
+	 * as a day, like a huge number of seconds. */
+	static const struct { const char *v; int64_t now, ms; } good[] = {
+		{ "3", 0, 3000 },
+		{ " 0 ", 0, 0 },
+		{ "120\r\n", 0, 120000 },
+		{ "Sun, 06 Nov 1994 08:49:37 GMT", 784111770, 7000 },
+		{ "Sun, 06 Nov 1994 08:49:37 GMT", 784111800, 0 },
+		{ "Sun, 06 Nov 2094 08:49:37 GMT", 784111800, 86400000 },
+		{ "99999999999999999999999", 0, 86400000 },
+	};
 	char v[40];
 	int64_t ms = -1;
 	size_t i;
 
-	CHECK_INT(util_retry_after_parse("3", 1, 0, &ms), 0);
-	CHECK_INT(ms, 3000);
-	CHECK_INT(util_retry_after_parse(" 0 ", 3, 0, &ms), 0);
-	CHECK_INT(ms, 0);
-	CHECK_INT(util_retry_after_parse("120\r\n", 5, 0, &ms), 0);
-	CHECK_INT(ms, 120000);
-	/* Sun, 06 Nov 1994 08:49:37 GMT is 784111777. */
-	CHECK_INT(util_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", 29, 784111770, &ms), 0);
-	CHECK_INT(ms, 7000);
-	CHECK_INT(util_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", 29, 784111800, &ms), 0);
-	CHECK_INT(ms, 0);
-	/* A date years ahead counts as a day, like a huge number of seconds. */
-	CHECK_INT(util_retry_after_parse("Sun, 06 Nov 2094 08:49:37 GMT", 29, 784111800, &ms), 0);
-	CHECK_INT(ms, 86400000);
-	CHECK_INT(util_retry_after_parse("99999999999999999999999", 23, 0, &ms), 0);
-	CHECK_INT(ms, 86400000);
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		t_case = good[i].v;
+		CHECK_INT(util_retry_after_parse(good[i].v, strlen(good[i].v), good[i].now, &ms), 0);
+		CHECK_INT(ms, good[i].ms);
+	}
+	t_case = NULL;
 	ms = 42;
 	CHECK_INT(util_retry_after_parse("soon", 4, 0, &ms), -1);
 	CHECK_INT(util_retry_after_parse("-1", 2, 0, &ms), -1);
@@ -272,31 +286,21 @@ string_builder(void)
 	}
 }
 
-/* The tail/wrote pair of an encoder writing straight into the builder. */
+/* util_buf_done: the length of a text that fit, -1 once anything did not. */
 static void
-string_builder_tail(void)
+string_builder_done(void)
 {
-	char buf[8], *t;
-	size_t room;
+	char buf[4];
 	struct util_buf b;
 
 	util_buf_init(&b, buf, sizeof buf);
+	CHECK_INT(util_buf_done(&b), 0);
 	util_buf_str(&b, "abc");
-	t = util_buf_tail(&b, &room);
-	CHECK(t == buf + 3);
-	CHECK_INT(room, 5);
-	memcpy(t, "de", 3);
-	util_buf_wrote(&b, 2);
-	CHECK_STR(buf, "abcde");
-	util_buf_wrote(&b, 3);           /* would leave no room for the NUL */
-	CHECK(b.over);
-	CHECK_STR(buf, "abcde");
-	CHECK(util_buf_tail(&b, &room) == NULL);
-	CHECK_INT(room, 0);
-	util_buf_init(&b, buf, sizeof buf);
-	util_buf_wrote(&b, -1);          /* the encoder's "did not fit" */
-	CHECK(b.over);
-	CHECK_STR(buf, "");
+	CHECK_INT(util_buf_done(&b), 3);
+	util_buf_chr(&b, 'd');           /* would leave no room for the NUL */
+	CHECK_INT(util_buf_done(&b), -1);
+	util_buf_init(&b, buf, 0);
+	CHECK_INT(util_buf_done(&b), -1);
 }
 
 /* util_append is the same builder over (buf, cap, *at): sticky, no cut text. */
@@ -587,7 +591,7 @@ main(void)
 	RUN(retry_after);
 	RUN(retry_after_cap);
 	RUN(string_builder);
-	RUN(string_builder_tail);
+	RUN(string_builder_done);
 	RUN(append);
 	RUN(fmt_conversions);
 	RUN(fmt_edges);
