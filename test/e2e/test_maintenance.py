@@ -4,6 +4,7 @@ with NotBefore as its deadline, and detaches only when it ends the
 instance; a canceled or completed event, or a node back after a spot stop,
 is uncordoned, but only what despotify's own cordon did (recorded on the
 Node), and never a node someone else cordoned."""
+import re
 import shutil
 import tempfile
 import time
@@ -197,6 +198,23 @@ class SpotStop(MaintenanceTest):
         d2 = self.c.start(log_name="after-start.log")
         d2.wait_for(r"uncordoned: despotify's cordon \(spot-stop\) undone", 30)
         self.assertSchedulableAgain(self.node())
+
+    def test_stop_then_back_under_dry_run_only_says_it_would_uncordon(self):
+        d = self.start()
+        self.c.notice_in(60, action="stop")
+        d.wait_for(r"summary: ", 90)
+        d.stop()
+        self.c.imds.notice(instance_action=None, termination_time=None)
+        d2 = self.c.start(args=["--dry-run"], log_name="dry-run.log")
+        d2.wait_for(r"k8s: dry-run: node \S+ would be uncordoned: despotify's cordon \(spot-stop\) "
+                    r"not needed any more", 30)
+        time.sleep(2)   # a few more polls: said once, not again at every poll
+        self.assertEqual(len(re.findall(r"would be uncordoned", d2.text())), 1, d2.text())
+        self.assertRegex(d2.text(), r"dry-run: would PATCH \S+/api/v1/nodes/")
+        self.assertNotRegex(d2.text(), r"k8s: node \S+ uncordoned")
+        n = self.node()
+        self.assertTrue(n["spec"]["unschedulable"])
+        self.assertTrue(n["metadata"]["annotations"][RECORD].startswith("cause=spot-stop;"))
 
     def test_terminate_is_never_undone(self):
         d = self.start()
