@@ -64,6 +64,7 @@ struct drain {
 	int npods, cap, nevictable;
 	int stop, open, advisory, first_done;
 	int over_cap;           /* pods the last complete listing left out over the caps */
+	int over_cap_found;     /* the most any listing left out: counted in r->found */
 	int max_workers, nworkers;
 	/*
 	 * Requests allowed in flight: max_workers, halved (at most once a
@@ -739,6 +740,20 @@ outstanding(const struct drain *d, int *todo, int *waiting, int *blocked)
 		}
 }
 
+/*
+ * A complete listing left n pods out over the caps: they are still on the
+ * node (left), and found as pods that appear later are. Called with d->mu held.
+ */
+static void
+over_cap_listed(struct drain *d, int n)
+{
+	d->over_cap = n;
+	if (n > d->over_cap_found) {
+		d->r->found += n - d->over_cap_found;
+		d->over_cap_found = n;
+	}
+}
+
 /* Lists the node again: pods no longer there are gone. Called without d->mu. */
 static void
 relist(struct drain *d, int64_t until)
@@ -755,7 +770,7 @@ relist(struct drain *d, int64_t until)
 		return;
 	}
 	pthread_mutex_lock(&d->mu);
-	d->over_cap = over_cap;
+	over_cap_listed(d, over_cap);
 	for (i = 0; i < d->npods; i++)
 		if (!d->pods[i].seen)
 			pod_left(d, &d->pods[i]);
@@ -829,8 +844,7 @@ first_listing(struct drain *d)
 	n = k8s_list_pods(d->k, d->node, on_pod, d, list_until(d), &over_cap, err, sizeof err);
 	pthread_mutex_lock(&d->mu);
 	d->first_done = 1;
-	d->over_cap = over_cap;
-	d->r->found += over_cap;
+	over_cap_listed(d, over_cap);
 	if (n < 0) {
 		util_fmt(d->r->error, sizeof d->r->error, "%s", err);
 		log_error(d->lg, "drain: node %s: %s", d->node, err);
