@@ -447,6 +447,16 @@ buf_scope(struct util_buf *b, const char *date8, const char *region, const char 
 	util_buf_str(b, "/aws4_request");
 }
 
+/* Appends the credential "key/date8/region/service/aws4_request". */
+static void
+buf_credential(struct util_buf *b, const char *key, const char *date8, const char *region,
+    const char *service)
+{
+	util_buf_str(b, key);
+	util_buf_chr(b, '/');
+	buf_scope(b, date8, region, service);
+}
+
 /*
  * From out->canonical_request: the string to sign (into out) and the hex
  * signature (into sig) under the key derived from the secret for date8,
@@ -513,9 +523,7 @@ sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *cred
 
 	util_buf_init(&b, out->authorization, sizeof out->authorization);
 	util_buf_str(&b, "AWS4-HMAC-SHA256 Credential=");
-	util_buf_str(&b, cred->access_key_id);
-	util_buf_chr(&b, '/');
-	buf_scope(&b, date8, region, service);
+	buf_credential(&b, cred->access_key_id, date8, region, service);
 	util_buf_str(&b, ", SignedHeaders=");
 	util_buf_str(&b, signed_headers);
 	util_buf_str(&b, ", Signature=");
@@ -546,7 +554,7 @@ sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentials *c
 {
 	char signed_headers[SIGV4_MAX_CANON / 4], date8[9], sig[65], scope[256], num[16];
 	struct sigv4_request r = *req;
-	struct util_buf sh, q;
+	struct util_buf sh, q, sc;
 	long slen;
 
 	memset(scratch, 0, sizeof *scratch);
@@ -563,8 +571,9 @@ sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentials *c
 	util_buf_init(&sh, signed_headers, sizeof signed_headers);
 	if (canonical_request(req, cred, scratch->amz_date, 1, scratch, &sh, err, errlen) < 0)
 		goto fail;
-	util_fmt(scope, sizeof scope, "%s/%s/%s/%s/aws4_request", cred->access_key_id, date8, region,
-	    service);
+	/* Fits: check_inputs holds the key, region and service to 64 bytes each. */
+	util_buf_init(&sc, scope, sizeof scope);
+	buf_credential(&sc, cred->access_key_id, date8, region, service);
 	util_fmt(num, sizeof num, "%d", expires_s);
 	util_buf_init(&q, out, cap);
 	util_buf_str(&q, req->query != NULL ? req->query : "");
