@@ -104,7 +104,9 @@ class ForbiddenAtStart(DaemonTest):
     """A kube-apiserver that has just started answers 403 for a few seconds,
     until its authorizer's caches are filled (seen with the real one)."""
 
-    FORBIDDEN = "nodes is forbidden: User cannot get resource (RBAC: not yet filled)"
+    # As kube-apiserver words it while its RBAC caches are empty.
+    FORBIDDEN = ('pods is forbidden: User "system:serviceaccount:kube-system:despotify" cannot list '
+                 'resource "pods" in API group "" at the cluster scope')
 
     def test_10_forbidden_while_the_api_server_starts_is_retried(self):
         c = self.c

@@ -875,8 +875,10 @@ class Handler(fakeserver.Handler):
             body = status_body(429, "TooManyRequests", "Too many requests, please try again later.",
                                {"retryAfterSeconds": int(fault["retry_after"])})
         else:
-            body = status_body(code, "InternalError" if code >= 500 else "BadRequest",
-                               fault.get("message", f"fault injected: {code}"))
+            # The reason kube-apiserver gives with each code (metav1.StatusReason).
+            reason = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
+                      410: "Expired", 422: "Invalid"}.get(code, "InternalError" if code >= 500 else "BadRequest")
+            body = status_body(code, reason, fault.get("message", f"fault injected: {code}"))
         return code, json.dumps(body, separators=(",", ":")).encode(), {}
 
     def send_list_streamed(self, obj):
