@@ -11,6 +11,8 @@ against the fakes in test/fakes/ on 127.0.0.1. The drain and handling tests
 in TSAN_E2E then run a second time against the ThreadSanitizer build
 (build/tsan/despotify and build/tsan/probe, `make tsan`), named "tsan:" in
 the output; a data race, a bad mutex or a leaked thread makes them fail.
+Those of them that run the daemon run a third time against the release
+build (build/despotify: static musl, as shipped), named "release:".
 test_k8s_real.py runs against a real kube-apiserver (test/lib/realk8s.py);
 without one (no ../shared and no KUBE_APISERVER) that suite is skipped, and a
 "*** SKIPPED: ..." line above the summary says so.
@@ -41,6 +43,9 @@ TSAN_E2E = [
     "test_k8s.TestDrain.test_new_pod_on_the_node_is_drained_too",
     "test_k8s.TestDrain.test_events_from_two_threads",
 ]
+# The shipped build (static musl, its own allocator and resolver) runs the
+# daemon's share of them once more: everything else runs the sanitizer build.
+RELEASE_E2E = [n for n in TSAN_E2E if n.startswith(("test_failures.", "test_daemon."))]
 TSAN_OPTIONS = "halt_on_error=1:exitcode=66:second_deadlock_stack=1"
 
 passed = failed = skipped = 0
@@ -125,27 +130,29 @@ def run_e2e(words):
                 print(f"\n*** {mod}: {why} ***\n")
 
 
-def run_tsan(words):
-    """The TSAN_E2E tests again, with the ThreadSanitizer binaries."""
+def run_again(label, names, env, missing, words):
+    """The end-to-end tests named (module.Class[.test]) once more with env set
+    (the binaries under test), counted and named "label:" in the output;
+    missing is the build's paths, any of them absent is one failure."""
     global passed, failed
-    names = [n for n in TSAN_E2E if wanted(n.split(".")[0], words)]
-    binary, probe = (os.path.join(ROOT, "build", "tsan", b) for b in ("despotify", "probe"))
+    names = [n for n in names if wanted(n.split(".")[0], words)]
     if not names:
         return
-    if not (os.path.exists(binary) and os.path.exists(probe)):
-        failures.append("tsan: build/tsan missing (make tsan)")
+    gone = [m for m in missing if not os.path.exists(m)]
+    if gone:
+        failures.append(f"{label}: {', '.join(gone)} missing")
         failed += 1
         return
-    saved = {k: os.environ.get(k) for k in ("DESPOTIFY_BIN", "DESPOTIFY_PROBE", "TSAN_OPTIONS")}
-    os.environ.update(DESPOTIFY_BIN=binary, DESPOTIFY_PROBE=probe, TSAN_OPTIONS=TSAN_OPTIONS)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         suite = unittest.TestLoader().loadTestsFromNames(names)
         runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=Result)
-        print("tsan: the drain and handling tests against build/tsan")
+        print(f"{label}: the drain and handling tests against {env['DESPOTIFY_BIN']}")
         r = runner.run(suite)
         bad = len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
         for t, _ in r.failures + r.errors:
-            failures.append(f"tsan: {t.id()}")
+            failures.append(f"{label}: {t.id()}")
         passed += r.testsRun - bad - len(r.skipped)
         failed += bad
     finally:
@@ -156,12 +163,24 @@ def run_tsan(words):
                 os.environ[k] = v
 
 
+def run_tsan(words):
+    binary, probe = (os.path.join(ROOT, "build", "tsan", b) for b in ("despotify", "probe"))
+    run_again("tsan", TSAN_E2E, dict(DESPOTIFY_BIN=binary, DESPOTIFY_PROBE=probe,
+              TSAN_OPTIONS=TSAN_OPTIONS), [binary, probe], words)
+
+
+def run_release(words):
+    binary = os.path.join(ROOT, "build", "despotify")
+    run_again("release", RELEASE_E2E, dict(DESPOTIFY_BIN=binary), [binary], words)
+
+
 def main():
     words = sys.argv[1:]
     os.environ.setdefault("DESPOTIFY_ROOT", ROOT)
     run_unit(words)
     run_e2e(words)
     run_tsan(words)
+    run_release(words)
     if failures:
         print("\nfailed:")
         for f in failures:
